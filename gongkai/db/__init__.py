@@ -1,0 +1,106 @@
+"""Where the database is and how its schema is kept current.
+
+`DATABASE_URL` points gongkai at any PostgreSQL; without it gongkai starts its own embedded server
+in a project-local data directory, so a newcomer needs no server and no configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import psycopg
+
+MIGRATIONS_PACKAGE = "gongkai.db.migrations"
+# Any constant works; it only has to be the same for every gongkai process.
+MIGRATION_LOCK_KEY = 0x676F6E676B6169
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or set up; the message is one line for the user."""
+
+
+def gongkai_home() -> Path:
+    """Project-local state directory (embedded database and the like)."""
+    return Path(os.environ.get("GONGKAI_HOME") or Path.cwd() / ".gongkai")
+
+
+def resolve_database_url() -> str:
+    """DATABASE_URL if set, else the embedded server's URL (started on first use)."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    from gongkai.db.embedded import EmbeddedPostgresError, ensure_embedded_postgres
+
+    try:
+        return ensure_embedded_postgres(gongkai_home() / "pgdata")
+    except EmbeddedPostgresError as exc:
+        raise DatabaseError(f"embedded PostgreSQL could not start: {exc}") from exc
+
+
+def redact(url: str) -> str:
+    """A database URL fit for logs and error messages: no password."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "<unparseable database URL>"
+    info.pop("password", None)
+    host = info.get("host", "local socket")
+    return f"{info.get('user', '')}@{host}:{info.get('port', 5432)}/{info.get('dbname', '')}".lstrip("@")
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """Open a connection, turning every failure into a one-line DatabaseError."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="gongkai")
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseError(f"bad database URL ({exc.__class__.__name__}): {_first_line(exc)}") from exc
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(f"cannot connect to the database {redact(url)}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order."""
+    out = []
+    for entry in resources.files(MIGRATIONS_PACKAGE).iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            out.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    """Apply pending migrations under an advisory lock, so concurrent processes don't race."""
+    applied_now: list[str] = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        for version, name, sql in migration_files():
+            if version in done:
+                continue
+            conn.execute(sql.encode("utf-8"))  # bytes: run as a multi-statement script
+            conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, name))
+            applied_now.append(name)
+    return applied_now
+
+
+def open_database(url: str | None = None) -> tuple[str, psycopg.Connection]:
+    """Resolve, connect and migrate: what every command does first."""
+    url = url or resolve_database_url()
+    conn = connect(url)
+    try:
+        migrate(conn)
+    except psycopg.Error as exc:
+        conn.close()
+        raise DatabaseError(f"cannot prepare the schema in {redact(url)}: {_first_line(exc)}") from exc
+    return url, conn

@@ -1,0 +1,164 @@
+"""The `gongkai` command: crawl, ingest, export, demo.
+
+Errors the user can fix are one line on stderr and a non-zero exit: 2 for bad input, 3 for the
+database, 1 for a crawl that could not read some listing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections import Counter
+
+from gongkai import __version__
+
+EXIT_CRAWL_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_DATABASE = 3
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more seconds")
+    return value
+
+
+def _nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gongkai", description="Collect 计划总结 disclosure reports into PostgreSQL.")
+    parser.add_argument("--version", action="version", version=f"gongkai {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    crawl = sub.add_parser("crawl", help="crawl column listing URLs, stage every page, then ingest")
+    crawl.add_argument("urls", nargs="+", metavar="URL", help="column listing page, e.g. http://host/col/col123/index.html")
+    crawl.add_argument("--delay", type=_nonnegative_float, default=None,
+                       help="seconds between requests to one host (default 1.0)")
+    crawl.add_argument("--no-ingest", action="store_true", help="only fetch and stage; ingest later")
+    crawl.add_argument("--concurrency", type=_nonnegative_int, default=2, help="concurrent requests per host (default 2)")
+
+    sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
+
+    export = sub.add_parser("export", help="write reports to stdout")
+    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--since", type=_nonnegative_int, default=0, metavar="SEQ",
+                        help="only reports changed after this change sequence number")
+
+    demo = sub.add_parser("demo", help="serve the bundled replica portals on loopback, crawl and ingest them")
+    demo.add_argument("--delay", type=_nonnegative_float, default=0.2, help="per-host delay (default 0.2)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gongkai.db import DatabaseError
+
+    try:
+        return COMMANDS[args.command](args)
+    except CliError as exc:
+        print(f"gongkai: {exc}", file=sys.stderr)
+        return exc.code
+    except DatabaseError as exc:
+        print(f"gongkai: {exc}", file=sys.stderr)
+        return EXIT_DATABASE
+    except KeyboardInterrupt:
+        print("gongkai: interrupted", file=sys.stderr)
+        return 130
+
+
+def _open_db():
+    from gongkai.db import open_database
+
+    return open_database()
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    from gongkai.crawler.run import CrawlInputError, validate_listing_url
+    from gongkai.crawler.settings import DEFAULT_DELAY
+
+    try:
+        urls = [validate_listing_url(u) for u in args.urls]
+    except CrawlInputError as exc:
+        raise CliError(str(exc)) from None
+    if args.concurrency < 1:
+        raise CliError("--concurrency must be at least 1")
+    delay = DEFAULT_DELAY if args.delay is None else args.delay
+    return crawl_and_ingest(urls, delay=delay, concurrency=args.concurrency, ingest=not args.no_ingest)
+
+
+def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True) -> int:
+    from gongkai.crawler.run import run_crawl
+
+    url, conn = _open_db()
+    conn.close()
+    summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty())
+    counts = summary.counts
+    print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
+          f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
+          f"{counts.get('retried', 0)} retries", file=sys.stderr)
+    if ingest:
+        _ingest(url)
+    for problem in summary.problems:
+        print(f"gongkai: {problem}", file=sys.stderr)
+    return EXIT_CRAWL_PROBLEM if summary.problems else 0
+
+
+def _ingest(url: str) -> Counter:
+    from gongkai.db import connect
+    from gongkai.ingest.run import ingest_pending
+
+    with connect(url) as conn:
+        counts = ingest_pending(conn)
+    shown = ", ".join(f"{value} {key}" for key, value in sorted(counts.items())) or "nothing pending"
+    print(f"ingest: {shown}", file=sys.stderr)
+    return counts
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    url, conn = _open_db()
+    conn.close()
+    _ingest(url)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from gongkai.export import iter_reports, write_csv, write_jsonl
+
+    _, conn = _open_db()
+    with conn:
+        rows = iter_reports(conn, since=args.since)
+        writer = write_jsonl if args.format == "jsonl" else write_csv
+        writer(rows, sys.stdout)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gongkai.demo import run_demo
+
+    return run_demo(delay=args.delay)
+
+
+COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "export": cmd_export, "demo": cmd_demo}

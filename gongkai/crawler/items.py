@@ -1,0 +1,53 @@
+"""What the spider yields. The staging pipeline turns each into rows; nothing else writes crawl data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ListedArticle:
+    """A listing showed this article: the frontier learns of it (or sees it again)."""
+
+    url: str
+    site: str
+    column_url: str
+    title: str
+    date: str | None
+
+
+@dataclass
+class FetchedPage:
+    """A raw article response, exactly as received (any status the spider accepts: 200, 404, 410...)."""
+
+    url: str
+    final_url: str
+    site: str
+    column_url: str | None
+    listing_title: str | None
+    listing_date: str | None
+    status: int
+    headers: dict[str, list[str]]
+    body: bytes
+    fetched_at: float
+
+
+@dataclass
+class FetchFailed:
+    """An article that could not be fetched in this crawl; the next crawl tries it again."""
+
+    url: str
+    site: str
+    reason: str
+    status: int | None = None
+    blocked: bool = False  # robots.txt forbids it: recorded, never retried against the rules
+
+
+@dataclass
+class ListingProblem:
+    """A listing URL that could not be read: unreachable, not a listing we know, or failing pages."""
+
+    column_url: str
+    reason: str
+    fatal: bool = True
+    details: dict = field(default_factory=dict)

@@ -1,0 +1,143 @@
+"""Downloader middlewares that make the crawl polite and keep it on the configured hosts."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor, task
+
+logger = logging.getLogger(__name__)
+
+RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 521, 522, 524}
+
+
+def host_key(url: str) -> str:
+    """host[:port] as the allowlist and politeness bookkeeping see it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+class HostAllowlistMiddleware:
+    """Drop every request (redirects included) to a host the crawl was not given.
+
+    Stricter than Scrapy's OffsiteMiddleware: exact host and port, no subdomains, because a portal
+    redirecting us to another host (or to a private address) is never followed.
+    """
+
+    def process_request(self, request: Request, spider: Spider) -> None:
+        allowed: set[str] = getattr(spider, "allowed_hosts", set())
+        if allowed and host_key(request.url) not in allowed:
+            spider.crawler.stats.inc_value("offsite/dropped")
+            logger.warning("not following %s: host is not one of the crawl's listing hosts", request.url)
+            raise IgnoreRequest(f"off configured hosts: {host_key(request.url)}")
+
+
+def parse_retry_after(value: bytes | str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class PoliteRetryMiddleware:
+    """Retry 5xx, 429 and network failures with exponential backoff, honouring Retry-After.
+
+    Scrapy's RetryMiddleware retries at once and ignores Retry-After (scrapy issue 3849). Here a
+    Retry-After (or repeated failures) puts the whole host on hold, so no other request hammers it
+    meanwhile. Settings: RETRY_TIMES, GONGKAI_BACKOFF_BASE (seconds), GONGKAI_BACKOFF_MAX,
+    GONGKAI_RETRY_AFTER_MAX (a longer Retry-After gives up for this crawl; the next crawl retries).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.max_retries = settings.getint("RETRY_TIMES", 3)
+        self.base = settings.getfloat("GONGKAI_BACKOFF_BASE", 2.0)
+        self.cap = settings.getfloat("GONGKAI_BACKOFF_MAX", 120.0)
+        self.retry_after_max = settings.getfloat("GONGKAI_RETRY_AFTER_MAX", 600.0)
+        self.host_hold_until: dict[str, float] = {}
+        self.crawl_delays: dict[str, float] = {}
+        self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
+        crawler.signals.connect(self._robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PoliteRetryMiddleware:
+        return cls(crawler)
+
+    def _robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """Honour robots.txt Crawl-delay, which Scrapy ignores (scrapy issue 892)."""
+        protego = getattr(robotparser, "rp", None)
+        if protego is None or not hasattr(protego, "crawl_delay"):
+            return
+        agent = self.crawler.settings.get("USER_AGENT", "*")
+        delay = protego.crawl_delay(agent)
+        if delay:
+            self.crawl_delays[host_key(request.url)] = min(float(delay), self.crawl_delay_max)
+
+    async def process_request(self, request: Request, spider: Spider) -> None:
+        key = host_key(request.url)
+        crawl_delay = self.crawl_delays.get(key)
+        if crawl_delay:
+            slot = self.crawler.engine.downloader.slots.get(urlsplit(request.url).hostname or "")
+            if slot is not None and slot.delay < crawl_delay:
+                slot.delay = crawl_delay
+        wait = self.host_hold_until.get(key, 0.0) - time.monotonic()
+        if wait > 0:
+            self.crawler.stats.inc_value("backoff/waits")
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+
+    def process_response(self, request: Request, response: Response, spider: Spider) -> Request | Response:
+        if response.status not in RETRY_STATUSES or request.meta.get("dont_retry"):
+            return response
+        retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
+        if retry_after is not None and retry_after > self.retry_after_max:
+            logger.warning("giving up on %s for this crawl: Retry-After %.0fs is too long", request.url, retry_after)
+            self.crawler.stats.inc_value("retry/retry_after_too_long")
+            return response
+        retry = self._retry(request, f"HTTP {response.status}", retry_after)
+        return retry or response
+
+    def process_exception(self, request: Request, exception: Exception, spider: Spider) -> Request | None:
+        if isinstance(exception, IgnoreRequest) or request.meta.get("dont_retry"):
+            return None
+        return self._retry(request, exception.__class__.__name__, None)
+
+    def _retry(self, request: Request, reason: str, retry_after: float | None) -> Request | None:
+        attempt = request.meta.get("retry_times", 0) + 1
+        stats = self.crawler.stats
+        if attempt > self.max_retries:
+            stats.inc_value("retry/max_reached")
+            logger.warning("gave up on %s after %d attempts (%s)", request.url, attempt, reason)
+            return None
+        backoff = min(self.cap, self.base * (2 ** (attempt - 1))) * random.uniform(0.8, 1.2)
+        delay = max(backoff, retry_after or 0.0)
+        # Whatever failed, the host gets a rest: hold every request to it, not just this one.
+        key = host_key(request.url)
+        self.host_hold_until[key] = max(self.host_hold_until.get(key, 0.0), time.monotonic() + delay)
+        stats.inc_value("retry/count")
+        stats.inc_value(f"retry/reason_count/{reason}")
+        logger.info("retrying %s in %.1fs (attempt %d, %s)", request.url, delay, attempt, reason)
+        new = request.replace(dont_filter=True)
+        new.meta["retry_times"] = attempt
+        new.meta["retry_reason"] = reason
+        new.priority = request.priority - 1
+        return new

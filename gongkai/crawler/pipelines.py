@@ -1,0 +1,128 @@
+"""The staging pipeline: the only place crawl results are written, in small batched transactions.
+
+Batches are flushed every GONGKAI_STAGE_BATCH items or GONGKAI_STAGE_SECONDS seconds (and at close),
+so a killed crawl loses at most one small batch of fetched-but-unwritten pages, which stay 'failed' or
+'pending' in the frontier and are fetched again by the next crawl.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from scrapy import Spider
+from scrapy.crawler import Crawler
+
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem
+
+logger = logging.getLogger(__name__)
+
+
+class StagePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.database_url: str = settings.get("GONGKAI_DATABASE_URL")
+        self.run_id: int | None = settings.get("GONGKAI_RUN_ID")
+        self.batch_size = settings.getint("GONGKAI_STAGE_BATCH", 20)
+        self.batch_seconds = settings.getfloat("GONGKAI_STAGE_SECONDS", 1.0)
+        self.buffer: list[Any] = []
+        self.last_flush = time.monotonic()
+        self.conn: psycopg.Connection | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StagePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        self.conn = psycopg.connect(self.database_url, application_name="gongkai-crawl")
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        try:
+            self.flush()
+        finally:
+            if self.conn is not None:
+                self.conn.close()
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if isinstance(item, ListingProblem):
+            return item  # the spider reports these to the runner; nothing to stage
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush >= self.batch_seconds:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        if not self.buffer or self.conn is None:
+            return
+        items, self.buffer = self.buffer, []
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            for item in items:
+                if isinstance(item, ListedArticle):
+                    self._listed(cur, item)
+                elif isinstance(item, FetchedPage):
+                    self._fetched(cur, item)
+                elif isinstance(item, FetchFailed):
+                    self._failed(cur, item)
+        self.last_flush = time.monotonic()
+        stats = self.crawler.stats
+        for item in items:
+            if isinstance(item, ListedArticle):
+                stats.inc_value("stage/listed")
+            elif isinstance(item, FetchedPage):
+                stats.inc_value("stage/gone" if item.status in (404, 410) else "stage/fetched")
+            else:
+                stats.inc_value("stage/blocked" if item.blocked else "stage/failed")
+
+    def _listed(self, cur: psycopg.Cursor, item: ListedArticle) -> None:
+        cur.execute(
+            """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date)
+               VALUES (%s, %s, %s, %s, %s)
+               ON CONFLICT (url) DO UPDATE SET last_listed_at = now(),
+                   listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
+            (item.url, item.site, item.column_url, item.title, item.date),
+        )
+
+    def _fetched(self, cur: psycopg.Cursor, item: FetchedPage) -> None:
+        fetched_at = dt.datetime.fromtimestamp(item.fetched_at, tz=dt.UTC)
+        cur.execute(
+            """INSERT INTO staged_pages (url, final_url, site, column_url, listing_title, listing_date, status,
+                   headers, body, body_sha256, fetched_at, crawl_run_id)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+            (item.url, item.final_url, item.site, item.column_url, item.listing_title, item.listing_date,
+             item.status, Jsonb(item.headers), item.body, hashlib.sha256(item.body).digest(), fetched_at,
+             self.run_id),
+        )
+        state = "gone" if item.status in (404, 410) else "fetched"
+        cur.execute(
+            """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date, state, attempts,
+                   last_status, last_fetched_at, etag, last_modified)
+               VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)
+               ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
+                   last_status = EXCLUDED.last_status, last_error = NULL, last_fetched_at = EXCLUDED.last_fetched_at,
+                   etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified""",
+            (item.url, item.site, item.column_url, item.listing_title, item.listing_date, state, item.status,
+             fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified")),
+        )
+
+    def _failed(self, cur: psycopg.Cursor, item: FetchFailed) -> None:
+        state = "blocked" if item.blocked else "failed"
+        cur.execute(
+            """INSERT INTO crawl_urls (url, site, state, attempts, last_status, last_error)
+               VALUES (%s, %s, %s, 1, %s, %s)
+               ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
+                   last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error""",
+            (item.url, item.site, state, item.status, item.reason[:500]),
+        )
+
+
+def _header(headers: dict[str, list[str]], name: str) -> str | None:
+    for key, values in headers.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None

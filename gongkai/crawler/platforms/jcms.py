@@ -1,0 +1,205 @@
+"""Hanweb jcms column listings: the embedded <datastore> and POST /module/jpage/dataproxy.jsp paging.
+
+The column page embeds the first group of rows (perPage x groupSize, typically 45) as CDATA records in
+`<script type="text/xml"><datastore>`, and a jpage config (totalRecord, perPage, groupSize, proxyUrl,
+ajaxParam). Later rows come from POSTing the ajaxParam form to the proxy with a record window in the
+query string. Everything here is read from the page itself; key order and quoting vary by site.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import lxml.html
+
+from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
+from gongkai.models import ListingRecord
+
+NAME = "jcms"
+DETECT_HINT = "a <datastore> of <record>s or a jpage({...}) config"
+
+DEFAULT_PROXY = "/module/jpage/dataproxy.jsp"
+FORM_FIELDS = ("col", "appid", "webid", "path", "columnid", "sourceContentType", "unitid", "webname",
+               "permissiontype")
+FORM_DEFAULTS = {"col": "1", "appid": "1", "path": "/", "sourceContentType": "1", "permissiontype": "0"}
+# A listing that claims more rows than this is not a township column; stop rather than page forever.
+MAX_RECORDS = 20000
+
+_DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.S | re.I)
+_RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)
+_NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[(.*?)\]\]>\s*</nextgroup>", re.S | re.I)
+_TOTALRECORD = re.compile(r"<totalrecord>\s*(\d+)\s*</totalrecord>", re.I)
+_DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
+_MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
+
+
+@dataclass
+class JpageConfig:
+    """What the page's jpage call says about the listing."""
+
+    total_record: int | None = None
+    per_page: int = 15
+    group_size: int = 3
+    proxy_url: str = DEFAULT_PROXY
+    ajax_param: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def window(self) -> int:
+        return max(1, self.per_page * self.group_size)
+
+
+def detect(html: str) -> bool:
+    return bool(_DATASTORE.search(html)) or ".jpage(" in html or re.search(r"var\s+param_\d+\s*=", html) is not None
+
+
+def parse_records(fragment: str, base_url: str) -> list[ListingRecord]:
+    """Rows of a <recordset>: each CDATA holds an <li> (or <tr>) with a link, a title and a date."""
+    records = []
+    for raw in _RECORD.findall(fragment):
+        record = parse_record(raw, base_url)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def parse_record(raw: str, base_url: str) -> ListingRecord | None:
+    """One row; None for decorative rows without a link."""
+    if "<a" not in raw.lower():
+        return None
+    try:
+        root = lxml.html.fragment_fromstring(raw, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return None
+    link = next((a for a in root.iter("a") if (a.get("href") or "").strip()), None)
+    if link is None:
+        return None
+    href = html_lib.unescape(link.get("href", "").strip())
+    if href.lower().startswith(("javascript:", "#", "mailto:")):
+        return None
+    href = _MALFORMED_HOST.sub(r"\1/\2", href)
+    url = urljoin(base_url, href)
+    title = _clean_title(link.get("title") or "")
+    if not title:
+        # Title and date may both sit inside the link (<span>T</span><i>date</i>): drop the date part.
+        parts = [t for t in (el.text_content() for el in link.iter("span", "font", "em", "b")) if t.strip()]
+        text = parts[0] if parts else link.text_content()
+        title = _clean_title(_DATE.sub("", text).strip(" []【】"))
+    match = _DATE.search(root.text_content())
+    date = None
+    if match:
+        year, month, day = (int(g) for g in match.groups())
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            date = f"{year:04d}-{month:02d}-{day:02d}"
+    return ListingRecord(url=url, title=title, date=date)
+
+
+def _clean_title(text: str) -> str:
+    # Some templates put markup into title=; keep its text only.
+    if "<" in text:
+        text = lxml.html.fragment_fromstring(text, create_parent="div").text_content()
+    return " ".join(text.split())
+
+
+def _js_object_pairs(text: str) -> dict[str, str]:
+    """Flat key:value pairs of a JS object literal, whatever the quoting and key order."""
+    pairs = {}
+    for match in re.finditer(r"['\"]?(\w+)['\"]?\s*:\s*(?:'([^']*)'|\"([^\"]*)\"|([^,{}\s]+))", text):
+        key = match.group(1)
+        value = next((g for g in match.groups()[1:] if g is not None), "")
+        pairs.setdefault(key, value)
+    return pairs
+
+
+def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
+    """Read the pager config: jpage v3 `$('#u').jpage({...})` or the older `var param_<u> = {...}`."""
+    config = JpageConfig()
+    ajax_block = re.search(r"ajaxParam\s*:\s*\{(.*?)\}", html, re.S)
+    param_block = re.search(r"var\s+param_\d+\s*=\s*\{(.*?)\}", html, re.S)
+    if ajax_block:
+        config.ajax_param = _js_object_pairs(ajax_block.group(1))
+    elif param_block:
+        config.ajax_param = _js_object_pairs(param_block.group(1))
+    for name, attr in (("totalRecord", "total_record"), ("perPage", "per_page"), ("groupSize", "group_size")):
+        match = re.search(rf"\b{name}\s*:\s*['\"]?(\d+)", html)
+        if match:
+            setattr(config, attr, int(match.group(1)))
+    proxy = re.search(r"proxyUrl\s*:\s*['\"]([^'\"]+)['\"]", html)
+    if proxy:
+        config.proxy_url = proxy.group(1)
+    # Fill gaps from the nextgroup link and the list container, which carry the same ids.
+    nextgroup = _NEXTGROUP.search(html)
+    if nextgroup:
+        href = re.search(r"href\s*=\s*['\"]([^'\"]+)['\"]", nextgroup.group(1))
+        if href:
+            query = dict(parse_qsl(urlsplit(html_lib.unescape(href.group(1))).query, keep_blank_values=True))
+            for key in FORM_FIELDS:
+                if key in query:
+                    config.ajax_param.setdefault(key, query[key])
+    if "unitid" not in config.ajax_param:
+        container = re.search(r"<div[^>]+id=['\"](\d+)['\"][^>]*>\s*<script[^>]+text/xml", html, re.I)
+        if container:
+            config.ajax_param["unitid"] = container.group(1)
+    if "columnid" not in config.ajax_param:
+        match = re.search(r"/col/col(\d+)/", base_url)
+        if match:
+            config.ajax_param["columnid"] = match.group(1)
+    return config
+
+
+def dataproxy_request(listing_url: str, config: JpageConfig, start: int) -> ListingRequest:
+    """The POST a browser's jpage sends for the record window starting at `start` (1-based)."""
+    end = start + config.window - 1
+    if config.total_record is not None:
+        end = min(end, config.total_record)
+    url = urljoin(listing_url, config.proxy_url) + f"?startrecord={start}&endrecord={end}&perpage={config.per_page}"
+    form = {key: str(config.ajax_param.get(key, FORM_DEFAULTS.get(key, ""))) for key in FORM_FIELDS}
+    state = {"listing_url": listing_url, "start": start, "end": end, "per_page": config.per_page,
+             "group_size": config.group_size, "proxy_url": config.proxy_url, "ajax_param": dict(config.ajax_param),
+             "total_record": config.total_record}
+    return ListingRequest(url=url, method="POST", formdata=form, state=state)
+
+
+def parse_listing_page(html: str, url: str) -> ListingPage:
+    """First page of a column: embedded records, and the dataproxy request for the next window."""
+    store = _DATASTORE.search(html)
+    if store is None and not detect(html):
+        raise UnsupportedListing(f"not a jcms column listing: no {DETECT_HINT} found")
+    records = parse_records(store.group(1), url) if store else []
+    config = parse_jpage_config(html, url)
+    missing = [key for key in ("webid", "columnid", "unitid") if not config.ajax_param.get(key)]
+    total = config.total_record
+    next_request = None
+    if total is None or total > len(records):
+        if missing:
+            if total is not None and total > len(records):
+                raise UnsupportedListing(
+                    f"jcms listing says {total} records but its pager lacks {', '.join(missing)}: cannot page")
+        else:
+            next_request = dataproxy_request(url, config, start=config.window + 1)
+            if total is not None and next_request.state["start"] > total:
+                next_request = None
+    return ListingPage(records=records, next=next_request, total=total)
+
+
+def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
+    """A dataproxy answer: its records, and the next window while the listing has more.
+
+    Paging stops at the reported total, on an empty window, or at MAX_RECORDS, so a listing whose
+    total keeps growing or whose proxy ignores the window cannot make us page forever.
+    """
+    store = _DATASTORE.search(body)
+    if store is None:
+        raise UnsupportedListing("dataproxy answer holds no <datastore>")
+    records = parse_records(store.group(1), state["listing_url"])
+    total_match = _TOTALRECORD.search(store.group(1))
+    total = int(total_match.group(1)) if total_match else state.get("total_record")
+    config = JpageConfig(total_record=total, per_page=state["per_page"], group_size=state["group_size"],
+                         proxy_url=state["proxy_url"], ajax_param=state["ajax_param"])
+    next_start = state["end"] + 1
+    next_request = None
+    if records and total is not None and next_start <= min(total, MAX_RECORDS):
+        next_request = dataproxy_request(state["listing_url"], config, next_start)
+    return ListingPage(records=records, next=next_request, total=total)

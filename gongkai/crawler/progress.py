@@ -1,0 +1,44 @@
+"""A rich progress bar on a terminal: articles fetched out of articles found so far."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle
+
+
+class ProgressExtension:
+    def __init__(self, crawler: Crawler) -> None:
+        self.progress = Progress(TextColumn("[bold]crawl"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[note]}"), TimeElapsedColumn(),
+                                 console=Console(stderr=True), transient=False)
+        self.task = self.progress.add_task("crawl", total=0, note="")
+        self.found: set[str] = set()
+        self.failed = 0
+        crawler.signals.connect(self.opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+        crawler.signals.connect(self.item, signal=signals.item_scraped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ProgressExtension:
+        return cls(crawler)
+
+    def opened(self, spider: Any) -> None:
+        self.progress.start()
+
+    def closed(self, spider: Any, reason: str) -> None:
+        self.progress.stop()
+
+    def item(self, item: Any, response: Any, spider: Any) -> None:
+        if isinstance(item, ListedArticle) and item.url not in self.found:
+            self.found.add(item.url)
+            self.progress.update(self.task, total=len(self.found))
+        elif isinstance(item, (FetchedPage, FetchFailed)):
+            if isinstance(item, FetchFailed):
+                self.failed += 1
+            self.progress.update(self.task, advance=1, note=f"{self.failed} failed" if self.failed else "")

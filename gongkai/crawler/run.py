@@ -1,0 +1,105 @@
+"""Run one crawl of some listings in this process: record the run, crawl, stage, report.
+
+Scrapy's Twisted reactor cannot be restarted, so a process runs one crawl; the daemon runs each
+crawl as a subprocess of `gongkai crawl`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.types.json import Jsonb
+from scrapy.crawler import CrawlerProcess
+
+from gongkai.crawler.middlewares import host_key
+from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
+from gongkai.crawler.spiders.listing import ListingSpider
+
+logger = logging.getLogger(__name__)
+
+
+class CrawlInputError(ValueError):
+    """A listing URL we cannot crawl; the message is one line naming the URL."""
+
+
+@dataclass
+class CrawlSummary:
+    run_id: int
+    status: str
+    problems: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def validate_listing_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise CrawlInputError(f"{url!r} is not an http(s) URL of a column listing page")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise CrawlInputError(f"{url!r}: bad port") from exc
+    return url.strip()
+
+
+def site_name(url: str) -> str:
+    """Without a configured name, a site is known by its host[:port]."""
+    return host_key(url)
+
+
+def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFAULT_DELAY,
+              concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
+              sites: dict[str, str] | None = None, platforms: dict[str, str] | None = None,
+              overrides: dict[str, Any] | None = None) -> CrawlSummary:
+    """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host)."""
+    urls = [validate_listing_url(u) for u in listing_urls]
+    listings = [{"url": u, "site": (sites or {}).get(u) or site_name(u), "platform": (platforms or {}).get(u)}
+                for u in urls]
+    site_names = sorted({item["site"] for item in listings})
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        run_id = conn.execute("INSERT INTO crawl_runs (listing_urls) VALUES (%s) RETURNING id", (urls,)).fetchone()[0]
+        retry = [
+            {"url": url, "site": site, "column_url": column_url, "title": title,
+             "date": date.isoformat() if date else None}
+            for url, site, column_url, title, date in conn.execute(
+                """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
+                   WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
+        ]
+    env_overrides = _env_overrides()
+    settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
+                              progress=progress, overrides={**env_overrides, **(overrides or {})})
+    process = CrawlerProcess(settings, install_root_handler=not progress)
+    crawler = process.create_crawler(ListingSpider)
+    process.crawl(crawler, listings=listings, retry=retry)
+    process.start()
+    stats = crawler.stats.get_stats() if crawler.stats else {}
+    spider = crawler.spider
+    problems = [p.reason for p in getattr(spider, "problems", [])]
+    counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
+    counts["retried"] = int(stats.get("retry/count", 0))
+    counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))
+    status = "failed" if problems else "ok"
+    if stats.get("finish_reason") not in (None, "finished"):
+        status = "interrupted"
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
+            (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
+             "\n".join(problems) or None, run_id),
+        )
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+
+
+def _env_overrides() -> dict[str, Any]:
+    """Tuning knobs from the environment (tests shorten backoff; operators may lengthen it)."""
+    out: dict[str, Any] = {}
+    for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
+                       ("DOWNLOAD_TIMEOUT", float)):
+        value = os.environ.get(name)
+        if value:
+            out[name] = cast(value)
+    return out

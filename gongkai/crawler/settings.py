@@ -1,0 +1,52 @@
+"""Scrapy settings for gongkai crawls: polite by default, bounded everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gongkai import __version__
+
+USER_AGENT = (f"gongkai/{__version__} (+https://github.com/gongkai/gongkai; research crawler for "
+              "government 计划总结 disclosure reports; obeys robots.txt)")
+
+DEFAULT_DELAY = 1.0  # seconds between requests to one host
+DEFAULT_CONCURRENCY_PER_HOST = 2
+
+
+def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFAULT_DELAY,
+                   concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    settings: dict[str, Any] = {
+        "BOT_NAME": "gongkai",
+        "USER_AGENT": USER_AGENT,
+        "ROBOTSTXT_OBEY": True,
+        "CONCURRENT_REQUESTS": 32,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency_per_host,
+        "DOWNLOAD_DELAY": delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
+        "DOWNLOAD_TIMEOUT": 30,
+        "DNS_TIMEOUT": 10,
+        # Bounds: a response (decompressed included) larger than this is refused, not buffered.
+        "DOWNLOAD_MAXSIZE": 16 * 1024 * 1024,
+        "DOWNLOAD_WARNSIZE": 4 * 1024 * 1024,
+        "REDIRECT_MAX_TIMES": 5,
+        "COOKIES_ENABLED": True,
+        "TELNETCONSOLE_ENABLED": False,
+        "RETRY_ENABLED": False,  # replaced by PoliteRetryMiddleware
+        "RETRY_TIMES": 3,
+        "GONGKAI_BACKOFF_BASE": 2.0,
+        "GONGKAI_BACKOFF_MAX": 120.0,
+        "DOWNLOADER_MIDDLEWARES": {
+            "gongkai.crawler.middlewares.HostAllowlistMiddleware": 50,
+            "gongkai.crawler.middlewares.PoliteRetryMiddleware": 550,
+        },
+        "ITEM_PIPELINES": {"gongkai.crawler.pipelines.StagePipeline": 300},
+        "EXTENSIONS": {"gongkai.crawler.progress.ProgressExtension": 500} if progress else {},
+        "GONGKAI_DATABASE_URL": database_url,
+        "GONGKAI_RUN_ID": run_id,
+        "LOG_LEVEL": "WARNING",
+        "LOG_ENABLED": True,
+    }
+    if overrides:
+        settings.update(overrides)
+    return settings

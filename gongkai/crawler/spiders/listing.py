@@ -1,0 +1,151 @@
+"""The one spider: walk column listings (any platform), fetch every article, yield items for staging.
+
+It yields requests and items, nothing else: no database access, no extraction. Which platform a
+listing runs is detected from the page unless the caller names it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import scrapy
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import FormRequest, Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem
+from gongkai.crawler.middlewares import host_key
+from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
+
+# Article responses with these statuses are staged as they are: they mean "withdrawn".
+GONE_STATUSES = [404, 410]
+# A listing whose pages stop bringing new articles this many times in a row is paging in circles.
+MAX_BARREN_PAGES = 3
+
+
+class ListingSpider(scrapy.Spider):
+    name = "gongkai"
+
+    def __init__(self, listings: list[dict[str, Any]], retry: Iterable[dict[str, Any]] = (), **kwargs: Any) -> None:
+        """listings: [{url, site, platform?}]; retry: frontier rows {url, site, column_url, title, date}."""
+        super().__init__(**kwargs)
+        self.listings = listings
+        self.retry = list(retry)
+        self.allowed_hosts = {host_key(item["url"]) for item in listings}
+        self.problems: list[ListingProblem] = []
+        self.barren: dict[str, int] = {}
+        self.seen_articles: set[str] = set()
+
+    async def start(self) -> AsyncIterator[Any]:
+        for listing in self.listings:
+            yield Request(listing["url"], callback=self.parse_listing, errback=self.listing_failed,
+                          dont_filter=True, meta={"column_url": listing["url"], "site": listing["site"],
+                                                  "platform": listing.get("platform")})
+        for row in self.retry:
+            if host_key(row["url"]) in self.allowed_hosts:
+                yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+                                           row.get("date"))
+
+    def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
+                        date: str | None) -> Request:
+        self.seen_articles.add(url)
+        return Request(url, callback=self.parse_article, errback=self.article_failed,
+                       meta={"site": site, "column_url": column_url, "listing_title": title, "listing_date": date,
+                             "handle_httpstatus_list": GONE_STATUSES})
+
+    def parse_listing(self, response: Response) -> Iterable[Any]:
+        meta = response.meta
+        try:
+            platform = platform_by_name(meta["platform"]) if meta.get("platform") else detect_platform(response.text)
+            page = platform.parse_listing_page(response.text, response.url)
+        except (UnsupportedListing, AttributeError) as exc:  # AttributeError: a binary answer has no .text
+            problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {exc}")
+            self.problems.append(problem)
+            yield problem
+            return
+        yield from self.follow(page, meta, platform.NAME)
+
+    def parse_continuation(self, response: Response) -> Iterable[Any]:
+        meta = response.meta
+        platform = platform_by_name(meta["platform"])
+        try:
+            page = platform.parse_continuation(response.text, response.url, meta["state"])
+        except (UnsupportedListing, AttributeError) as exc:
+            problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: pagination at {response.url}: {exc}")
+            self.problems.append(problem)
+            yield problem
+            return
+        yield from self.follow(page, meta, platform.NAME)
+
+    def follow(self, page: ListingPage, meta: dict[str, Any], platform_name: str) -> Iterable[Any]:
+        column_url, site = meta["column_url"], meta["site"]
+        new = 0
+        for record in page.records:
+            if host_key(record.url) not in self.allowed_hosts:
+                self.crawler.stats.inc_value("listing/offsite_records")
+                continue
+            yield ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title, date=record.date)
+            if record.url not in self.seen_articles:
+                new += 1
+                yield self.article_request(record.url, site, column_url, record.title, record.date)
+        self.crawler.stats.inc_value("listing/pages")
+        self.barren[column_url] = 0 if new else self.barren.get(column_url, 0) + 1
+        if page.next is None:
+            return
+        if self.barren[column_url] >= MAX_BARREN_PAGES:
+            self.crawler.stats.inc_value("listing/stopped_barren")
+            self.logger.warning("%s: stopped paging, %d pages in a row brought nothing new", column_url,
+                                MAX_BARREN_PAGES)
+            return
+        next_meta = {"column_url": column_url, "site": site, "platform": platform_name, "state": page.next.state}
+        if page.next.method == "POST":
+            yield FormRequest(page.next.url, formdata=page.next.formdata or {}, callback=self.parse_continuation,
+                              errback=self.listing_failed, meta=next_meta, dont_filter=True)
+        else:
+            yield Request(page.next.url, callback=self.parse_continuation, errback=self.listing_failed,
+                          meta=next_meta, dont_filter=True)
+
+    def parse_article(self, response: Response) -> Iterable[Any]:
+        meta = response.meta
+        headers = {key.decode("latin-1"): [v.decode("latin-1") for v in values]
+                   for key, values in response.headers.items()}
+        yield FetchedPage(url=response.request.meta.get("redirect_urls", [response.url])[0], final_url=response.url,
+                          site=meta["site"], column_url=meta.get("column_url"), listing_title=meta.get("listing_title"),
+                          listing_date=meta.get("listing_date"), status=response.status, headers=headers,
+                          body=response.body, fetched_at=time.time())
+
+    def article_failed(self, failure: Failure) -> Iterable[Any]:
+        request = failure.request
+        meta = request.meta
+        url = meta.get("redirect_urls", [request.url])[0]
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            yield FetchFailed(url=url, site=meta["site"], reason=f"HTTP {status}", status=status)
+        elif failure.check(IgnoreRequest):
+            message = str(failure.value)
+            if "robots.txt" in message:
+                yield FetchFailed(url=url, site=meta["site"], reason="forbidden by robots.txt", blocked=True)
+            else:
+                yield FetchFailed(url=url, site=meta["site"], reason=message or "ignored", blocked=True)
+        else:
+            yield FetchFailed(url=url, site=meta["site"], reason=_describe(failure))
+
+    def listing_failed(self, failure: Failure) -> Iterable[Any]:
+        meta = failure.request.meta
+        if failure.check(HttpError):
+            reason = f"HTTP {failure.value.response.status}"
+        else:
+            reason = _describe(failure)
+        what = "listing" if "state" not in meta else f"pagination request {failure.request.url}"
+        problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {what} failed: {reason}")
+        self.problems.append(problem)
+        yield problem
+
+
+def _describe(failure: Failure) -> str:
+    text = str(failure.value).strip().splitlines()
+    detail = text[0] if text else ""
+    return f"{failure.type.__name__}: {detail}"[:300] if detail else failure.type.__name__

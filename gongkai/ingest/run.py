@@ -1,0 +1,96 @@
+"""The ingest loop: claim pending staged pages, examine them, store the outcomes, repeat.
+
+Each batch is one transaction: rows are claimed with FOR UPDATE SKIP LOCKED (so several workers
+share the queue without overlap) and marked done in the same commit as the reports they produced,
+so a worker killed mid-batch leaves its pages pending for the next one: none lost, none doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import psycopg
+
+from gongkai.ingest.pages import StagedPage, examine_page
+from gongkai.ingest.store import SeqAllocator, mark_withdrawn, store_article
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 25
+
+
+def ingest_pending(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE,
+                   on_batch: Callable[[Counter], None] | None = None, notify: bool = True) -> Counter:
+    """Ingest until no pending page is left. Returns counts of outcomes (new, updated, unchanged...)."""
+    totals: Counter = Counter()
+    while True:
+        counts = ingest_batch(conn, batch_size=batch_size, notify=notify)
+        if not counts:
+            break
+        totals.update(counts)
+        if on_batch:
+            on_batch(counts)
+    return totals
+
+
+def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, notify: bool = True) -> Counter:
+    counts: Counter = Counter()
+    with conn.transaction(), conn.cursor() as cur:
+        rows = cur.execute(
+            """SELECT id, url, final_url, site, status, headers, body, fetched_at FROM staged_pages
+               WHERE ingest_state = 'pending' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
+            (batch_size,),
+        ).fetchall()
+        if not rows:
+            return counts
+        pages = [StagedPage(id=r[0], url=r[1], final_url=r[2], site=r[3], status=r[4], headers=r[5] or {},
+                            body=bytes(r[6]), fetched_at=r[7]) for r in rows]
+        started = time.monotonic()
+        outcomes = []
+        for page in pages:
+            try:
+                outcomes.append(examine_page(page))
+            except Exception as exc:  # a parser bug must not stop the queue; the page is kept for reingest
+                logger.exception("extraction failed for staged page %s (%s)", page.id, page.url)
+                outcomes.append(exc)
+        seq = SeqAllocator(cur)
+        for page, outcome in zip(pages, outcomes, strict=True):
+            state, note, report_id = _apply(cur, seq, page, outcome)
+            counts[note.split(":", 1)[0] if state != "done" else note] += 1
+            cur.execute(
+                """UPDATE staged_pages SET ingest_state = %s, ingest_note = %s, report_id = %s, ingested_at = now()
+                   WHERE id = %s""",
+                (state, note, report_id, page.id),
+            )
+        seq.save()
+        if notify and seq.value != seq.start:
+            cur.execute("SELECT pg_notify('gongkai_reports', %s)", (str(seq.value),))
+        logger.debug("ingested %d pages in %.2fs", len(pages), time.monotonic() - started)
+    return counts
+
+
+def _apply(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, outcome) -> tuple[str, str, int | None]:
+    """(ingest_state, note, report_id) for one page, writing whatever the outcome means."""
+    if isinstance(outcome, Exception):
+        return "error", f"error: {outcome.__class__.__name__}: {str(outcome)[:200]}", None
+    if outcome.kind == "article":
+        what, report_id = store_article(cur, seq, page, outcome.fields)
+        return "done", what, report_id
+    if outcome.kind == "gone":
+        report_id = mark_withdrawn(cur, seq, page)
+        if report_id is None:
+            _frontier(cur, page.url, "gone", outcome.note)
+        return "done", "withdrawn", report_id
+    if outcome.kind == "retry":
+        # Not an article after all (challenge page, empty body...): the next crawl fetches it again.
+        _frontier(cur, page.url, "failed", outcome.note)
+        logger.warning("staged page %s (%s) is not an article: %s; will refetch", page.id, page.url, outcome.note)
+        return "skipped", f"refetch: {outcome.note}", None
+    return "skipped", f"skipped: {outcome.note}", None
+
+
+def _frontier(cur: psycopg.Cursor, url: str, state: str, note: str) -> None:
+    cur.execute("UPDATE crawl_urls SET state = %s, last_error = %s WHERE url = %s", (state, note, url))
