@@ -1,0 +1,90 @@
+"""The jcms listing parser against listing pages shaped like the real ones (record variants, configs)."""
+
+from pathlib import Path
+
+import pytest
+
+from gongkai.crawler.platforms import UnsupportedListing, detect_platform, jcms
+from gongkai.models import ListingRecord
+
+FIXTURES = Path(__file__).parent / "fixtures" / "jcms" / "listings"
+LISTING_URL = "http://www.zjxj.gov.cn/col/col1229311252/index.html"
+
+
+def read(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def test_embedded_records_every_markup_variant():
+    page = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    assert page.records == [
+        # single quotes; shown text truncated with "…", the title= attribute is whole
+        ListingRecord("http://www.zjxj.gov.cn/art/2024/8/5/art_1229311252_3942862.html",
+                      "朱溪镇2024年上半年工作总结和下半年计划", "2024-08-05"),
+        # bullet <font>, bracketed date
+        ListingRecord("http://www.zjxj.gov.cn/art/2024/1/10/art_1229311252_3912398.html",
+                      "下各镇2023年工作总结和2024年工作思路", "2024-01-10"),
+        # (a decorative <li> without a link is skipped) title and date both inside the link
+        ListingRecord("http://www.zjxj.gov.cn/art/2023/12/28/art_1229311252_3901122.html",
+                      "白塔镇2023年度工作总结", "2023-12-28"),
+        # malformed absolute href ".cnart/" repaired; empty title= falls back to the link text
+        ListingRecord("https://www.zjxj.gov.cn/art/2023/7/3/art_1229311252_3861200.html",
+                      "田市镇2023年上半年工作总结及下半年工作计划", "2023-07-03"),
+        ListingRecord("http://www.zjxj.gov.cn/module/download/downfile.jsp?classid=0&filename=2b3c9a.pdf",
+                      "埠头镇2022年工作总结(附件)", "2023-01-12"),
+    ]
+    assert page.total == 52
+
+
+def test_first_dataproxy_request_reads_everything_from_the_page():
+    page = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    request = page.next
+    assert request is not None and request.method == "POST"
+    assert request.url == "http://www.zjxj.gov.cn/module/jpage/dataproxy.jsp?startrecord=46&endrecord=52&perpage=15"
+    assert request.formdata == {
+        "col": "1", "appid": "1", "webid": "3114", "path": "/", "columnid": "1229311252",
+        "sourceContentType": "1", "unitid": "6390858", "webname": " 仙居县人民政府", "permissiontype": "0",
+    }
+
+
+def test_continuation_reads_records_and_stops_at_total():
+    first = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    page = jcms.parse_continuation(read("dataproxy_46_52.xml"), first.next.url, first.next.state)
+    assert [r.url for r in page.records] == [
+        "http://www.zjxj.gov.cn/art/2017/2/14/art_1229311252_2210001.html",
+        "http://www.zjxj.gov.cn/art/2016/8/2/art_1229311252_2010456.html",
+    ]
+    assert page.records[1].title == "皤滩乡2016年上半年工作总结&下半年工作思路"
+    assert page.total == 52
+    assert page.next is None
+
+
+def test_continuation_follows_a_grown_total():
+    first = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    grown = read("dataproxy_46_52.xml").replace("<totalrecord>52</totalrecord>", "<totalrecord>100</totalrecord>")
+    page = jcms.parse_continuation(grown, first.next.url, first.next.state)
+    assert page.next is not None
+    assert "startrecord=53&endrecord=97&perpage=15" in page.next.url
+
+
+def test_empty_window_stops_paging():
+    first = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    empty = "<datastore><recordset></recordset><totalrecord>9999</totalrecord></datastore>"
+    assert jcms.parse_continuation(empty, first.next.url, first.next.state).next is None
+
+
+def test_older_param_variant_and_table_rows():
+    url = "http://www.panan.gov.cn/col/col1229111111/index.html"
+    page = jcms.parse_listing_page(read("param_variant.html"), url)
+    assert page.records == [ListingRecord("http://www.panan.gov.cn/art/2023/11/7/art_1229111111_4218588.html",
+                                          "玉山镇2023年上半年工作总结及下半年工作计划", "2023-11-07")]
+    assert page.total == 61
+    assert page.next.url.endswith("/module/jpage/dataproxy.jsp?startrecord=61&endrecord=61&perpage=20")
+    assert page.next.formdata["webid"] == "3611" and page.next.formdata["unitid"] == "6166867"
+
+
+def test_not_a_listing_is_a_clear_error():
+    with pytest.raises(UnsupportedListing, match="datastore"):
+        detect_platform("<html><body><h1>欢迎访问</h1></body></html>")
+    with pytest.raises(UnsupportedListing, match="not a jcms column listing"):
+        jcms.parse_listing_page("<html><body>nothing</body></html>", LISTING_URL)

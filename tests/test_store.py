@@ -1,0 +1,151 @@
+"""Report storage against real PostgreSQL: dedup by URL / article id / body, versions, withdrawals, seq."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+
+import psycopg
+
+from gongkai.ingest.pages import StagedPage
+from gongkai.ingest.store import SeqAllocator, article_key, mark_withdrawn, store_article
+from gongkai.models import ArticleFields, Attachment
+
+HOST = "http://www.zjxj.gov.cn"
+
+
+def stage(conn: psycopg.Connection, url: str, status: int = 200) -> StagedPage:
+    body = f"<html>{url}</html>".encode()
+    now = dt.datetime.now(dt.UTC)
+    page_id = conn.execute(
+        """INSERT INTO staged_pages (url, final_url, site, status, body, body_sha256, fetched_at)
+           VALUES (%s, %s, 'zjxj', %s, %s, %s, %s) RETURNING id""",
+        (url, url, status, body, hashlib.sha256(body).digest(), now),
+    ).fetchone()[0]
+    return StagedPage(id=page_id, url=url, final_url=url, site="zjxj", status=status, headers={}, body=body,
+                      fetched_at=now)
+
+
+def fields(body: str = "一、上半年工作\n完成投资3669万元，同比增长82.77%。", title: str = "朱溪镇2024年上半年工作总结",
+           **kw) -> ArticleFields:
+    return ArticleFields(title=title, body=body, index_no="11331024734494628R/2024-129893", publisher="朱溪镇",
+                         written_date="2024-08-05", published_date="2024-08-05", category="计划总结",
+                         attachments=[Attachment("附件.docx", f"{HOST}/module/download/downfile.jsp?filename=a.docx")],
+                         metadata={"索引号": "11331024734494628R/2024-129893"}, **kw)
+
+
+def store(conn: psycopg.Connection, page: StagedPage, article: ArticleFields) -> str:
+    with conn.transaction(), conn.cursor() as cur:
+        seq = SeqAllocator(cur)
+        what, _ = store_article(cur, seq, page, article)
+        seq.save()
+    return what
+
+
+def reports(conn: psycopg.Connection) -> list[tuple]:
+    return conn.execute(
+        """SELECT r.id, r.seq, r.version, r.title, r.body, r.withdrawn_at IS NOT NULL,
+                  ARRAY(SELECT url FROM report_urls u WHERE u.report_id = r.id ORDER BY url)
+           FROM reports r ORDER BY r.id""").fetchall()
+
+
+def test_article_key_identifies_one_article_under_two_columns():
+    a = article_key(f"{HOST}/art/2024/8/5/art_1229311252_3942862.html")
+    b = article_key(f"{HOST}/art/2024/8/5/art_1229311999_3942862.html")
+    assert a == b == "www.zjxj.gov.cn/jcms/3942862"
+    assert article_key("http://other.gov.cn/art/2024/8/5/art_1229311252_3942862.html") != a
+    assert article_key(f"{HOST}/col/col1229311252/index.html") is None
+
+
+def test_same_article_in_two_columns_is_one_report_with_both_urls(db):
+    url_a = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    url_b = f"{HOST}/art/2024/8/5/art_1229311999_3942862.html"
+    assert store(db, stage(db, url_a), fields()) == "new"
+    assert store(db, stage(db, url_b), fields()) == "alias"
+    rows = reports(db)
+    assert len(rows) == 1
+    assert rows[0][6] == sorted([url_a, url_b])
+
+
+def test_unchanged_recrawl_changes_nothing(db):
+    url = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    store(db, stage(db, url), fields())
+    before = reports(db)
+    assert store(db, stage(db, url), fields()) == "unchanged"
+    assert reports(db) == before
+
+
+def test_changed_text_makes_a_new_version_and_keeps_the_old(db):
+    url = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    store(db, stage(db, url), fields())
+    seq_before = reports(db)[0][1]
+    assert store(db, stage(db, url), fields(body="一、上半年工作\n完成投资3670万元。")) == "updated"
+    (rid, seq, version, _title, body, _w, _urls), = reports(db)
+    assert version == 2 and seq > seq_before and body == "一、上半年工作\n完成投资3670万元。"
+    old = db.execute("SELECT version, body FROM report_versions WHERE report_id = %s", (rid,)).fetchall()
+    assert old == [(1, "一、上半年工作\n完成投资3669万元，同比增长82.77%。")]
+
+
+def test_repost_with_same_text_is_an_alias_and_the_original_wins(db):
+    original = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    repost = "http://www.zjxj.gov.cn/art/2024/8/9/art_1229300001_3950000.html"
+    store(db, stage(db, original), fields())
+    county = fields(body=" 一、上半年工作 \n完成投资3669万元，同比增长82.77%。")
+    county.publisher = "仙居县人民政府办公室"
+    assert store(db, stage(db, repost), county) == "alias"
+    (_, _, version, _, _, _, urls), = reports(db)
+    assert version == 1 and urls == sorted([original, repost])
+    assert db.execute("SELECT publisher FROM reports").fetchone()[0] == "朱溪镇"
+
+
+def test_withdrawn_page_keeps_the_report_and_marks_it(db):
+    url = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    store(db, stage(db, url), fields())
+    page = stage(db, url, status=404)
+    with db.transaction(), db.cursor() as cur:
+        seq = SeqAllocator(cur)
+        assert mark_withdrawn(cur, seq, page) is not None
+        seq.save()
+    (_, _, _, _, _, withdrawn, _), = reports(db)
+    assert withdrawn
+    # Back again with the same text: restored, not a new version.
+    assert store(db, stage(db, url), fields()) == "restored"
+    assert reports(db)[0][5] is False and reports(db)[0][2] == 1
+
+
+def test_awkward_text_round_trips_exactly(db):
+    nasty = "标题'; DROP TABLE reports; --\\ \"引号\" 100% 龙之梦·六春湖 喆堃昇镕 \t tab"
+    url = f"{HOST}/art/2024/8/5/art_1229311252_1.html"
+    store(db, stage(db, url), fields(body=nasty, title=nasty))
+    title, body = db.execute("SELECT title, body FROM reports").fetchone()
+    assert title == nasty and body == nasty
+
+
+def test_concurrent_writers_get_seqs_in_commit_order(database_url):
+    """Two transactions allocating seqs: the second waits for the first, so seq order = commit order."""
+    from gongkai.db import connect
+
+    first = connect(database_url)
+    second = connect(database_url)
+    order: list[int] = []
+    with first.transaction(), first.cursor() as cur:
+        seq = SeqAllocator(cur)
+        a = seq.next()
+        seq.save()
+
+        def other() -> None:
+            with second.transaction(), second.cursor() as cur2:
+                s2 = SeqAllocator(cur2)  # blocks until `first` commits
+                order.append(s2.next())
+                s2.save()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the second writer must wait for the first one's commit"
+        order.append(a)
+    thread.join(timeout=10)
+    assert order == [1, 2]
+    first.close()
+    second.close()
