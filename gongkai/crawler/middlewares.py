@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import logging
 import random
@@ -9,12 +10,10 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from scrapy import Request, Spider, signals
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet import reactor, task
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +34,17 @@ class HostAllowlistMiddleware:
     redirecting us to another host (or to a private address) is never followed.
     """
 
-    def process_request(self, request: Request, spider: Spider) -> None:
-        allowed: set[str] = getattr(spider, "allowed_hosts", set())
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostAllowlistMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        allowed: set[str] = getattr(self.crawler.spider, "allowed_hosts", set())
         if allowed and host_key(request.url) not in allowed:
-            spider.crawler.stats.inc_value("offsite/dropped")
+            self.crawler.stats.inc_value("offsite/dropped")
             logger.warning("not following %s: host is not one of the crawl's listing hosts", request.url)
             raise IgnoreRequest(f"off configured hosts: {host_key(request.url)}")
 
@@ -93,7 +99,7 @@ class PoliteRetryMiddleware:
         if delay:
             self.crawl_delays[host_key(request.url)] = min(float(delay), self.crawl_delay_max)
 
-    async def process_request(self, request: Request, spider: Spider) -> None:
+    async def process_request(self, request: Request) -> None:
         key = host_key(request.url)
         crawl_delay = self.crawl_delays.get(key)
         if crawl_delay:
@@ -103,9 +109,9 @@ class PoliteRetryMiddleware:
         wait = self.host_hold_until.get(key, 0.0) - time.monotonic()
         if wait > 0:
             self.crawler.stats.inc_value("backoff/waits")
-            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+            await asyncio.sleep(wait)  # Scrapy runs on the asyncio reactor
 
-    def process_response(self, request: Request, response: Response, spider: Spider) -> Request | Response:
+    def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in RETRY_STATUSES or request.meta.get("dont_retry"):
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
@@ -116,7 +122,7 @@ class PoliteRetryMiddleware:
         retry = self._retry(request, f"HTTP {response.status}", retry_after)
         return retry or response
 
-    def process_exception(self, request: Request, exception: Exception, spider: Spider) -> Request | None:
+    def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if isinstance(exception, IgnoreRequest) or request.meta.get("dont_retry"):
             return None
         return self._retry(request, exception.__class__.__name__, None)

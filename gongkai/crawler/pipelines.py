@@ -49,7 +49,7 @@ class StagePipeline:
             if self.conn is not None:
                 self.conn.close()
 
-    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+    def process_item(self, item: Any) -> Any:
         if isinstance(item, ListingProblem):
             return item  # the spider reports these to the runner; nothing to stage
         self.buffer.append(item)

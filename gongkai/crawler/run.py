@@ -72,13 +72,21 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     env_overrides = _env_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
-    process = CrawlerProcess(settings, install_root_handler=not progress)
+    root_level = logging.root.level
+    process = CrawlerProcess(settings)
+    logging.root.setLevel(root_level)  # Scrapy resets it; the CLI's choice stands
     crawler = process.create_crawler(ListingSpider)
-    process.crawl(crawler, listings=listings, retry=retry)
+    crash: list[str] = []
+
+    def crawl_crashed(failure):  # an exception inside Scrapy itself: the run failed, say why
+        crash.append(f"crawl crashed: {failure.type.__name__}: {failure.value}")
+        logger.error("crawl crashed", exc_info=(failure.type, failure.value, failure.getTracebackObject()))
+
+    process.crawl(crawler, listings=listings, retry=retry).addErrback(crawl_crashed)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
-    problems = [p.reason for p in getattr(spider, "problems", [])]
+    problems = crash + [p.reason for p in getattr(spider, "problems", [])]
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
     counts["retried"] = int(stats.get("retry/count", 0))
     counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))

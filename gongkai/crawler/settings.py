@@ -23,7 +23,7 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency_per_host,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": delay > 0,
+        "DOWNLOAD_DELAY_JITTER": 0.5,  # +-50 %, as browsers are not metronomes
         "DOWNLOAD_TIMEOUT": 30,
         "DNS_TIMEOUT": 10,
         # Bounds: a response (decompressed included) larger than this is refused, not buffered.
@@ -46,6 +46,7 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "GONGKAI_RUN_ID": run_id,
         "LOG_LEVEL": "WARNING",
         "LOG_ENABLED": True,
+        "LOG_INSTALL_ROOT_HANDLER": False,  # gongkai configures logging itself
     }
     if overrides:
         settings.update(overrides)

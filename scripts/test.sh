@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Install, lint, run the whole test suite. pytest's "no tests ran" (exit 5) is a failure here.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 1
+.venv/bin/ruff check gongkai tests bench || exit 1
+.venv/bin/python -m pytest "$@"
+code=$?
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$code"

@@ -1,0 +1,65 @@
+"""The gongkai command as a user runs it: a subprocess, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+
+def gongkai(*args: str, database_url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GONGKAI_BACKOFF_BASE": "0.05", "RETRY_TIMES": "1"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    return subprocess.run([sys.executable, "-m", "gongkai", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("gongkai:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_not_a_url_is_rejected_before_anything_runs(database_url):
+    result = gongkai("crawl", "col/col1229311252/index.html", database_url=database_url)
+    assert result.returncode == 2
+    assert "not an http(s) URL" in one_line_error(result)
+
+
+def test_bad_option_value(database_url):
+    result = gongkai("crawl", "http://127.0.0.1:9/col/col1/index.html", "--delay", "soon", database_url=database_url)
+    assert result.returncode == 2
+    assert "--delay" in result.stderr and "not a number" in result.stderr
+
+
+def test_bad_database_url_is_one_clear_line():
+    result = gongkai("export", database_url="postgresql://nobody@127.0.0.1:1/nowhere")
+    assert result.returncode == 3
+    line = one_line_error(result)
+    assert "cannot connect to the database" in line and "127.0.0.1:1" in line
+    garbage = gongkai("export", database_url="this is :: not a url")
+    assert garbage.returncode == 3 and "bad database URL" in one_line_error(garbage)
+
+
+def test_password_never_printed():
+    result = gongkai("export", database_url="postgresql://user:s3cretpw@127.0.0.1:1/db")
+    assert "s3cretpw" not in result.stderr + result.stdout
+
+
+def test_unreachable_host_fails_with_one_line(database_url):
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/col/col1229311252/index.html"
+    result = gongkai("crawl", url, "--delay", "0", database_url=database_url)
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert url in line and "failed" in line
+
+
+def test_export_on_empty_database_prints_nothing(database_url):
+    result = gongkai("export", database_url=database_url)
+    assert result.returncode == 0 and result.stdout == ""
