@@ -1,0 +1,40 @@
+"""`python -m gongkai.replica`: serve the demo portals until Ctrl-C, printing their column URLs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+
+from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.server import ReplicaServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m gongkai.replica", description=__doc__)
+    ap.add_argument("--json", action="store_true", help="print {site: [listing urls]} as one JSON line")
+    args = ap.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ReplicaServer(build_demo_sites()) as srv:
+        urls = {name: srv.listing_urls(name) for name in srv.sites}
+        if args.json:
+            print(json.dumps(urls, ensure_ascii=False), flush=True)
+        else:
+            for name, site in srv.sites.items():
+                n = len(site.articles())
+                print(f"{name:8s} {srv.base_url(name)}  {site.site_name}  ({n} articles)")
+                for u in urls[name]:
+                    print(f"    {u}")
+            print("serving; Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

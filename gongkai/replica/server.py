@@ -1,0 +1,334 @@
+"""Multi-site replica HTTP server: one ThreadingHTTPServer per site, each on its own 127.0.0.x.
+
+Separate loopback addresses make per-host politeness real (the crawler sees distinct hosts). Every
+request is logged so tests can assert what the crawler did (robots obeyed, delays kept, POST forms).
+Sites may be mutated while serving (add_article / edit_article / withdraw_article); all reads and
+writes go through one lock, and pages are rendered from the current data on every request.
+
+Routes per site:
+  GET  /robots.txt                          site.robots_txt or 404
+  GET  /col/col<columnid>/index.html        listing shell with the first group (query ignored)
+  POST /module/jpage/dataproxy.jsp          record windows (GET answers 405, as a POST-only jsp)
+  GET  /art/<Y>/<M>/<D>/art_<col>_<id>.html article (faults: 429/503 first, withdrawn -> 404)
+  GET  /private/art/…                       same, for records listed under a robots-disallowed path
+  GET  /module/download/downfile.jsp        302 -> /attach/0/<filename>
+  GET  /attach/0/<filename>                 attachment bytes
+  GET  /module/visitcount/visit.jsp         tiny HTML
+  GET  /module/jslib/…, /images/…           tiny stubs
+  anything else                              jcms-style 404 page
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from gongkai.replica.articles import render_article, render_not_found
+from gongkai.replica.jcms import PROXY_PATH, dataproxy_xml, render_listing
+from gongkai.replica.sites import ReplicaArticle, ReplicaSite
+
+FIRST_ADDRESS = 10  # sites bind 127.0.0.10, .11, …
+
+_ART = re.compile(r"^(/private)?/art/(\d{4})/(\d{1,2})/(\d{1,2})/art_(\d+)_(\d+)\.html$")
+_COL = re.compile(r"^/col/col(\d+)/index\.html$")
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One request as the server saw it. `time` is time.monotonic() at arrival."""
+
+    site: str
+    method: str
+    path: str
+    query: str
+    status: int
+    time: float
+    form: tuple[tuple[str, str], ...] = ()  # decoded POST form fields, in order
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class _SiteHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], replica: ReplicaServer, site: ReplicaSite) -> None:
+        self.replica = replica
+        self.site = site
+        super().__init__(addr, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "Apache-Coyote/1.1"  # what jcms's Tomcat front announces
+    sys_version = ""
+    server: _SiteHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # the request log replaces stderr chatter
+
+    def _handle(self, method: str) -> None:
+        arrived = time.monotonic()
+        split = urlsplit(self.path)
+        form: list[tuple[str, str]] = []
+        if method == "POST":
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        try:
+            resp = self.server.replica._route(self.server.site, method, split.path, split.query, form)
+        except Exception as exc:  # a replica bug should show up as a 500, not a hung client
+            resp = _Response(500, f"replica error: {exc!r}".encode(), "text/plain; charset=UTF-8")
+        self.server.replica._log(
+            RequestLogEntry(self.server.site.name, method, split.path, split.query, resp.status, arrived, tuple(form))
+        )
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(resp.body)))
+        for k, v in resp.headers:
+            self.send_header(k, v)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(resp.body)
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        self._handle("GET")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._handle("HEAD")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle("POST")
+
+
+class ReplicaServer:
+    """Serve `sites`, each on its own loopback address; use as a context manager or start()/stop()."""
+
+    def __init__(self, sites: Iterable[ReplicaSite]) -> None:
+        self.sites: dict[str, ReplicaSite] = {}
+        for s in sites:
+            if s.name in self.sites:
+                raise ValueError(f"duplicate site name {s.name!r}")
+            self.sites[s.name] = s
+        self.lock = threading.RLock()
+        self._log_lock = threading.Lock()
+        self._requests: list[RequestLogEntry] = []
+        self._hits: dict[tuple[str, str], int] = {}
+        self._servers: list[tuple[_SiteHTTPServer, threading.Thread]] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> ReplicaServer:
+        if self._servers:
+            return self
+        try:
+            for i, site in enumerate(self.sites.values()):
+                addr = site.address or f"127.0.0.{FIRST_ADDRESS + i}"
+                httpd = _SiteHTTPServer((addr, site.port), self, site)
+                host, port = httpd.server_address[:2]
+                site.base_url = f"http://{host}:{port}"
+                t = threading.Thread(target=httpd.serve_forever, args=(0.05,), name=f"replica-{site.name}", daemon=True)
+                t.start()
+                self._servers.append((httpd, t))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for httpd, t in self._servers:
+            httpd.shutdown()
+            httpd.server_close()
+            t.join(timeout=5)
+        self._servers.clear()
+
+    def __enter__(self) -> ReplicaServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- addresses -------------------------------------------------------------------------------
+    def site(self, name: str) -> ReplicaSite:
+        return self.sites[name]
+
+    def base_url(self, site_name: str) -> str:
+        """"http://127.0.0.11:PORT" once started."""
+        url = self.sites[site_name].base_url
+        if not url:
+            raise RuntimeError("server not started")
+        return url
+
+    def listing_urls(self, site_name: str) -> list[str]:
+        """One column page URL per column of the site."""
+        base = self.base_url(site_name)
+        return [f"{base}/col/col{c.column_id}/index.html" for c in self.sites[site_name].columns]
+
+    def article_url(self, site_name: str, article: ReplicaArticle, column_id: int | None = None) -> str:
+        return self.base_url(site_name) + article.url_path_for(column_id or article.column_id)
+
+    # -- request log -----------------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RequestLogEntry]:
+        """A snapshot of the request log (thread-safe copy)."""
+        with self._log_lock:
+            return list(self._requests)
+
+    def clear_requests(self) -> None:
+        with self._log_lock:
+            self._requests.clear()
+
+    def _log(self, entry: RequestLogEntry) -> None:
+        with self._log_lock:
+            self._requests.append(entry)
+
+    # -- mutations while running -----------------------------------------------------------------
+    def mutate(self, fn: Callable[[], Any]) -> Any:
+        """Run fn() under the server lock (for custom edits of site objects)."""
+        with self.lock:
+            return fn()
+
+    def add_article(self, site_name: str, column_id: int, article: ReplicaArticle) -> ReplicaArticle:
+        with self.lock:
+            return self.sites[site_name].add_article(column_id, article)
+
+    def edit_article(
+        self,
+        site_name: str,
+        article_id: int,
+        *,
+        title: str | None = None,
+        paragraphs: list[str] | None = None,
+        **changes: Any,
+    ) -> ReplicaArticle:
+        """Change an article in place (title, paragraphs, or any other ReplicaArticle field)."""
+        with self.lock:
+            art = self.sites[site_name].article(article_id)
+            if art is None:
+                raise KeyError(f"{site_name}: no article {article_id}")
+            if title is not None:
+                art.title = title
+            if paragraphs is not None:
+                art.paragraphs = list(paragraphs)
+            for k, v in changes.items():
+                if not hasattr(art, k):
+                    raise AttributeError(k)
+                setattr(art, k, v)
+            return art
+
+    def withdraw_article(self, site_name: str, article_id: int, *, delist: bool = False) -> None:
+        """Withdraw: the page answers 404; with delist=True the record also leaves every listing."""
+        with self.lock:
+            site = self.sites[site_name]
+            art = site.article(article_id)
+            if art is None:
+                raise KeyError(f"{site_name}: no article {article_id}")
+            art.withdrawn = True
+            if delist:
+                for col in site.columns:
+                    col.articles = [a for a in col.articles if a.article_id != article_id]
+
+    def reset_faults(self) -> None:
+        """Forget fault counters, so fail_first/too_many_first apply again."""
+        with self.lock:
+            self._hits.clear()
+
+    # -- routing ---------------------------------------------------------------------------------
+    def _route(
+        self, site: ReplicaSite, method: str, path: str, query: str, form: list[tuple[str, str]]
+    ) -> _Response:
+        with self.lock:
+            return self._route_locked(site, method, path, query, form)
+
+    def _html(self, site: ReplicaSite, text: str, status: int = 200) -> _Response:
+        if site.charset.lower() == "utf-8":
+            return _Response(status, text.encode("utf-8"), "text/html; charset=UTF-8")
+        # GBK site: bytes in GBK, header without charset, only the <meta> says gb2312
+        return _Response(status, text.encode(site.charset, "xmlcharrefreplace"), "text/html")
+
+    def _not_found(self, site: ReplicaSite) -> _Response:
+        return self._html(site, render_not_found(site), 404)
+
+    def _route_locked(
+        self, site: ReplicaSite, method: str, path: str, query: str, form: list[tuple[str, str]]
+    ) -> _Response:
+        if path == PROXY_PATH:
+            if method != "POST":
+                return _Response(405, b"<html><body>HTTP Status 405 - Request method 'GET' not supported</body></html>",
+                                 "text/html; charset=UTF-8", (("Allow", "POST"),))
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            params.update(form)  # like a servlet's getParameter: query and form merged
+            xml = dataproxy_xml(site, params)
+            return _Response(200, xml.encode("utf-8"), "text/xml; charset=UTF-8")
+        if method not in ("GET", "HEAD"):
+            return _Response(405, b"", "text/plain", (("Allow", "GET"),))
+        if path == "/robots.txt":
+            if site.robots_txt is None:
+                return self._not_found(site)
+            return _Response(200, site.robots_txt.encode("utf-8"), "text/plain")
+        m = _COL.match(path)
+        if m:
+            col = site.column(int(m.group(1)))
+            return self._html(site, render_listing(site, col)) if col else self._not_found(site)
+        m = _ART.match(path)
+        if m:
+            return self._article(site, m, path)
+        if path == "/module/download/downfile.jsp":
+            params = dict(parse_qsl(query, keep_blank_values=True))
+            fname = params.get("filename", "")
+            if not site.find_attachment(fname):
+                return self._not_found(site)
+            return _Response(302, b"", "text/html", (("Location", f"{site.base_url}/attach/0/{fname}"),))
+        if path.startswith("/attach/0/"):
+            att = site.find_attachment(path.rsplit("/", 1)[1])
+            if att is None:
+                return self._not_found(site)
+            ctype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            disp = f"attachment; filename*=UTF-8''{quote(att.name, safe='')}"
+            return _Response(200, att.data, ctype, (("Content-Disposition", disp),))
+        if path == "/module/visitcount/visit.jsp":
+            return _Response(200, b"<html><head></head><body></body></html>", "text/html; charset=UTF-8")
+        if path.startswith("/module/jslib/") and path.endswith(".js"):
+            return _Response(200, b"/* replica stub */", "application/javascript")
+        if path.startswith("/images/"):
+            return _Response(200, b"", "image/png" if path.endswith(".png") else "text/css")
+        return self._not_found(site)
+
+    def _article(self, site: ReplicaSite, m: re.Match[str], path: str) -> _Response:
+        private, y, mo, d, col_id, art_id = m.groups()
+        col = site.column(int(col_id))
+        art = next((a for a in col.articles if a.article_id == int(art_id)), None) if col else None
+        if (
+            col is None
+            or art is None
+            or bool(private) != art.private
+            or (art.pub_date.year, art.pub_date.month, art.pub_date.day) != (int(y), int(mo), int(d))
+        ):
+            return self._not_found(site)
+        key = (site.name, path)
+        n = self._hits.get(key, 0)
+        self._hits[key] = n + 1
+        if n < art.too_many_first:
+            body = "<html><head><title>429 Too Many Requests</title></head><body>访问过于频繁，请稍后再试</body></html>"
+            return _Response(429, body.encode("utf-8"), "text/html; charset=UTF-8",
+                             (("Retry-After", str(art.retry_after)),))
+        if n < art.too_many_first + art.fail_first:
+            return _Response(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                             "text/html; charset=UTF-8")
+        if art.withdrawn:
+            return self._not_found(site)
+        return self._html(site, render_article(site, col, art))
