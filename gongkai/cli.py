@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
 
+    reingest = sub.add_parser("reingest", help="re-extract every staged page with the current extractor")
+    reingest.add_argument("--site", help="only this site")
+
     export = sub.add_parser("export", help="write reports to stdout")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
     export.add_argument("--since", type=_nonnegative_int, default=0, metavar="SEQ",
@@ -164,6 +167,19 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reingest(args: argparse.Namespace) -> int:
+    from gongkai.ingest.run import queue_reingest
+
+    url, conn = _open_db()
+    with conn:
+        queued = queue_reingest(conn, args.site)
+    if args.site and not queued:
+        raise CliError(f"no staged pages for site {args.site!r}")
+    print(f"reingest: {queued} pages queued", file=sys.stderr)
+    _ingest(url)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from gongkai.export import iter_reports, write_csv, write_jsonl
 
@@ -181,4 +197,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(delay=args.delay)
 
 
-COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "export": cmd_export, "demo": cmd_demo}
+COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
+            "demo": cmd_demo}

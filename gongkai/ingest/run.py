@@ -94,3 +94,19 @@ def _apply(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, outcome) ->
 
 def _frontier(cur: psycopg.Cursor, url: str, state: str, note: str) -> None:
     cur.execute("UPDATE crawl_urls SET state = %s, last_error = %s WHERE url = %s", (state, note, url))
+
+
+def queue_reingest(conn: psycopg.Connection, site: str | None = None) -> int:
+    """Queue the latest staged response of every URL (of one site) for extraction again.
+
+    Only the latest fetch per URL: replaying older fetches would walk a report back through its old
+    versions. The store then changes a report only where the re-extracted text really differs.
+    """
+    with conn.transaction():
+        queued = conn.execute(
+            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest'
+               WHERE id IN (SELECT max(id) FROM staged_pages WHERE (%(site)s::text IS NULL OR site = %(site)s)
+                            GROUP BY url)""",
+            {"site": site},
+        ).rowcount
+    return queued
