@@ -62,7 +62,7 @@ def test_same_article_in_two_columns_is_one_report_with_both_urls(db):
     url_a = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
     url_b = f"{HOST}/art/2024/8/5/art_1229311999_3942862.html"
     assert store(db, stage(db, url_a), fields()) == "new"
-    assert store(db, stage(db, url_b), fields()) == "alias"
+    assert store(db, stage(db, url_b), fields()) == "column"
     rows = reports(db)
     assert len(rows) == 1
     assert rows[0][6] == sorted([url_a, url_b])
@@ -93,7 +93,7 @@ def test_repost_with_same_text_is_an_alias_and_the_original_wins(db):
     store(db, stage(db, original), fields())
     county = fields(body=" 一、上半年工作 \n完成投资3669万元，同比增长82.77%。")
     county.publisher = "仙居县人民政府办公室"
-    assert store(db, stage(db, repost), county) == "alias"
+    assert store(db, stage(db, repost), county) == "repost"
     (_, _, version, _, _, _, urls), = reports(db)
     assert version == 1 and urls == sorted([original, repost])
     assert db.execute("SELECT publisher FROM reports").fetchone()[0] == "朱溪镇"

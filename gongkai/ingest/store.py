@@ -3,6 +3,12 @@
 Every write happens while holding the feed_counter row lock, taken once per batch, so concurrent
 ingest workers serialise here (extraction, the expensive part, runs before) and `seq` values
 become visible in commit order: a consumer reading `seq > last` never skips a row.
+
+A page is matched to an existing report, in order, by: its URL; its platform article id (one jcms
+article listed under several columns); its exact body fingerprint; a near-duplicate body (MinHash
+LSH candidates confirmed by shingle Jaccard). The first two are the same article, so a different
+text there is a new version; the last two are reposts, where the original (earliest published) keeps
+its fields.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.types.json import Jsonb
 
+from gongkai.ingest.derive import parse_period
 from gongkai.ingest.pages import StagedPage
+from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, band_hashes, jaccard, shingles
 from gongkai.models import ArticleFields
 
 _JCMS_ARTICLE = re.compile(r"/art_\d+_(\d+)\.html?$")
@@ -58,67 +66,91 @@ class SeqAllocator:
             self.cur.execute("UPDATE feed_counter SET seq = %s WHERE id", (self.value,))
 
 
+_SET_FIELDS = """title = %s, index_no = %s, publisher = %s, doc_no = %s, written_date = %s, published_date = %s,
+                 category = %s, body = %s, attachments = %s, metadata = %s, period_year = %s, period_half = %s,
+                 kinds = %s, body_hash = %s, content_hash = %s"""
+
+
 def _field_values(fields: ArticleFields) -> tuple:
+    period = parse_period(fields.title)
     return (fields.title, fields.index_no, fields.publisher, fields.doc_no, fields.written_date,
             fields.published_date, fields.category, fields.body,
-            Jsonb([asdict(a) for a in fields.attachments]), Jsonb(fields.metadata))
+            Jsonb([asdict(a) for a in fields.attachments]), Jsonb(fields.metadata),
+            period.year, period.half, period.kinds, body_hash(fields.body), content_hash(fields))
 
 
 def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: ArticleFields) -> tuple[str, int]:
     """Insert or update the report this page shows. Returns (what happened, report id)."""
     key = article_key(page.url)
-    bhash = body_hash(fields.body)
-    chash = content_hash(fields)
-    report_id, matched_by = _find_report(cur, page.url, key, bhash)
+    body_shingles = shingles(fields.body)
+    report_id, matched_by = _find_report(cur, page.url, key, fields.body, body_shingles)
     if report_id is None:
         report_id = cur.execute(
-            """INSERT INTO reports (seq, url, site, title, index_no, publisher, doc_no, written_date,
-                   published_date, category, body, attachments, metadata, article_key, body_hash, content_hash,
-                   first_seen_at, updated_at, source_page_id)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), now(), %s)
-               RETURNING id""",
-            (seq.next(), page.url, page.site, *_field_values(fields), key, bhash, chash, page.id),
+            f"""INSERT INTO reports (seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no,
+                   written_date, published_date, category, body, attachments, metadata, period_year, period_half,
+                   kinds, body_hash, content_hash)
+               VALUES (%s, %s, %s, %s, %s, {", ".join(["%s"] * 15)}) RETURNING id""",
+            (seq.next(), page.url, page.site, key, page.id, *_field_values(fields)),
         ).fetchone()[0]
-        _add_url(cur, report_id, page.url)
+        _add_url(cur, report_id, page.url, "primary")
+        _set_bands(cur, report_id, body_shingles)
         return "new", report_id
 
-    new_url = _add_url(cur, report_id, page.url)
-    current = cur.execute(
-        "SELECT content_hash, version, withdrawn_at IS NOT NULL, title, body, updated_at FROM reports WHERE id = %s",
-        (report_id,),
-    ).fetchone()
-    old_hash, version, withdrawn, old_title, old_body, old_updated = current
-    if matched_by == "body":
-        # Same text at another article (a repost): the report keeps the original's fields.
-        if new_url:
-            cur.execute("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (seq.next(), report_id))
-            return "alias", report_id
-        return "unchanged", report_id
-    if bytes(old_hash) != chash:
-        old_fields = cur.execute(
-            """SELECT json_build_object('index_no', index_no, 'publisher', publisher, 'doc_no', doc_no,
-                   'written_date', written_date, 'published_date', published_date, 'category', category,
-                   'attachments', attachments, 'metadata', metadata, 'url', url)
-               FROM reports WHERE id = %s""", (report_id,)).fetchone()[0]
-        cur.execute(
-            """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
-               VALUES (%s, %s, %s, %s, %s, %s)""",
-            (report_id, version, old_title, old_body, Jsonb(old_fields), old_updated),
-        )
-        cur.execute(
-            """UPDATE reports SET seq = %s, title = %s, index_no = %s, publisher = %s, doc_no = %s,
-                   written_date = %s, published_date = %s, category = %s, body = %s, attachments = %s,
-                   metadata = %s, body_hash = %s, content_hash = %s, version = version + 1,
-                   updated_at = now(), withdrawn_at = NULL, source_page_id = %s
-               WHERE id = %s""",
-            (seq.next(), *_field_values(fields), bhash, chash, page.id, report_id),
-        )
+    if matched_by in ("body", "near"):
+        return _repost(cur, seq, page, fields, report_id, body_shingles)
+    new_url = _add_url(cur, report_id, page.url, "column")
+    old_hash, withdrawn = cur.execute(
+        "SELECT content_hash, withdrawn_at IS NOT NULL FROM reports WHERE id = %s", (report_id,)).fetchone()
+    if bytes(old_hash) != content_hash(fields):
+        _new_version(cur, seq, report_id, page, fields, key, body_shingles)
         return "updated", report_id
     if withdrawn or new_url:
         cur.execute("UPDATE reports SET seq = %s, withdrawn_at = NULL, updated_at = now() WHERE id = %s",
                     (seq.next(), report_id))
-        return ("restored" if withdrawn else "alias"), report_id
+        return ("restored" if withdrawn else "column"), report_id
     return "unchanged", report_id
+
+
+def _repost(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: ArticleFields, report_id: int,
+            body_shingles: set[str]) -> tuple[str, int]:
+    """The same text at another article: one report; the original (earliest published) keeps its fields."""
+    known = cur.execute("SELECT relation FROM report_urls WHERE url = %s", (page.url,)).fetchone()
+    if known is not None:
+        return "unchanged", report_id
+    current_date, current_url = cur.execute(
+        "SELECT published_date::text, url FROM reports WHERE id = %s", (report_id,)).fetchone()
+    is_original = bool(fields.published_date and current_date and fields.published_date < current_date)
+    if is_original:
+        # The report was first found at a repost: the original's URL and fields take over.
+        cur.execute("UPDATE report_urls SET relation = 'repost' WHERE report_id = %s AND relation = 'primary'",
+                    (report_id,))
+        _add_url(cur, report_id, page.url, "primary")
+        _new_version(cur, seq, report_id, page, fields, article_key(page.url), body_shingles)
+        cur.execute("UPDATE reports SET url = %s WHERE id = %s", (page.url, report_id))
+        return "original", report_id
+    _add_url(cur, report_id, page.url, "repost")
+    cur.execute("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (seq.next(), report_id))
+    return "repost", report_id
+
+
+def _new_version(cur: psycopg.Cursor, seq: SeqAllocator, report_id: int, page: StagedPage, fields: ArticleFields,
+                 key: str | None, body_shingles: set[str]) -> None:
+    """Keep the current text in report_versions, then overwrite the report with the new fields."""
+    cur.execute(
+        """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
+           SELECT id, version, title, body,
+                  json_build_object('url', url, 'index_no', index_no, 'publisher', publisher, 'doc_no', doc_no,
+                      'written_date', written_date, 'published_date', published_date, 'category', category,
+                      'attachments', attachments, 'metadata', metadata),
+                  updated_at
+           FROM reports WHERE id = %s""", (report_id,))
+    cur.execute(
+        f"""UPDATE reports SET seq = %s, {_SET_FIELDS}, version = version + 1, updated_at = now(),
+               withdrawn_at = NULL, source_page_id = %s, article_key = COALESCE(article_key, %s)
+           WHERE id = %s""",
+        (seq.next(), *_field_values(fields), page.id, key, report_id),
+    )
+    _set_bands(cur, report_id, body_shingles)
 
 
 def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> int | None:
@@ -133,7 +165,8 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
     return row[0]
 
 
-def _find_report(cur: psycopg.Cursor, url: str, key: str | None, bhash: bytes) -> tuple[int | None, str | None]:
+def _find_report(cur: psycopg.Cursor, url: str, key: str | None, body: str,
+                 body_shingles: set[str]) -> tuple[int | None, str | None]:
     row = cur.execute("SELECT report_id FROM report_urls WHERE url = %s", (url,)).fetchone()
     if row:
         return row[0], "url"
@@ -141,16 +174,35 @@ def _find_report(cur: psycopg.Cursor, url: str, key: str | None, bhash: bytes) -
         row = cur.execute("SELECT id FROM reports WHERE article_key = %s", (key,)).fetchone()
         if row:
             return row[0], "key"
-    row = cur.execute("SELECT id FROM reports WHERE body_hash = %s ORDER BY id LIMIT 1", (bhash,)).fetchone()
+    row = cur.execute("SELECT id FROM reports WHERE body_hash = %s ORDER BY id LIMIT 1", (body_hash(body),)).fetchone()
     if row:
         return row[0], "body"
-    return None, None
+    best_id, best = None, NEAR_DUPLICATE_JACCARD
+    if len(body_shingles) < 20:  # too short to judge (an attachment-only body): never merge on it
+        return None, None
+    candidates = cur.execute(
+        """SELECT r.id, r.body FROM reports r
+           WHERE r.id IN (SELECT DISTINCT report_id FROM report_bands WHERE band_hash = ANY(%s))""",
+        (band_hashes(body_shingles),)).fetchall()
+    for candidate_id, candidate_body in candidates:
+        similarity = jaccard(body_shingles, shingles(candidate_body))
+        if similarity >= best:
+            best_id, best = candidate_id, similarity
+    return (best_id, "near") if best_id is not None else (None, None)
 
 
-def _add_url(cur: psycopg.Cursor, report_id: int, url: str) -> bool:
+def _set_bands(cur: psycopg.Cursor, report_id: int, body_shingles: set[str]) -> None:
+    cur.execute("DELETE FROM report_bands WHERE report_id = %s", (report_id,))
+    if len(body_shingles) >= 20:
+        cur.executemany("INSERT INTO report_bands (report_id, band_hash) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                        [(report_id, h) for h in set(band_hashes(body_shingles))])
+
+
+def _add_url(cur: psycopg.Cursor, report_id: int, url: str, relation: str) -> bool:
     """Record that the report was found at url; True if that is news."""
     added = cur.execute(
-        "INSERT INTO report_urls (url, report_id) VALUES (%s, %s) ON CONFLICT (url) DO NOTHING RETURNING url",
-        (url, report_id),
+        """INSERT INTO report_urls (url, report_id, relation) VALUES (%s, %s, %s)
+           ON CONFLICT (url) DO NOTHING RETURNING url""",
+        (url, report_id, relation),
     ).fetchone()
     return added is not None

@@ -1,0 +1,82 @@
+"""Near-duplicate detection measured on a labelled set, then exercised through the store."""
+
+from __future__ import annotations
+
+import functools
+
+from gongkai.ingest.derive import parse_period
+from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, band_hashes, jaccard, shingles
+from gongkai.replica.dedup_cases import labelled_pairs
+from tests.test_store import HOST, fields, reports, stage, store
+
+
+@functools.cache
+def merge_decisions() -> list:
+    out = []
+    for pair in labelled_pairs():
+        a, b = shingles(pair.a), shingles(pair.b)
+        out.append((pair, jaccard(a, b) >= NEAR_DUPLICATE_JACCARD, a, b))
+    return out
+
+
+def test_precision_and_recall_on_the_labelled_set():
+    tp = fp = fn = tn = 0
+    for pair, merged, _, _ in merge_decisions():
+        if pair.duplicate:
+            tp, fn = tp + merged, fn + (not merged)
+        else:
+            fp, tn = fp + merged, tn + (not merged)
+    precision = tp / (tp + fp)
+    recall = tp / (tp + fn)
+    print(f"near-duplicate merge: precision {precision:.3f} recall {recall:.3f} (tp {tp} fp {fp} fn {fn} tn {tn})")
+    assert tp > 400 and tn > 5000
+    assert precision == 1.0, "merged reports that are not duplicates"
+    assert recall >= 0.99
+
+
+def test_lsh_bands_propose_every_true_duplicate():
+    missed = [pair.kind for pair, _, a, b in merge_decisions()
+              if pair.duplicate and not set(band_hashes(a)) & set(band_hashes(b))]
+    assert missed == []
+
+
+def test_repost_found_first_yields_to_the_original(db):
+    body = "\n".join(f"第{i}项：完成投资{i * 37}万元，同比增长{i}.5%。推进朱溪水库下游防冲护岸工程建设。" for i in range(30))
+    county_repost = "http://www.zjxj.gov.cn/art/2024/8/9/art_1229300001_3950000.html"
+    town_original = f"{HOST}/art/2024/8/5/art_1229311252_3942862.html"
+    repost = fields(body=f"转发朱溪镇工作总结\n{body}\n（来源：朱溪镇）")
+    repost.publisher, repost.index_no = "仙居县人民政府办公室", "113310240026812345/2024-000001"
+    repost.published_date = "2024-08-09"
+    assert store(db, stage(db, county_repost), repost) == "new"
+    assert store(db, stage(db, town_original), fields(body=body)) == "original"
+    (_, _, _, _, stored_body, _, urls), = reports(db)
+    assert stored_body == body and urls == sorted([county_repost, town_original])
+    publisher, url = db.execute("SELECT publisher, url FROM reports").fetchone()
+    assert (publisher, url) == ("朱溪镇", town_original)
+    relations = dict(db.execute("SELECT url, relation FROM report_urls").fetchall())
+    assert relations == {town_original: "primary", county_repost: "repost"}
+
+
+def test_half_year_and_annual_summaries_stay_apart(db):
+    shared = "\n".join(f"一是推进第{i}批项目建设，完成投资{i * 11}万元。" for i in range(20))
+    half = shared + "\n" + "\n".join(f"上半年完成第{i}项任务。" for i in range(20))
+    annual = shared + "\n" + "\n".join(f"全年完成第{i}项重点工作，超额{i}%。" for i in range(40))
+    store(db, stage(db, f"{HOST}/art/2024/7/5/art_1229311252_1.html"), fields(body=half, title="2024年上半年工作总结"))
+    assert store(db, stage(db, f"{HOST}/art/2025/1/5/art_1229311252_2.html"),
+                 fields(body=annual, title="2024年工作总结")) == "new"
+    assert len(reports(db)) == 2
+
+
+def test_period_and_kind_from_titles():
+    cases = {
+        "朱溪镇2024年上半年工作总结和下半年计划": (2024, "H1", ["总结", "计划"]),
+        "大洲镇2023年工作总结和2024年工作计划": (2023, "year", ["总结", "计划"]),
+        "三魁镇2023年工作总结及2024年工作方向": (2023, "year", ["总结", "思路"]),
+        "柳城畲族镇2024年上半年工作总结和下半年工作思路": (2024, "H1", ["总结", "思路"]),
+        "某镇2024年下半年工作打算": (2024, "H2", ["思路"]),
+        "玉山镇2023年度工作总结": (2023, "year", ["总结"]),
+        "关于印发工作要点的通知": (None, None, ["计划"]),
+    }
+    for title, (year, half, kinds) in cases.items():
+        period = parse_period(title)
+        assert (period.year, period.half, period.kinds) == (year, half, kinds), title
