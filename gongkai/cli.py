@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--delay", type=_nonnegative_float, default=None,
                        help="seconds between requests to one host (default 1.0)")
     crawl.add_argument("--no-ingest", action="store_true", help="only fetch and stage; ingest later")
+    crawl.add_argument("--full", action="store_true",
+                       help="walk every listing page (default: stop at the first page with nothing new)")
+    crawl.add_argument("--revalidate", action="store_true",
+                       help="re-check stored articles with conditional requests to catch edits")
     crawl.add_argument("--concurrency", type=_nonnegative_int, default=2, help="concurrent requests per host (default 2)")
 
     sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
@@ -129,19 +133,23 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
-    return crawl_and_ingest(urls, delay=delay, concurrency=args.concurrency, ingest=not args.no_ingest)
+    return crawl_and_ingest(urls, delay=delay, concurrency=args.concurrency, ingest=not args.no_ingest,
+                            full=args.full, revalidate=args.revalidate)
 
 
-def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True) -> int:
+def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True,
+                     full: bool = False, revalidate: bool = False, **crawl_options) -> int:
     from gongkai.crawler.run import run_crawl
 
     url, conn = _open_db()
     conn.close()
-    summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty())
+    summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty(),
+                        full=full, revalidate=revalidate, **crawl_options)
     counts = summary.counts
     print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
           f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
-          f"{counts.get('retried', 0)} retries", file=sys.stderr)
+          f"{counts.get('retried', 0)} retries, {counts.get('not_modified', 0)} not modified, "
+          f"{counts.get('requests', 0)} requests", file=sys.stderr)
     if ingest:
         _ingest(url)
     for problem in summary.problems:

@@ -80,3 +80,12 @@ def test_period_and_kind_from_titles():
     for title, (year, half, kinds) in cases.items():
         period = parse_period(title)
         assert (period.year, period.half, period.kinds) == (year, half, kinds), title
+
+
+def test_same_words_for_another_period_is_another_report(db):
+    body = "\n".join(f"第{i}项：完成投资{i * 37}万元，推进水库下游防冲护岸工程建设。" for i in range(30))
+    store(db, stage(db, f"{HOST}/art/2024/7/5/art_1229311252_11.html"),
+          fields(body=body, title="朱溪镇2024年上半年工作总结"))
+    assert store(db, stage(db, f"{HOST}/art/2025/1/5/art_1229311252_12.html"),
+                 fields(body=body + "\n（来源：朱溪镇）", title="朱溪镇2024年下半年工作总结")) == "new"
+    assert len(reports(db)) == 2

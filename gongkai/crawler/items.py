@@ -33,6 +33,14 @@ class FetchedPage:
 
 
 @dataclass
+class Revalidated:
+    """A conditional request answered 304: the stored page is still current; nothing to stage."""
+
+    url: str
+    site: str
+
+
+@dataclass
 class FetchFailed:
     """An article that could not be fetched in this crawl; the next crawl tries it again."""
 

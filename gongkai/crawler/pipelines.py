@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from scrapy import Spider
 from scrapy.crawler import Crawler
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem, Revalidated
 
 logger = logging.getLogger(__name__)
 
@@ -69,11 +69,16 @@ class StagePipeline:
                     self._fetched(cur, item)
                 elif isinstance(item, FetchFailed):
                     self._failed(cur, item)
+                elif isinstance(item, Revalidated):
+                    cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1 WHERE url = %s",
+                                (item.url,))
         self.last_flush = time.monotonic()
         stats = self.crawler.stats
         for item in items:
             if isinstance(item, ListedArticle):
                 stats.inc_value("stage/listed")
+            elif isinstance(item, Revalidated):
+                stats.inc_value("stage/not_modified")
             elif isinstance(item, FetchedPage):
                 stats.inc_value("stage/gone" if item.status in (404, 410) else "stage/fetched")
             else:
@@ -83,7 +88,7 @@ class StagePipeline:
         cur.execute(
             """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date)
                VALUES (%s, %s, %s, %s, %s)
-               ON CONFLICT (url) DO UPDATE SET last_listed_at = now(),
+               ON CONFLICT (url) DO UPDATE SET last_listed_at = now(), delisted_at = NULL,
                    listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
             (item.url, item.site, item.column_url, item.title, item.date),
         )

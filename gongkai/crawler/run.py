@@ -54,8 +54,15 @@ def site_name(url: str) -> str:
 def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFAULT_DELAY,
               concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
               sites: dict[str, str] | None = None, platforms: dict[str, str] | None = None,
+              full: bool = False, revalidate: bool = False,
               overrides: dict[str, Any] | None = None) -> CrawlSummary:
-    """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host)."""
+    """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host).
+
+    Routine (default): articles already stored are not fetched again and paging stops at the first
+    listing page holding only known articles. `full`: walk every listing page; articles that vanished
+    from a completely walked listing are marked delisted. `revalidate`: re-check every stored article
+    with a conditional request (If-None-Match / If-Modified-Since), so edits are caught cheaply.
+    """
     urls = [validate_listing_url(u) for u in listing_urls]
     listings = [{"url": u, "site": (sites or {}).get(u) or site_name(u), "platform": (platforms or {}).get(u)}
                 for u in urls]
@@ -69,6 +76,17 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
                 """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
                    WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
         ]
+        known = [row[0] for row in conn.execute(
+            "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')",
+            (site_names,))]
+        recheck = []
+        if revalidate:
+            recheck = [
+                {"url": url, "site": site, "column_url": column_url, "etag": etag, "last_modified": last_modified}
+                for url, site, column_url, etag, last_modified in conn.execute(
+                    """SELECT url, site, column_url, etag, last_modified FROM crawl_urls
+                       WHERE site = ANY(%s) AND state = 'fetched' ORDER BY url""", (site_names,))
+            ]
     env_overrides = _env_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
@@ -82,7 +100,8 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
         crash.append(f"crawl crashed: {failure.type.__name__}: {failure.value}")
         logger.error("crawl crashed", exc_info=(failure.type, failure.value, failure.getTracebackObject()))
 
-    process.crawl(crawler, listings=listings, retry=retry).addErrback(crawl_crashed)
+    process.crawl(crawler, listings=listings, retry=retry, known=known, revalidate=recheck,
+                  full=full).addErrback(crawl_crashed)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
@@ -90,9 +109,14 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
     counts["retried"] = int(stats.get("retry/count", 0))
     counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))
+    counts["requests"] = int(stats.get("downloader/request_count", 0))
+    counts["listing_pages"] = int(stats.get("listing/pages", 0))
     status = "failed" if problems else "ok"
     if stats.get("finish_reason") not in (None, "finished"):
         status = "interrupted"
+    if full and not crash:
+        complete = sorted(getattr(spider, "complete_columns", set()))
+        counts["delisted"] = mark_delisted(database_url, run_id, complete)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(
             "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
@@ -100,6 +124,38 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
              "\n".join(problems) or None, run_id),
         )
     return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+
+
+def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> int:
+    """Articles a complete walk of their listing no longer shows: delisted, and their reports withdrawn
+    once none of their URLs is listed anywhere. Reports stay; only withdrawn_at is set (with a new seq).
+    """
+    if not complete_columns:
+        return 0
+    from gongkai.ingest.store import SeqAllocator
+
+    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
+        started = cur.execute("SELECT started_at FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()[0]
+        delisted = cur.execute(
+            """UPDATE crawl_urls SET delisted_at = now()
+               WHERE column_url = ANY(%s) AND last_listed_at < %s AND delisted_at IS NULL RETURNING url""",
+            (complete_columns, started)).fetchall()
+        if not delisted:
+            return 0
+        gone = cur.execute(
+            """SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
+               WHERE ru.url = ANY(%s) AND r.withdrawn_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
+                                 WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
+            ([row[0] for row in delisted],)).fetchall()
+        if gone:
+            seq = SeqAllocator(cur)
+            for (report_id,) in gone:
+                cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
+                            (seq.next(), report_id))
+            seq.save()
+        logger.info("%d articles vanished from their listings; %d reports withdrawn", len(delisted), len(gone))
+        return len(delisted)
 
 
 def _env_overrides() -> dict[str, Any]:

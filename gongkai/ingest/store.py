@@ -83,7 +83,7 @@ def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fiel
     """Insert or update the report this page shows. Returns (what happened, report id)."""
     key = article_key(page.url)
     body_shingles = shingles(fields.body)
-    report_id, matched_by = _find_report(cur, page.url, key, fields.body, body_shingles)
+    report_id, matched_by = _find_report(cur, page.url, key, fields, body_shingles)
     if report_id is None:
         report_id = cur.execute(
             f"""INSERT INTO reports (seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no,
@@ -165,7 +165,7 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
     return row[0]
 
 
-def _find_report(cur: psycopg.Cursor, url: str, key: str | None, body: str,
+def _find_report(cur: psycopg.Cursor, url: str, key: str | None, fields: ArticleFields,
                  body_shingles: set[str]) -> tuple[int | None, str | None]:
     row = cur.execute("SELECT report_id FROM report_urls WHERE url = %s", (url,)).fetchone()
     if row:
@@ -174,16 +174,24 @@ def _find_report(cur: psycopg.Cursor, url: str, key: str | None, body: str,
         row = cur.execute("SELECT id FROM reports WHERE article_key = %s", (key,)).fetchone()
         if row:
             return row[0], "key"
-    row = cur.execute("SELECT id FROM reports WHERE body_hash = %s ORDER BY id LIMIT 1", (body_hash(body),)).fetchone()
+    # Same text elsewhere is a repost, unless the titles say another period: a town's H1 and H2
+    # reports can share nearly all their words and are still two reports.
+    period = parse_period(fields.title)
+    same_period = """(%(year)s::int IS NULL OR r.period_year IS NULL OR r.period_year = %(year)s)
+                     AND (%(half)s::text IS NULL OR r.period_half IS NULL OR r.period_half = %(half)s)"""
+    params = {"year": period.year, "half": period.half, "hash": body_hash(fields.body)}
+    row = cur.execute(f"SELECT r.id FROM reports r WHERE r.body_hash = %(hash)s AND {same_period} ORDER BY r.id LIMIT 1",
+                      params).fetchone()
     if row:
         return row[0], "body"
     best_id, best = None, NEAR_DUPLICATE_JACCARD
     if len(body_shingles) < 20:  # too short to judge (an attachment-only body): never merge on it
         return None, None
     candidates = cur.execute(
-        """SELECT r.id, r.body FROM reports r
-           WHERE r.id IN (SELECT DISTINCT report_id FROM report_bands WHERE band_hash = ANY(%s))""",
-        (band_hashes(body_shingles),)).fetchall()
+        f"""SELECT r.id, r.body FROM reports r
+            WHERE r.id IN (SELECT DISTINCT report_id FROM report_bands WHERE band_hash = ANY(%(bands)s))
+              AND {same_period}""",
+        {**params, "bands": band_hashes(body_shingles)}).fetchall()
     for candidate_id, candidate_body in candidates:
         similarity = jaccard(body_shingles, shingles(candidate_body))
         if similarity >= best:

@@ -16,27 +16,41 @@ from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem, Revalidated
 from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
 
 # Article responses with these statuses are staged as they are: they mean "withdrawn".
 GONE_STATUSES = [404, 410]
-# A listing whose pages stop bringing new articles this many times in a row is paging in circles.
-MAX_BARREN_PAGES = 3
+# A listing whose pages stop bringing articles not seen in this crawl this many times in a row is
+# paging in circles (a proxy that ignores the window, a total that keeps growing).
+MAX_REPEATED_PAGES = 3
 
 
 class ListingSpider(scrapy.Spider):
     name = "gongkai"
 
-    def __init__(self, listings: list[dict[str, Any]], retry: Iterable[dict[str, Any]] = (), **kwargs: Any) -> None:
-        """listings: [{url, site, platform?}]; retry: frontier rows {url, site, column_url, title, date}."""
+    def __init__(self, listings: list[dict[str, Any]], retry: Iterable[dict[str, Any]] = (),
+                 known: Iterable[str] = (), revalidate: Iterable[dict[str, Any]] = (), full: bool = False,
+                 **kwargs: Any) -> None:
+        """Crawl `listings` ([{url, site, platform?}]).
+
+        retry: frontier rows {url, site, column_url, title, date} that failed before: fetched again.
+        known: article URLs already stored: listed but not fetched again. A routine crawl walks each
+        listing newest-first and stops paging at the first page that holds only known articles;
+        `full` walks every page (and so can tell which articles vanished from a listing).
+        revalidate: stored rows {url, site, etag, last_modified} to re-check with conditional requests.
+        """
         super().__init__(**kwargs)
         self.listings = listings
         self.retry = list(retry)
+        self.known = set(known)
+        self.revalidate = list(revalidate)
+        self.full = full
         self.allowed_hosts = {host_key(item["url"]) for item in listings}
         self.problems: list[ListingProblem] = []
-        self.barren: dict[str, int] = {}
+        self.repeated: dict[str, int] = {}
+        self.complete_columns: set[str] = set()
         self.seen_articles: set[str] = set()
 
     async def start(self) -> AsyncIterator[Any]:
@@ -48,6 +62,16 @@ class ListingSpider(scrapy.Spider):
             if host_key(row["url"]) in self.allowed_hosts:
                 yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
+        for row in self.revalidate:
+            if host_key(row["url"]) in self.allowed_hosts and row["url"] not in self.seen_articles:
+                request = self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+                                               row.get("date"))
+                if row.get("etag"):
+                    request.headers["If-None-Match"] = row["etag"]
+                if row.get("last_modified"):
+                    request.headers["If-Modified-Since"] = row["last_modified"]
+                request.meta["handle_httpstatus_list"] = [*GONE_STATUSES, 304]
+                yield request
 
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
                         date: str | None) -> Request:
@@ -82,23 +106,36 @@ class ListingSpider(scrapy.Spider):
 
     def follow(self, page: ListingPage, meta: dict[str, Any], platform_name: str) -> Iterable[Any]:
         column_url, site = meta["column_url"], meta["site"]
-        new = 0
+        unseen = unknown = 0
         for record in page.records:
             if host_key(record.url) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("listing/offsite_records")
                 continue
             yield ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title, date=record.date)
-            if record.url not in self.seen_articles:
-                new += 1
-                yield self.article_request(record.url, site, column_url, record.title, record.date)
+            if record.url in self.seen_articles:
+                continue
+            unseen += 1
+            if record.url in self.known:
+                self.seen_articles.add(record.url)
+                continue
+            unknown += 1
+            yield self.article_request(record.url, site, column_url, record.title, record.date)
         self.crawler.stats.inc_value("listing/pages")
-        self.barren[column_url] = 0 if new else self.barren.get(column_url, 0) + 1
+        self.repeated[column_url] = 0 if unseen else self.repeated.get(column_url, 0) + 1
         if page.next is None:
+            self.complete_columns.add(column_url)
             return
-        if self.barren[column_url] >= MAX_BARREN_PAGES:
-            self.crawler.stats.inc_value("listing/stopped_barren")
-            self.logger.warning("%s: stopped paging, %d pages in a row brought nothing new", column_url,
-                                MAX_BARREN_PAGES)
+        if self.repeated[column_url] >= MAX_REPEATED_PAGES:
+            self.crawler.stats.inc_value("listing/stopped_repeating")
+            self.logger.warning("%s: stopped paging, %d pages in a row repeated what was already listed",
+                                column_url, MAX_REPEATED_PAGES)
+            return
+        on_site = [r.url for r in page.records if host_key(r.url) in self.allowed_hosts]
+        if not self.full and (not unknown or (on_site and on_site[-1] in self.known)):
+            # Listings run newest first: once the oldest row of a page is one we already have, every
+            # later page is older still and known too. (A back-dated insertion deep in a listing is
+            # the full walk's job.)
+            self.crawler.stats.inc_value("listing/stopped_known")
             return
         next_meta = {"column_url": column_url, "site": site, "platform": platform_name, "state": page.next.state}
         if page.next.method == "POST":
@@ -110,6 +147,9 @@ class ListingSpider(scrapy.Spider):
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         meta = response.meta
+        if response.status == 304:
+            yield Revalidated(url=response.url, site=meta["site"])
+            return
         headers = {key.decode("latin-1"): [v.decode("latin-1") for v in values]
                    for key, values in response.headers.items()}
         yield FetchedPage(url=response.request.meta.get("redirect_urls", [response.url])[0], final_url=response.url,
