@@ -1,0 +1,203 @@
+"""gongkai benchmarks: ratios measured in one run on this machine (see BENCHMARKS.md).
+
+    .venv/bin/python -m bench            # full run, rewrites the results block of BENCHMARKS.md
+    .venv/bin/python -m bench --quick    # tiny smoke version (CI), prints only
+
+Each number is a ratio against a baseline measured in the same run: ours vs bare Scrapy (crawl),
+ours vs bare trafilatura (ingest, extraction accuracy). Absolute times on shared machines are noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN = os.environ.get("GONGKAI_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def scratch_database() -> str:
+    name = f"gongkai_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    info = psycopg.conninfo.conninfo_to_dict(ADMIN)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+def drop_database(url: str) -> None:
+    name = psycopg.conninfo.conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_crawl(n_sites: int, per_site: int, results: dict) -> str:
+    """Our crawl (fetch + stage) vs bare Scrapy fetching the same pages, 2 requests per host."""
+    from bench.scale import scaled_sites
+    from gongkai.replica.server import ReplicaServer
+
+    database_url = scratch_database()
+    sites = scaled_sites(n_sites, per_site)
+    with ReplicaServer(sites) as server:
+        listings = [u for s in sites for u in server.listing_urls(s.name)]
+        articles = [server.article_url(s.name, a, s.columns[0].column_id) for s in sites for a in s.articles()]
+        env = {**os.environ, "DATABASE_URL": database_url}
+        ours = subprocess.run([sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", "0", "--no-ingest"],
+                              env=env, capture_output=True, text=True, timeout=1800)
+        assert ours.returncode == 0, ours.stderr
+        with psycopg.connect(database_url) as conn:
+            seconds, stats = conn.execute(
+                "SELECT extract(epoch FROM finished_at - started_at), stats FROM crawl_runs").fetchone()
+            staged = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
+        bare = subprocess.run([sys.executable, "-m", "bench.bare_scrapy", "2"], input=json.dumps(listings + articles),
+                              capture_output=True, text=True, timeout=1800, cwd=ROOT)
+        assert bare.returncode == 0, bare.stderr
+        bare_result = json.loads(bare.stdout.strip().splitlines()[-1])
+    ours_rate = stats["requests"] / float(seconds)
+    bare_rate = bare_result["pages"] / bare_result["seconds"]
+    results["crawl"] = {"sites": n_sites, "articles": len(articles), "staged": staged,
+                        "ours_pages_per_s": round(ours_rate, 1), "bare_scrapy_pages_per_s": round(bare_rate, 1),
+                        "ratio": round(ours_rate / bare_rate, 2)}
+    return database_url
+
+
+def bench_ingest(database_url: str, results: dict) -> None:
+    """Our ingest (decode + extract + dedup + store) vs bare trafilatura.extract, same pages."""
+    import trafilatura
+
+    from gongkai.ingest.decode import decode_html
+    from gongkai.ingest.pages import content_type
+    from gongkai.ingest.run import ingest_pending
+
+    with psycopg.connect(database_url) as conn:
+        pages = [(bytes(body), headers) for body, headers in conn.execute(
+            "SELECT body, headers FROM staged_pages WHERE status = 200")]
+    started = time.perf_counter()
+    for body, headers in pages:
+        trafilatura.extract(decode_html(body, content_type(headers)))
+    bare_seconds = time.perf_counter() - started
+    with psycopg.connect(database_url) as conn:
+        started = time.perf_counter()
+        counts = ingest_pending(conn)
+        ours_seconds = time.perf_counter() - started
+    results["ingest"] = {"pages": len(pages), "reports_new": counts.get("new", 0),
+                         "ours_pages_per_s": round(len(pages) / ours_seconds, 1),
+                         "bare_trafilatura_pages_per_s": round(len(pages) / bare_seconds, 1),
+                         "ratio": round(bare_seconds / ours_seconds, 2), "processes": 1}
+
+
+def bench_extraction(results: dict) -> None:
+    """Field accuracy and body exactness: ours vs bare trafilatura on fixture pages and replica pages."""
+    import trafilatura
+
+    from gongkai.ingest.decode import decode_html
+    from gongkai.ingest.extract import extract_article
+    from gongkai.replica.articles import render_article
+    from gongkai.replica.demo import build_demo_sites
+
+    cases = []  # (layout, html, url, expected dict)
+    for meta_path in sorted((ROOT / "tests/fixtures/jcms").glob("*.meta.json")):
+        stem = meta_path.name[: -len(".meta.json")]
+        expected = json.loads((meta_path.parent / f"{stem}.expected.json").read_text(encoding="utf-8"))
+        if not expected.get("title"):
+            continue
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = (meta_path.parent / f"{stem}.html").read_bytes()
+        cases.append((f"fixture {stem[:3]}", decode_html(raw, meta.get("content_type")), meta["url"], expected))
+    for site in build_demo_sites():
+        for column in site.columns:
+            for article in column.articles:
+                if article.withdrawn or article.private:
+                    continue
+                html = render_article(site, column, article)
+                url = f"http://{site.domain}{article.url_path_for(column.column_id)}"
+                cases.append((f"replica {article.effective_layout}", html, url, article.expected.to_dict()))
+    fields = ["title", "index_no", "publisher", "doc_no", "written_date", "published_date", "category"]
+    chrome = re.compile(r"访问次数|浏览次数|分享|打印本页|关闭窗口|关闭本页|索\s*引\s*号|信息来源|字号|Produced By")
+    per_layout: dict[str, dict] = {}
+    for layout, html, url, expected in cases:
+        row = per_layout.setdefault(layout, {"pages": 0, "ours_fields": 0, "ours_body_exact": 0,
+                                             "ours_chrome": 0, "traf_body_exact": 0, "traf_chrome": 0,
+                                             "ours_sentence_recall": 0.0, "traf_sentence_recall": 0.0})
+        ours = extract_article(html, url).to_dict()
+        traf = trafilatura.extract(html) or ""
+        row["pages"] += 1
+        row["ours_fields"] += sum(ours[f] == expected[f] for f in fields) / len(fields)
+        row["ours_body_exact"] += ours["body"] == expected["body"]
+        row["traf_body_exact"] += traf.strip() == expected["body"]
+        row["ours_chrome"] += bool(chrome.search(ours["body"]))
+        row["traf_chrome"] += bool(chrome.search(traf))
+        sentences = [s for s in re.split(r"[。\n]", expected["body"]) if len(s) > 4]
+        if sentences:
+            row["ours_sentence_recall"] += sum(s in ours["body"] for s in sentences) / len(sentences)
+            row["traf_sentence_recall"] += sum(s in traf for s in sentences) / len(sentences)
+    table = {}
+    for layout, row in sorted(per_layout.items()):
+        n = row["pages"]
+        table[layout] = {"pages": n, "ours_field_accuracy": round(row["ours_fields"] / n, 3),
+                         "ours_body_exact": round(row["ours_body_exact"] / n, 3),
+                         "ours_sentence_recall": round(row["ours_sentence_recall"] / n, 3),
+                         "ours_bodies_with_chrome": row["ours_chrome"],
+                         "trafilatura_body_exact": round(row["traf_body_exact"] / n, 3),
+                         "trafilatura_sentence_recall": round(row["traf_sentence_recall"] / n, 3),
+                         "trafilatura_bodies_with_chrome": row["traf_chrome"]}
+    results["extraction"] = table
+
+
+def bench_dedup(results: dict) -> None:
+    from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, jaccard, shingles
+    from gongkai.replica.dedup_cases import labelled_pairs
+
+    sweep = {}
+    scored = [(p.duplicate, jaccard(shingles(p.a), shingles(p.b))) for p in labelled_pairs()]
+    for threshold in (0.8, 0.85, 0.9, 0.93, NEAR_DUPLICATE_JACCARD, 0.97, 0.99):
+        tp = sum(d and s >= threshold for d, s in scored)
+        fp = sum(not d and s >= threshold for d, s in scored)
+        fn = sum(d and s < threshold for d, s in scored)
+        sweep[str(threshold)] = {"precision": round(tp / max(1, tp + fp), 3), "recall": round(tp / max(1, tp + fn), 3)}
+    results["dedup"] = {"pairs": len(scored), "duplicates": sum(d for d, _ in scored),
+                        "threshold": NEAR_DUPLICATE_JACCARD, "sweep": sweep}
+
+
+def write_results(results: dict) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8")
+    block = ("<!-- results:begin -->\n```json\n" + json.dumps(results, ensure_ascii=False, indent=1)
+             + "\n```\n<!-- results:end -->")
+    text = re.sub(r"<!-- results:begin -->.*<!-- results:end -->", lambda _: block, text, flags=re.S)
+    path.write_text(text, encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run; prints results, writes nothing")
+    args = parser.parse_args()
+    results: dict = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                     f"Python {platform.python_version()}, {platform.platform()}"}
+    n_sites, per_site = (2, 20) if args.quick else (5, 200)
+    database_url = bench_crawl(n_sites, per_site, results)
+    try:
+        bench_ingest(database_url, results)
+    finally:
+        drop_database(database_url)
+    bench_extraction(results)
+    bench_dedup(results)
+    print(json.dumps(results, ensure_ascii=False, indent=1))
+    if not args.quick:
+        write_results(results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

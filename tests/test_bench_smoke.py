@@ -1,0 +1,18 @@
+"""The benchmark suite's tiny smoke run: it must keep working (numbers are not judged here)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_bench_quick_runs():
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=root, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    results = json.loads(result.stdout)
+    assert results["crawl"]["staged"] == results["crawl"]["articles"]
+    assert results["ingest"]["pages"] == results["crawl"]["staged"]
+    assert results["dedup"]["sweep"][str(results["dedup"]["threshold"])]["precision"] == 1.0
+    assert all(row["ours_bodies_with_chrome"] == 0 for row in results["extraction"].values())
