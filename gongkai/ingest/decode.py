@@ -1,0 +1,33 @@
+"""Bytes-to-text decoding that follows the WHATWG label rules.
+
+Chinese county portals often serve GBK bytes labelled ``gb2312`` (in the header or
+only in a ``<meta>``).  Python's ``gb2312`` codec fails on characters such as 镕 and
+maps ``·`` differently, so labels are resolved the way browsers do: gb2312/gbk are
+decoded as gb18030.  w3lib implements that mapping and the precedence
+BOM > HTTP header > ``<meta>`` (scanning only the head, so a Word fragment with its own
+``<meta charset=gb2312>`` deep in the body cannot override the page's declaration).
+"""
+
+from __future__ import annotations
+
+from charset_normalizer import from_bytes
+from w3lib.encoding import html_to_unicode, resolve_encoding
+
+
+def _sniff(body: bytes) -> str | None:
+    """Guess an encoding for pages that declare none (old TRS/news sites)."""
+    best = from_bytes(body).best()
+    if best is None:
+        return None
+    # Map the guess through the same WHATWG table (a "gb2312" guess becomes gb18030).
+    return resolve_encoding(best.encoding)
+
+
+def decode_html(body: bytes, content_type: str | None) -> str:
+    """Decode an HTML response body to text.
+
+    `content_type` is the HTTP Content-Type header value (or None).  charset-normalizer
+    is consulted only when neither the header nor a head ``<meta>`` declares a charset.
+    """
+    _encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=_sniff)
+    return text

@@ -1,0 +1,417 @@
+"""Article extraction for jcms (and similar) government article pages.
+
+The body is cut at the jcms content sentinels where present, else taken from the known
+containers, and only as a last resort located with trafilatura.  Text is produced by our
+own walk so that Word-pasted HTML keeps every character: digits, 年/月/日, % and · often
+sit in their own <span>s, and inline elements must concatenate with nothing added
+(trafilatura turns such spans into separate lines and collapses &nbsp; runs).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement
+
+from gongkai.ingest.dates import parse_date
+from gongkai.ingest.metadata import (
+    LABEL_RE,
+    META_LABELS,
+    SKIP_TAGS,
+    collapse_ws,
+    count_meta_labels,
+    find_body_region,
+    is_hidden,
+    parse_metadata_block,
+    walk,
+)
+from gongkai.models import ArticleFields, Attachment
+
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "li", "ul", "ol", "dl", "dt", "dd", "h1", "h2", "h3", "h4", "h5", "h6", "table", "thead",
+     "tbody", "tfoot", "caption", "blockquote", "pre", "section", "article", "header", "footer", "nav",
+     "aside", "center", "form", "fieldset", "address", "hr", "figure", "figcaption", "main", "details",
+     "summary", "tr", "br"}
+)
+_FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
+_CHROME_ANCESTOR_RE = re.compile(r"(^|[\s_-])(header|footer|foot|nav|navbar|menu|topbar|bottom)([\s_-]|$)", re.I)
+_TITLE_RSS_RE = re.compile(r"<!--\s*ZJEG_RSS\.title\.begin\s*-->(.*?)<!--\s*ZJEG_RSS\.title\.end\s*-->", re.S)
+_TAG_RE = re.compile(r"<[^>]+>")
+_URL_DATE_RE = re.compile(r"/art/(\d{4})/(\d{1,2})/(\d{1,2})/")
+_CELL_SEP = "\x1f"  # stands for the tab between cells until the line's whitespace is collapsed
+_XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
+
+# Lines that are page chrome, for bodies not cut by sentinels (containers, trafilatura).
+_CHROME_LINE_RES = [
+    re.compile(p)
+    for p in (
+        r"^◇?\s*(您)?(当前|现在)(所在)?的?位置",
+        r"^(发布日期|发布时间|公开日期|信息来源|来源)\s*[:：]",
+        r"(访问次数|浏览次数|点击数|阅读次数)\s*[:：]?",
+        r"^【?\s*字号\s*[:：]?",
+        r"^(分享到?|扫一扫)",
+        r"^【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭)\s*】?(\s*【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭)\s*】?)*$",
+        r"^编辑\s*[:：]\s*[(（]?\s*$",
+        r"^相关(链接|附件)\s*[:：]?$",
+        r"^(主办|承办|协办)(单位)?\s*[:：]",
+        r"(ICP\s*备|公网安备|网站标识码|Produced\s+By|大汉网络|大汉版通)",
+        r"^(进入)?(老年|无障碍)模式",
+    )
+]
+_CHALLENGE_STRONG_RE = re.compile(
+    r"\$_ts\s*=|\$_ts\[|__jsl_clearance|__jsluid|safeline_bot_challenge|safeline_bot_token|"
+    r"cf-browser-verification|challenge-platform|<title>\s*Just a moment",
+    re.I,
+)
+_CHALLENGE_WEAK_RE = re.compile(r"Just a moment|请稍候|安全验证|访问过于频繁|访问异常|验证码|document\.cookie\s*=", re.I)
+
+
+def _parse(html: str) -> HtmlElement:
+    """Parse decoded text (an XML declaration would make lxml refuse a str)."""
+    html = _XML_DECL_RE.sub("", html, count=1)
+    if not html.strip():
+        html = "<html><body></body></html>"
+    return lxml.html.document_fromstring(html)
+
+
+class _Lines:
+    """Accumulates inline text and breaks it into lines at block boundaries."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.buf: list[str] = []
+
+    def add(self, text: str) -> None:
+        self.buf.append(text)
+
+    def brk(self) -> None:
+        if self.buf:
+            self.lines.append("".join(self.buf))
+            self.buf = []
+
+    def finish(self) -> list[str]:
+        self.brk()
+        cleaned = (collapse_ws(line).strip().replace(_CELL_SEP, "\t") for line in self.lines)
+        return [line for line in cleaned if line]
+
+
+def _text_lines(
+    el: HtmlElement, use_markers: bool, skip: Callable[[HtmlElement], bool] | None = None
+) -> list[str]:
+    """Plain-text lines of `el`: blocks break lines, inline elements concatenate, tr -> cells joined by tab.
+
+    With `use_markers`, only text between the first content begin/end sentinels counts.
+    """
+    stack = [_Lines()]
+    rows: list[list[list[str]]] = []
+    active = not use_markers
+    done = False
+    for event in walk(el, skip):
+        kind = event[0]
+        if kind == "marker":
+            if event[1] and not done:
+                active = True
+            elif not event[1] and active and use_markers:
+                active = False
+                done = True
+            continue
+        if kind == "text":
+            if active:
+                stack[-1].add(event[1])
+            continue
+        node = event[1]
+        tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        if tag in ("td", "th"):
+            if kind == "start":
+                stack.append(_Lines())
+            elif len(stack) > 1:
+                cell_lines = stack.pop().finish()
+                if rows:
+                    rows[-1].append(cell_lines)
+                else:
+                    _emit(stack[-1], cell_lines)
+        elif tag == "tr":
+            stack[-1].brk()
+            if kind == "start":
+                rows.append([])
+            elif rows:
+                cells = [c for c in rows.pop() if c]
+                if len(cells) == 1:
+                    # A layout table (jcms wraps #zoom in <td>): its paragraphs stay lines.
+                    _emit(stack[-1], cells[0])
+                elif cells:
+                    stack[-1].add(_CELL_SEP.join(" ".join(c) for c in cells))
+                    stack[-1].brk()
+        elif tag in _BLOCK_TAGS:
+            stack[-1].brk()
+    while len(stack) > 1:
+        _emit(stack[-2], stack.pop().finish())
+    return stack[0].finish()
+
+
+def _emit(builder: _Lines, lines: list[str]) -> None:
+    """Append finished lines to `builder`, each as its own line."""
+    builder.brk()
+    for line in lines:
+        builder.add(line.replace("\t", _CELL_SEP))  # keep tabs of nested table rows
+        builder.brk()
+
+
+def _is_chrome_line(line: str) -> bool:
+    if any(r.search(line) for r in _CHROME_LINE_RES):
+        return True
+    match = LABEL_RE.match(line)
+    return bool(match and (match.group("colon") or "\t" in line) and re.sub(r"\s", "", match.group("label")) in META_LABELS)
+
+
+def _first_text(root: HtmlElement, xpath: str) -> str:
+    for el in root.xpath(xpath):
+        text = collapse_ws(re.sub(r"\s+", " ", el.text_content()))
+        if text:
+            return text
+    return ""
+
+
+def _title(root: HtmlElement, html: str) -> str:
+    """The article's own title (never <title>, which carries the column and site suffix)."""
+    for meta in root.xpath("//meta[@name='ArticleTitle' or @name='articletitle']/@content"):
+        text = " ".join(meta.split())
+        if text:
+            return text
+    match = _TITLE_RSS_RE.search(html)
+    if match:
+        text = " ".join(lxml.html.fromstring(f"<div>{match.group(1)}</div>").text_content().split())
+        if text:
+            return text
+    for xpath in (
+        "//td[contains(concat(' ', normalize-space(@class), ' '), ' title ')]",
+        "//div[contains(concat(' ', normalize-space(@class), ' '), ' title ')]",
+        "//*[@id='ivs_title']",
+        "//h1",
+    ):
+        text = " ".join(_first_text(root, xpath).split())
+        if text:
+            return text
+    raw = root.findtext(".//title") or ""
+    return " ".join(re.split(r"\s+[-|_]\s+", raw.strip())[0].split())
+
+
+_META_BLOCK_TAGS = frozenset({"table", "dl", "ul", "ol", "div", "p"})
+
+
+def _metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[HtmlElement]:
+    """Small elements that show two or more metadata labels: the 索引号 block and the info line.
+
+    Bodies that are not cut by sentinels must not carry them; `keep` (the body container)
+    and its ancestors are never treated as such a block.
+    """
+    protected = set(keep.iterancestors()) | {keep} if keep is not None else set()
+    blocks = set()
+    for el in root.iter(*_META_BLOCK_TAGS):
+        if el in protected or is_hidden(el):
+            continue
+        text = el.text_content()
+        if len(text) < 600 and count_meta_labels(text) >= 2:
+            blocks.add(el)
+    return blocks
+
+
+def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
+    """The page without scripts, hidden nodes, header/footer/nav chrome, as HTML text."""
+    copy = lxml.html.document_fromstring(lxml.html.tostring(root, encoding="unicode"))
+    blocks = _metadata_blocks(copy)
+    for el in list(copy.iter()):
+        if not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        if (
+            el.tag.lower() in SKIP_TAGS - {"head", "title"}
+            or is_hidden(el)
+            or _is_chrome_container(el)
+            or el in blocks
+        ):
+            el.drop_tree()
+    return lxml.html.tostring(copy, encoding="unicode")
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _trafilatura_lines(root: HtmlElement) -> list[str]:
+    """Use trafilatura only to choose which of our own lines are the article.
+
+    Its text is not used directly: it splits Word spans onto separate lines and collapses
+    &nbsp; runs.  A line of ours is kept when most of its 6-character shingles occur in
+    trafilatura's output.
+    """
+    cleaned = _clean_copy_for_trafilatura(root)
+    extracted = trafilatura.extract(cleaned, favor_recall=True, include_tables=True, include_comments=False) or ""
+    target = _squash(extracted)
+    body = root.find("body")
+    blocks = _metadata_blocks(root)
+    ours = _text_lines(body if body is not None else root, use_markers=False, skip=blocks.__contains__)
+    if not target:
+        return []
+    kept = []
+    for line in ours:
+        flat = _squash(line)
+        if not flat:
+            continue
+        if flat in target:
+            kept.append(line)
+            continue
+        shingles = [flat[i : i + 6] for i in range(0, max(len(flat) - 5, 1))]
+        hits = sum(1 for s in shingles if s in target)
+        if len(flat) >= 12 and hits >= 0.6 * len(shingles):
+            kept.append(line)
+    return kept
+
+
+def _is_chrome_container(el: HtmlElement) -> bool:
+    tag = el.tag.lower() if isinstance(el.tag, str) else ""
+    if tag in ("header", "footer", "nav"):
+        return True
+    ident = f"{el.get('id') or ''} {el.get('class') or ''}"
+    return bool(_CHROME_ANCESTOR_RE.search(ident))
+
+
+def _in_chrome(el: HtmlElement) -> bool:
+    node: HtmlElement | None = el
+    while node is not None:
+        if isinstance(node.tag, str) and _is_chrome_container(node):
+            return True
+        node = node.getparent()
+    return False
+
+
+def _base_url(root: HtmlElement, url: str) -> str:
+    for href in root.xpath("//base/@href"):
+        if href.strip():
+            return urljoin(url, href.strip())
+    return url
+
+
+def _is_file_link(absolute: str) -> bool:
+    parts = urlsplit(absolute)
+    path = unquote(parts.path).lower()
+    return path.endswith(_FILE_EXTS) or path.endswith("/module/download/downfile.jsp")
+
+
+def _attachments(root: HtmlElement, url: str) -> list[Attachment]:
+    """File links of the article in document order, deduplicated by absolute URL."""
+    base = _base_url(root, url)
+    body = root.find("body")
+    found: list[Attachment] = []
+    seen: set[str] = set()
+    for event in walk(body if body is not None else root):
+        if event[0] != "start" or event[1].tag != "a":
+            continue
+        a = event[1]
+        href = (a.get("href") or "").strip()
+        if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
+            continue
+        absolute = urljoin(base, href)
+        if absolute in seen or not _is_file_link(absolute) or _in_chrome(a):
+            continue
+        seen.add(absolute)
+        name = " ".join(a.text_content().split())
+        if not name:
+            query = parse_qs(urlsplit(absolute).query)
+            name = (query.get("showname") or [""])[0].strip()
+        if not name:
+            query = parse_qs(urlsplit(absolute).query)
+            name = (query.get("filename") or [""])[0] or unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
+        found.append(Attachment(name=name, url=absolute))
+    return found
+
+
+def _meta_value(meta: dict[str, str], *keys: str) -> str | None:
+    for key in keys:
+        value = meta.get(key)
+        if value is not None and value.strip() and value.strip() != "无":
+            return value.strip()
+    return None
+
+
+def _date_from(meta: dict[str, str], *keys: str) -> str | None:
+    for key in keys:
+        parsed = parse_date(meta.get(key) or "")
+        if parsed:
+            return parsed
+    return None
+
+
+def extract_article(html: str, url: str) -> ArticleFields:
+    """Extract title, body, metadata, dates and attachments from one decoded article page."""
+    root = _parse(html)
+    title = _title(root, html)
+    region = find_body_region(root)
+    if region.markers:
+        body_el = root.find("body")
+        lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
+    elif region.container is not None:
+        blocks = _metadata_blocks(region.container, keep=region.container)
+        lines = [
+            ln for ln in _text_lines(region.container, use_markers=False, skip=blocks.__contains__)
+            if not _is_chrome_line(ln)
+        ]
+    else:
+        lines = [ln for ln in _trafilatura_lines(root) if not _is_chrome_line(ln)]
+    if title and lines and " ".join(lines[0].split()) == title:
+        lines = lines[1:]
+
+    meta = parse_metadata_block(root, title=title)
+    published = _date_from(meta, "发布日期", "公开日期", "发布时间", "公布日期")
+    if published is None:
+        for pub in root.xpath("//meta[@name='PubDate' or @name='pubdate']/@content"):
+            published = parse_date(pub)
+            if published:
+                break
+    if published is None:
+        match = _URL_DATE_RE.search(urlsplit(url).path)
+        if match:
+            published = parse_date("-".join(match.groups()))
+
+    return ArticleFields(
+        title=title,
+        body="\n".join(lines),
+        index_no=_meta_value(meta, "索引号", "信息索引号"),
+        publisher=_meta_value(meta, "发布机构", "发布单位", "发文机关"),
+        doc_no=_meta_value(meta, "文号", "文件编号", "发文字号"),
+        written_date=_date_from(meta, "成文日期", "生成日期", "发文日期"),
+        published_date=published,
+        category=_meta_value(meta, "组配分类", "主题分类", "公开目录"),
+        attachments=_attachments(root, url),
+        metadata=meta,
+    )
+
+
+def _visible_text(root: HtmlElement) -> str:
+    body = root.find("body")
+    parts = [e[1] for e in walk(body if body is not None else root) if e[0] == "text"]
+    return _squash("".join(parts))
+
+
+def is_challenge_page(html: str) -> bool:
+    """True for WAF / anti-bot shells (Ruishu $_ts, 加速乐, SafeLine, "Just a moment", 验证码 walls).
+
+    A shell has almost no visible text; a real article that merely mentions 验证码 has a
+    body, so weak words only count on near-empty pages, strong script markers on short ones.
+    """
+    if not html:
+        return False
+    try:
+        root = _parse(html)
+    except (etree.ParserError, ValueError):
+        return False
+    visible = len(_visible_text(root))
+    if _CHALLENGE_STRONG_RE.search(html) and visible < 1000:
+        return True
+    if "ZJEG_RSS.content" in html or 'name="ArticleTitle"' in html:
+        return False
+    return bool(_CHALLENGE_WEAK_RE.search(html)) and visible < 300
