@@ -15,14 +15,15 @@ def run_demo(delay: float = 0.2) -> int:
     from gongkai.replica.demo import build_demo_sites
     from gongkai.replica.server import ReplicaServer
 
-    console = Console(stderr=False)
+    console = Console(stderr=False, width=max(120, Console().width))
     sites = build_demo_sites()
     with ReplicaServer(sites) as server:
         urls = [url for site in sites for url in server.listing_urls(site.name)]
+        names = {url: site.name for site in sites for url in server.listing_urls(site.name)}
         console.print(f"[bold]demo:[/] {len(sites)} replica portals, {len(urls)} columns on loopback:")
         for site in sites:
             console.print(f"  {site.name:<10} {server.base_url(site.name)}")
-        code = crawl_and_ingest(urls, delay=delay)
+        code = crawl_and_ingest(urls, delay=delay, sites=names)
     _, conn = open_database()
     with conn:
         show_reports(conn, console)
