@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections import Counter
 
@@ -61,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="re-check stored articles with conditional requests to catch edits")
     crawl.add_argument("--concurrency", type=_nonnegative_int, default=2, help="concurrent requests per host (default 2)")
 
-    sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
+    ingest = sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
+    ingest.add_argument("--workers", type=_nonnegative_int, default=1,
+                        help="worker processes sharing the queue (default 1; 0 = one per core)")
 
     reingest = sub.add_parser("reingest", help="re-extract every staged page with the current extractor")
     reingest.add_argument("--site", help="only this site")
@@ -157,12 +160,15 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
     return EXIT_CRAWL_PROBLEM if summary.problems else 0
 
 
-def _ingest(url: str) -> Counter:
+def _ingest(url: str, workers: int = 1) -> Counter:
     from gongkai.db import connect
-    from gongkai.ingest.run import ingest_pending
+    from gongkai.ingest.run import ingest_parallel, ingest_pending
 
-    with connect(url) as conn:
-        counts = ingest_pending(conn)
+    if workers != 1:
+        counts = ingest_parallel(url, workers or os.cpu_count() or 1)
+    else:
+        with connect(url) as conn:
+            counts = ingest_pending(conn)
     shown = ", ".join(f"{value} {key}" for key, value in sorted(counts.items())) or "nothing pending"
     print(f"ingest: {shown}", file=sys.stderr)
     return counts
@@ -171,7 +177,7 @@ def _ingest(url: str) -> Counter:
 def cmd_ingest(args: argparse.Namespace) -> int:
     url, conn = _open_db()
     conn.close()
-    _ingest(url)
+    _ingest(url, args.workers)
     return 0
 
 

@@ -27,7 +27,14 @@ def ingest_pending(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE,
     """Ingest until no pending page is left. Returns counts of outcomes (new, updated, unchanged...)."""
     totals: Counter = Counter()
     while True:
-        counts = ingest_batch(conn, batch_size=batch_size, notify=notify)
+        try:
+            counts = ingest_batch(conn, batch_size=batch_size, notify=notify)
+        except psycopg.OperationalError as exc:
+            from gongkai.db import DatabaseError
+
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise DatabaseError(f"the database went away during ingest ({first}); {sum(totals.values())} pages "
+                                "were ingested, the rest stay pending for the next `gongkai ingest`") from exc
         if not counts:
             break
         totals.update(counts)
@@ -110,3 +117,21 @@ def queue_reingest(conn: psycopg.Connection, site: str | None = None) -> int:
             {"site": site},
         ).rowcount
     return queued
+
+
+def _worker(database_url: str) -> dict[str, int]:
+    from gongkai.db import connect
+
+    with connect(database_url) as conn:
+        return dict(ingest_pending(conn))
+
+
+def ingest_parallel(database_url: str, workers: int) -> Counter:
+    """Ingest with `workers` processes sharing the queue (SKIP LOCKED): extraction is CPU-bound."""
+    import multiprocessing
+
+    totals: Counter = Counter()
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        for counts in pool.map(_worker, [database_url] * workers):
+            totals.update(counts)
+    return totals
