@@ -98,6 +98,69 @@ def bench_ingest(database_url: str, results: dict) -> None:
                          "ratio": round(ratio, 2), "processes": workers, "ratio_per_core": round(ratio / workers, 2)}
 
 
+def bench_store(n_rows: int, results: dict) -> None:
+    """Our report writes (dedup lookups, MinHash bands, urls, seq) vs a plain COPY of the same rows."""
+    import datetime as dt
+    import hashlib
+    import random
+
+    from psycopg.types.json import Jsonb
+
+    from gongkai.db import migrate
+    from gongkai.ingest.pages import StagedPage
+    from gongkai.ingest.store import SeqAllocator, fingerprint, store_article
+    from gongkai.models import ArticleFields
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(Path("/work/shared/seeds").glob("*.txt"))] or ["工作总结"]
+    sentences = [x for seed in seeds for x in re.split(r"(?<=[。；！])", seed) if len(x.strip()) > 8]
+    rng = random.Random(5)
+    database_url = scratch_database()
+    try:
+        with psycopg.connect(database_url) as conn:
+            migrate(conn)
+            now = dt.datetime.now(dt.UTC)
+            articles = []
+            for n in range(n_rows):
+                body = f"第{n}号报告\n" + "".join(rng.sample(sentences, 60))[:4500]
+                url = f"http://bench.example/art/2024/1/1/art_1229000000_{n}.html"
+                page_id = conn.execute(
+                    """INSERT INTO staged_pages (url, final_url, site, status, body, body_sha256, fetched_at)
+                       VALUES (%s, %s, 'bench', 200, ''::bytea, %s, %s) RETURNING id""",
+                    (url, url, hashlib.sha256(url.encode()).digest(), now)).fetchone()[0]
+                page = StagedPage(page_id, url, url, "bench", 200, {}, b"", now)
+                articles.append((page, ArticleFields(title=f"某镇{2000 + n % 25}年工作总结{n}", body=body,
+                                                     index_no=f"11331024734494628R/2024-{n}", publisher="某镇",
+                                                     published_date="2024-08-05", metadata={"索引号": str(n)})))
+            conn.commit()
+            conn.execute("CREATE TABLE copy_target (LIKE reports INCLUDING DEFAULTS)")
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(
+                    "COPY copy_target (seq, url, site, title, index_no, publisher, published_date, body, metadata,"
+                    " body_hash, content_hash) FROM STDIN") as copy:
+                for n, (page, fields) in enumerate(articles):
+                    copy.write_row((n + 1, page.url, "bench", fields.title, fields.index_no, fields.publisher,
+                                    fields.published_date, fields.body, Jsonb(fields.metadata), b"h", b"c"))
+            conn.commit()
+            copy_seconds = time.perf_counter() - started
+            # Fingerprints are computed by the (parallel) extraction step, before the write phase.
+            prints = [fingerprint(fields) for _, fields in articles]
+            started = time.perf_counter()
+            for offset in range(0, n_rows, 25):
+                with conn.transaction(), conn.cursor() as cur:
+                    seq = SeqAllocator(cur)
+                    for (page, fields), fp in zip(articles[offset:offset + 25], prints[offset:offset + 25],
+                                                  strict=True):
+                        store_article(cur, seq, page, fields, fp)
+                    seq.save()
+            ours_seconds = time.perf_counter() - started
+    finally:
+        drop_database(database_url)
+    results["store"] = {"rows": n_rows, "body_chars": 4500, "ours_rows_per_s": round(n_rows / ours_seconds, 1),
+                        "copy_rows_per_s": round(n_rows / copy_seconds, 1),
+                        "ratio": round(copy_seconds / ours_seconds, 3)}
+
+
 def bench_extraction(results: dict) -> None:
     """Field accuracy and body exactness: ours vs bare trafilatura on fixture pages and replica pages."""
     import trafilatura
@@ -192,6 +255,7 @@ def main() -> int:
         bench_ingest(database_url, results)
     finally:
         drop_database(database_url)
+    bench_store(100 if args.quick else 2000, results)
     bench_extraction(results)
     bench_dedup(results)
     print(json.dumps(results, ensure_ascii=False, indent=1))

@@ -14,7 +14,7 @@ def scaled_sites(n_sites: int, articles_per_site: int) -> list[ReplicaSite]:
     sites = []
     for i in range(n_sites):
         base = copy.deepcopy(templates[i % len(templates)])
-        source = [a for a in base.crawlable_articles()]
+        source = [a for a in base.crawlable_articles() if a.paragraphs]
         articles = []
         for n in range(articles_per_site):
             article = copy.deepcopy(source[n % len(source)])

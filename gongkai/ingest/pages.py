@@ -30,6 +30,7 @@ class PageOutcome:
     kind: str  # article | gone | retry | skip
     fields: ArticleFields | None = None
     note: str = ""
+    fingerprint: Any = None  # store.Fingerprint, filled in before the write phase
 
 
 def content_type(headers: dict[str, list[str]]) -> str | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import psycopg
 
 from gongkai.ingest.pages import StagedPage, examine_page
-from gongkai.ingest.store import SeqAllocator, mark_withdrawn, store_article
+from gongkai.ingest.store import SeqAllocator, fingerprint, mark_withdrawn, store_article
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,10 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
         outcomes = []
         for page in pages:
             try:
-                outcomes.append(examine_page(page))
+                outcome = examine_page(page)
+                if outcome.kind == "article":
+                    outcome.fingerprint = fingerprint(outcome.fields)  # CPU work, before the write lock
+                outcomes.append(outcome)
             except Exception as exc:  # a parser bug must not stop the queue; the page is kept for reingest
                 logger.exception("extraction failed for staged page %s (%s)", page.id, page.url)
                 outcomes.append(exc)
@@ -84,7 +87,7 @@ def _apply(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, outcome) ->
     if isinstance(outcome, Exception):
         return "error", f"error: {outcome.__class__.__name__}: {str(outcome)[:200]}", None
     if outcome.kind == "article":
-        what, report_id = store_article(cur, seq, page, outcome.fields)
+        what, report_id = store_article(cur, seq, page, outcome.fields, outcome.fingerprint)
         return "done", what, report_id
     if outcome.kind == "gone":
         report_id = mark_withdrawn(cur, seq, page)

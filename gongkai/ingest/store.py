@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import psycopg
@@ -24,9 +24,11 @@ from psycopg.types.json import Jsonb
 
 from gongkai.ingest.derive import parse_period
 from gongkai.ingest.pages import StagedPage
-from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, band_hashes, jaccard, shingles
+from gongkai.ingest.similarity import MIN_SHARED_BANDS, NEAR_DUPLICATE_JACCARD, band_hashes, jaccard, shingles
 from gongkai.models import ArticleFields
 
+# Bodies with fewer shingles than this (an attachment-only report) are never merged on their text.
+MIN_SHINGLES = 20
 _JCMS_ARTICLE = re.compile(r"/art_\d+_(\d+)\.html?$")
 _WS = re.compile(r"\s+")
 
@@ -47,6 +49,22 @@ def body_hash(body: str) -> bytes:
 
 def content_hash(fields: ArticleFields) -> bytes:
     return hashlib.sha256(json.dumps(asdict(fields), ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
+
+
+@dataclass
+class Fingerprint:
+    """What dedup needs of a body, computed before the write lock is taken (it is CPU work)."""
+
+    shingles: set[str]
+    bands: list[int]
+    body_hash: bytes
+    content_hash: bytes
+
+
+def fingerprint(fields: ArticleFields) -> Fingerprint:
+    body_shingles = shingles(fields.body)
+    bands = band_hashes(body_shingles) if len(body_shingles) >= MIN_SHINGLES else []
+    return Fingerprint(body_shingles, bands, body_hash(fields.body), content_hash(fields))
 
 
 class SeqAllocator:
@@ -79,11 +97,13 @@ def _field_values(fields: ArticleFields) -> tuple:
             period.year, period.half, period.kinds, body_hash(fields.body), content_hash(fields))
 
 
-def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: ArticleFields) -> tuple[str, int]:
+def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: ArticleFields,
+                  fp: Fingerprint | None = None) -> tuple[str, int]:
     """Insert or update the report this page shows. Returns (what happened, report id)."""
     key = article_key(page.url)
-    body_shingles = shingles(fields.body)
-    report_id, matched_by = _find_report(cur, page.url, key, fields, body_shingles)
+    fp = fp or fingerprint(fields)
+    bands = fp.bands
+    report_id, matched_by = _find_report(cur, page.url, key, fields, fp)
     if report_id is None:
         report_id = cur.execute(
             f"""INSERT INTO reports (seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no,
@@ -93,16 +113,16 @@ def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fiel
             (seq.next(), page.url, page.site, key, page.id, *_field_values(fields)),
         ).fetchone()[0]
         _add_url(cur, report_id, page.url, "primary")
-        _set_bands(cur, report_id, body_shingles)
+        _set_bands(cur, report_id, bands)
         return "new", report_id
 
     if matched_by in ("body", "near"):
-        return _repost(cur, seq, page, fields, report_id, body_shingles)
+        return _repost(cur, seq, page, fields, report_id, bands)
     new_url = _add_url(cur, report_id, page.url, "column")
     old_hash, withdrawn = cur.execute(
         "SELECT content_hash, withdrawn_at IS NOT NULL FROM reports WHERE id = %s", (report_id,)).fetchone()
-    if bytes(old_hash) != content_hash(fields):
-        _new_version(cur, seq, report_id, page, fields, key, body_shingles)
+    if bytes(old_hash) != fp.content_hash:
+        _new_version(cur, seq, report_id, page, fields, key, bands)
         return "updated", report_id
     if withdrawn or new_url:
         cur.execute("UPDATE reports SET seq = %s, withdrawn_at = NULL, updated_at = now() WHERE id = %s",
@@ -112,7 +132,7 @@ def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fiel
 
 
 def _repost(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: ArticleFields, report_id: int,
-            body_shingles: set[str]) -> tuple[str, int]:
+            bands: list[int]) -> tuple[str, int]:
     """The same text at another article: one report; the original (earliest published) keeps its fields."""
     known = cur.execute("SELECT relation FROM report_urls WHERE url = %s", (page.url,)).fetchone()
     if known is not None:
@@ -125,7 +145,7 @@ def _repost(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: Ar
         cur.execute("UPDATE report_urls SET relation = 'repost' WHERE report_id = %s AND relation = 'primary'",
                     (report_id,))
         _add_url(cur, report_id, page.url, "primary")
-        _new_version(cur, seq, report_id, page, fields, article_key(page.url), body_shingles)
+        _new_version(cur, seq, report_id, page, fields, article_key(page.url), bands)
         cur.execute("UPDATE reports SET url = %s WHERE id = %s", (page.url, report_id))
         return "original", report_id
     _add_url(cur, report_id, page.url, "repost")
@@ -134,7 +154,7 @@ def _repost(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fields: Ar
 
 
 def _new_version(cur: psycopg.Cursor, seq: SeqAllocator, report_id: int, page: StagedPage, fields: ArticleFields,
-                 key: str | None, body_shingles: set[str]) -> None:
+                 key: str | None, bands: list[int]) -> None:
     """Keep the current text in report_versions, then overwrite the report with the new fields."""
     cur.execute(
         """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
@@ -150,7 +170,7 @@ def _new_version(cur: psycopg.Cursor, seq: SeqAllocator, report_id: int, page: S
            WHERE id = %s""",
         (seq.next(), *_field_values(fields), page.id, key, report_id),
     )
-    _set_bands(cur, report_id, body_shingles)
+    _set_bands(cur, report_id, bands)
 
 
 def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> int | None:
@@ -166,7 +186,7 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
 
 
 def _find_report(cur: psycopg.Cursor, url: str, key: str | None, fields: ArticleFields,
-                 body_shingles: set[str]) -> tuple[int | None, str | None]:
+                 fp: Fingerprint) -> tuple[int | None, str | None]:
     row = cur.execute("SELECT report_id FROM report_urls WHERE url = %s", (url,)).fetchone()
     if row:
         return row[0], "url"
@@ -179,31 +199,32 @@ def _find_report(cur: psycopg.Cursor, url: str, key: str | None, fields: Article
     period = parse_period(fields.title)
     same_period = """(%(year)s::int IS NULL OR r.period_year IS NULL OR r.period_year = %(year)s)
                      AND (%(half)s::text IS NULL OR r.period_half IS NULL OR r.period_half = %(half)s)"""
-    params = {"year": period.year, "half": period.half, "hash": body_hash(fields.body)}
+    params = {"year": period.year, "half": period.half, "hash": fp.body_hash}
     row = cur.execute(f"SELECT r.id FROM reports r WHERE r.body_hash = %(hash)s AND {same_period} ORDER BY r.id LIMIT 1",
                       params).fetchone()
     if row:
         return row[0], "body"
     best_id, best = None, NEAR_DUPLICATE_JACCARD
-    if len(body_shingles) < 20:  # too short to judge (an attachment-only body): never merge on it
+    if not fp.bands:  # too short to judge (an attachment-only body): never merge on it
         return None, None
     candidates = cur.execute(
         f"""SELECT r.id, r.body FROM reports r
-            WHERE r.id IN (SELECT DISTINCT report_id FROM report_bands WHERE band_hash = ANY(%(bands)s))
+            WHERE r.id IN (SELECT report_id FROM report_bands WHERE band_hash = ANY(%(bands)s)
+                           GROUP BY report_id HAVING count(*) >= %(shared)s)
               AND {same_period}""",
-        {**params, "bands": band_hashes(body_shingles)}).fetchall()
+        {**params, "bands": fp.bands, "shared": MIN_SHARED_BANDS}).fetchall()
     for candidate_id, candidate_body in candidates:
-        similarity = jaccard(body_shingles, shingles(candidate_body))
+        similarity = jaccard(fp.shingles, shingles(candidate_body))
         if similarity >= best:
             best_id, best = candidate_id, similarity
     return (best_id, "near") if best_id is not None else (None, None)
 
 
-def _set_bands(cur: psycopg.Cursor, report_id: int, body_shingles: set[str]) -> None:
+def _set_bands(cur: psycopg.Cursor, report_id: int, bands: list[int]) -> None:
     cur.execute("DELETE FROM report_bands WHERE report_id = %s", (report_id,))
-    if len(body_shingles) >= 20:
-        cur.executemany("INSERT INTO report_bands (report_id, band_hash) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                        [(report_id, h) for h in set(band_hashes(body_shingles))])
+    if bands:
+        cur.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])"
+                    " ON CONFLICT DO NOTHING", (report_id, sorted(set(bands))))
 
 
 def _add_url(cur: psycopg.Cursor, report_id: int, url: str, relation: str) -> bool:
