@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
+from twisted.internet.defer import CancelledError
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +125,10 @@ class PoliteRetryMiddleware:
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if isinstance(exception, IgnoreRequest) or request.meta.get("dont_retry"):
+            return None
+        if isinstance(exception, DownloadCancelledError | CancelledError):
+            # DOWNLOAD_MAXSIZE exceeded: the same answer again would be refused again.
+            logger.warning("not retrying %s: %s", request.url, exception or "response larger than DOWNLOAD_MAXSIZE")
             return None
         return self._retry(request, exception.__class__.__name__, None)
 

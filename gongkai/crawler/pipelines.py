@@ -34,17 +34,34 @@ class StagePipeline:
         self.buffer: list[Any] = []
         self.last_flush = time.monotonic()
         self.conn: psycopg.Connection | None = None
+        # The database may go away mid-crawl: items stay buffered and are written once it is back.
+        self.db_wait = settings.getfloat("GONGKAI_DB_WAIT", 60.0)  # at close, wait this long for it
+        self.db_down_since: float | None = None
+        self.next_reconnect = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StagePipeline:
         return cls(crawler)
 
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.database_url, application_name="gongkai-crawl", connect_timeout=5)
+
     def open_spider(self, spider: Spider | None = None) -> None:
-        self.conn = psycopg.connect(self.database_url, application_name="gongkai-crawl")
+        self.conn = self._connect()
 
     def close_spider(self, spider: Spider | None = None) -> None:
+        deadline = time.monotonic() + self.db_wait
         try:
-            self.flush()
+            while True:
+                self.flush(final=True)
+                if not self.buffer or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.5)
+            if self.buffer:
+                pages = sum(1 for item in self.buffer if isinstance(item, FetchedPage | FetchFailed))
+                self.crawler.stats.set_value("stage/unstaged", pages)
+                logger.error("database unavailable for %.0fs at the end of the crawl: %d fetched pages were not "
+                             "staged; the next crawl fetches them again", self.db_wait, pages)
         finally:
             if self.conn is not None:
                 self.conn.close()
@@ -57,10 +74,43 @@ class StagePipeline:
             self.flush()
         return item
 
-    def flush(self) -> None:
-        if not self.buffer or self.conn is None:
+    def flush(self, final: bool = False) -> None:
+        if not self.buffer:
             return
-        items, self.buffer = self.buffer, []
+        items = self.buffer
+        try:
+            if self.conn is None or self.conn.closed:
+                if not final and time.monotonic() < self.next_reconnect:
+                    return
+                self.conn = self._connect()
+            self._write(items)
+        except psycopg.OperationalError as exc:
+            # Nothing is dropped: the items stay buffered and the next flush tries again.
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
+            self.next_reconnect = time.monotonic() + 1.0
+            if self.db_down_since is None:
+                self.db_down_since = time.monotonic()
+                logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
+                               "retrying", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+            self.crawler.stats.inc_value("stage/db_errors")
+            return
+        except psycopg.Error:
+            # Not the connection but the data: retrying the same batch would fail forever.
+            logger.exception("could not stage a batch of %d items; their articles are fetched again next crawl",
+                             len(items))
+            self.buffer = self.buffer[len(items):]
+            return
+        self.buffer = self.buffer[len(items):]
+        if self.db_down_since is not None:
+            logger.warning("database is back after %.1fs: %d buffered items staged",
+                           time.monotonic() - self.db_down_since, len(items))
+            self.db_down_since = None
+        self._count(items)
+
+    def _write(self, items: list[Any]) -> None:
+        assert self.conn is not None
         with self.conn.transaction(), self.conn.cursor() as cur:
             for item in items:
                 if isinstance(item, ListedArticle):
@@ -73,6 +123,8 @@ class StagePipeline:
                     cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1 WHERE url = %s",
                                 (item.url,))
         self.last_flush = time.monotonic()
+
+    def _count(self, items: list[Any]) -> None:
         stats = self.crawler.stats
         for item in items:
             if isinstance(item, ListedArticle):
@@ -90,7 +142,7 @@ class StagePipeline:
                VALUES (%s, %s, %s, %s, %s)
                ON CONFLICT (url) DO UPDATE SET last_listed_at = now(), delisted_at = NULL,
                    listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
-            (item.url, item.site, item.column_url, item.title, item.date),
+            (item.url, item.site, item.column_url, _text(item.title), item.date),
         )
 
     def _fetched(self, cur: psycopg.Cursor, item: FetchedPage) -> None:
@@ -99,7 +151,7 @@ class StagePipeline:
             """INSERT INTO staged_pages (url, final_url, site, column_url, listing_title, listing_date, status,
                    headers, body, body_sha256, fetched_at, crawl_run_id)
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (item.url, item.final_url, item.site, item.column_url, item.listing_title, item.listing_date,
+            (item.url, item.final_url, item.site, item.column_url, _text(item.listing_title), item.listing_date,
              item.status, Jsonb(item.headers), item.body, hashlib.sha256(item.body).digest(), fetched_at,
              self.run_id),
         )
@@ -111,7 +163,7 @@ class StagePipeline:
                ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
                    last_status = EXCLUDED.last_status, last_error = NULL, last_fetched_at = EXCLUDED.last_fetched_at,
                    etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified""",
-            (item.url, item.site, item.column_url, item.listing_title, item.listing_date, state, item.status,
+            (item.url, item.site, item.column_url, _text(item.listing_title), item.listing_date, state, item.status,
              fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified")),
         )
 
@@ -122,8 +174,13 @@ class StagePipeline:
                VALUES (%s, %s, %s, 1, %s, %s)
                ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
                    last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error""",
-            (item.url, item.site, state, item.status, item.reason[:500]),
+            (item.url, item.site, state, item.status, _text(item.reason[:500])),
         )
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a listing title with one is kept with U+FFFD, as HTML parsers do."""
+    return value.replace("\x00", "\ufffd") if value else value
 
 
 def _header(headers: dict[str, list[str]], name: str) -> str | None:

@@ -68,6 +68,17 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
                 for u in urls]
     site_names = sorted({item["site"] for item in listings})
     with psycopg.connect(database_url, autocommit=True) as conn:
+        # A listing whose last crawl did not end 'ok' (killed, database lost, pagination failed) may have
+        # unstaged rows behind known ones, where a routine walk stops: walk all its pages this time.
+        unfinished = {row[0] for row in conn.execute(
+            """SELECT u FROM unnest(%s::text[]) AS u
+               WHERE (SELECT r.status FROM crawl_runs r WHERE u = ANY(r.listing_urls) ORDER BY r.id DESC LIMIT 1)
+                     IS DISTINCT FROM 'ok'
+                 AND EXISTS (SELECT 1 FROM crawl_runs r WHERE u = ANY(r.listing_urls))""", (urls,))}
+        for item in listings:
+            if item["url"] in unfinished:
+                item["walk_all"] = True
+                logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
         run_id = conn.execute("INSERT INTO crawl_runs (listing_urls) VALUES (%s) RETURNING id", (urls,)).fetchone()[0]
         retry = [
             {"url": url, "site": site, "column_url": column_url, "title": title,
@@ -106,6 +117,9 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     problems = crash + [p.reason for p in getattr(spider, "problems", [])]
+    if stats.get("stage/unstaged"):
+        problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
+                        "not be staged; the next crawl fetches them again")
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
     counts["retried"] = int(stats.get("retry/count", 0))
     counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))
@@ -114,15 +128,22 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     status = "failed" if problems else "ok"
     if stats.get("finish_reason") not in (None, "finished"):
         status = "interrupted"
-    if full and not crash:
-        complete = sorted(getattr(spider, "complete_columns", set()))
-        counts["delisted"] = mark_delisted(database_url, run_id, complete)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
-            (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
-             "\n".join(problems) or None, run_id),
-        )
+    try:
+        if full and not crash and not stats.get("stage/unstaged"):
+            complete = sorted(getattr(spider, "complete_columns", set()))
+            counts["delisted"] = mark_delisted(database_url, run_id, complete)
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
+                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
+                 "\n".join(problems) or None, run_id),
+            )
+    except psycopg.OperationalError as exc:
+        from gongkai.db import DatabaseError, redact
+
+        lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
+        raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
+                            f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
     return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
 
 
@@ -162,7 +183,7 @@ def _env_overrides() -> dict[str, Any]:
     """Tuning knobs from the environment (tests shorten backoff; operators may lengthen it)."""
     out: dict[str, Any] = {}
     for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
-                       ("DOWNLOAD_TIMEOUT", float)):
+                       ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float)):
         value = os.environ.get(name)
         if value:
             out[name] = cast(value)

@@ -16,11 +16,14 @@ Routes per site:
   GET  /module/visitcount/visit.jsp         tiny HTML
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
+Sites whose `platform` is not jcms (trs, generic, jpaas) are first offered to
+gongkai/replica/<platform>.py's route(); what it leaves (None) takes the routes above.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
 import threading
 import time
@@ -36,6 +39,12 @@ from gongkai.replica.jcms import PROXY_PATH, dataproxy_xml, render_listing
 from gongkai.replica.sites import ReplicaArticle, ReplicaSite
 
 FIRST_ADDRESS = 10  # sites bind 127.0.0.10, .11, …
+
+
+def platform_module(site: ReplicaSite) -> Any:
+    """gongkai.replica.<platform> for a non-jcms site: route(), listing_path(), article_path()."""
+    return importlib.import_module(f"gongkai.replica.{site.platform}")
+
 
 _ART = re.compile(r"^(/private)?/art/(\d{4})/(\d{1,2})/(\d{1,2})/art_(\d+)_(\d+)\.html$")
 _COL = re.compile(r"^/col/col(\d+)/index\.html$")
@@ -90,7 +99,8 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(length) if length else b""
             form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         try:
-            resp = self.server.replica._route(self.server.site, method, split.path, split.query, form)
+            resp = self.server.replica._route(self.server.site, method, split.path, split.query, form,
+                                              headers=self.headers)
         except Exception as exc:  # a replica bug should show up as a 500, not a hung client
             resp = _Response(500, f"replica error: {exc!r}".encode(), "text/plain; charset=UTF-8")
         if resp.status == 200 and split.path.startswith(("/art/", "/private/")):
@@ -184,9 +194,16 @@ class ReplicaServer:
     def listing_urls(self, site_name: str) -> list[str]:
         """One column page URL per column of the site."""
         base = self.base_url(site_name)
+        site = self.sites[site_name]
+        if site.platform != "jcms":
+            return [base + platform_module(site).listing_path(site, c) for c in site.columns]
         return [f"{base}/col/col{c.column_id}/index.html" for c in self.sites[site_name].columns]
 
     def article_url(self, site_name: str, article: ReplicaArticle, column_id: int | None = None) -> str:
+        site = self.sites[site_name]
+        if site.platform != "jcms":
+            column = site.column(column_id or article.column_id)
+            return self.base_url(site_name) + platform_module(site).article_path(site, column, article)
         return self.base_url(site_name) + article.url_path_for(column_id or article.column_id)
 
     # -- request log -----------------------------------------------------------------------------
@@ -257,9 +274,14 @@ class ReplicaServer:
 
     # -- routing ---------------------------------------------------------------------------------
     def _route(
-        self, site: ReplicaSite, method: str, path: str, query: str, form: list[tuple[str, str]]
+        self, site: ReplicaSite, method: str, path: str, query: str, form: list[tuple[str, str]],
+        headers: Any = None,
     ) -> _Response:
         with self.lock:
+            if site.platform != "jcms":  # trs / generic / jpaas pages first, then the common routes
+                reply = platform_module(site).route(site, method, path, query, headers or {})
+                if reply is not None:
+                    return _Response(*reply)
             return self._route_locked(site, method, path, query, form)
 
     def _html(self, site: ReplicaSite, text: str, status: int = 200) -> _Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gongkai.models import ArticleFields
@@ -164,6 +164,8 @@ class ReplicaSite:
     address: str | None = None  # 127.0.0.x to bind; None -> assigned by the server
     port: int = 0  # 0 -> ephemeral
     base_url: str = ""  # set by ReplicaServer.start()
+    platform: str = "jcms"  # "trs" | "generic" | "jpaas": pages served by gongkai/replica/<platform>.py
+    options: dict[str, Any] = field(default_factory=dict)  # that platform's settings (paths, ids, quirks)
 
     def __post_init__(self) -> None:
         for col in self.columns:

@@ -25,6 +25,7 @@ class ListingRequest:
     method: str = "GET"
     formdata: dict[str, str] | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] | None = None  # extra request headers (jpaas: Referer, X-Requested-With)
 
 
 @dataclass
@@ -39,9 +40,10 @@ class UnsupportedListing(Exception):
 
 
 def all_platforms() -> list[ModuleType]:
-    from gongkai.crawler.platforms import jcms
+    """Every platform, in detection order: the specific ones first, the generic list last."""
+    from gongkai.crawler.platforms import generic, jcms, jpaas, trs
 
-    return [jcms]
+    return [jcms, jpaas, trs, generic]
 
 
 def platform_by_name(name: str) -> ModuleType:

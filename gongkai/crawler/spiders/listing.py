@@ -47,6 +47,7 @@ class ListingSpider(scrapy.Spider):
         self.known = set(known)
         self.revalidate = list(revalidate)
         self.full = full
+        self.walk_all = {item["url"] for item in listings if item.get("walk_all")}  # full walk of these only
         self.allowed_hosts = {host_key(item["url"]) for item in listings}
         self.problems: list[ListingProblem] = []
         self.repeated: dict[str, int] = {}
@@ -76,7 +77,9 @@ class ListingSpider(scrapy.Spider):
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
                         date: str | None) -> Request:
         self.seen_articles.add(url)
-        return Request(url, callback=self.parse_article, errback=self.article_failed,
+        # dont_filter: seen_articles already dedups; Scrapy's dupefilter would silently drop a redirect
+        # back to this URL (a loop), leaving no trace instead of "max redirections reached".
+        return Request(url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
                        meta={"site": site, "column_url": column_url, "listing_title": title, "listing_date": date,
                              "handle_httpstatus_list": GONE_STATUSES})
 
@@ -131,7 +134,9 @@ class ListingSpider(scrapy.Spider):
                                 column_url, MAX_REPEATED_PAGES)
             return
         on_site = [r.url for r in page.records if host_key(r.url) in self.allowed_hosts]
-        if not self.full and (not unknown or (on_site and on_site[-1] in self.known)):
+        # A page without records (a jpaas shell whose rows come from the gateway) says nothing yet.
+        if not (self.full or column_url in self.walk_all) and page.records and (
+                not unknown or (on_site and on_site[-1] in self.known)):
             # Listings run newest first: once the oldest row of a page is one we already have, every
             # later page is older still and known too. (A back-dated insertion deep in a listing is
             # the full walk's job.)
@@ -140,10 +145,11 @@ class ListingSpider(scrapy.Spider):
         next_meta = {"column_url": column_url, "site": site, "platform": platform_name, "state": page.next.state}
         if page.next.method == "POST":
             yield FormRequest(page.next.url, formdata=page.next.formdata or {}, callback=self.parse_continuation,
-                              errback=self.listing_failed, meta=next_meta, dont_filter=True)
+                              errback=self.listing_failed, meta=next_meta, dont_filter=True,
+                              headers=page.next.headers)
         else:
             yield Request(page.next.url, callback=self.parse_continuation, errback=self.listing_failed,
-                          meta=next_meta, dont_filter=True)
+                          meta=next_meta, dont_filter=True, headers=page.next.headers)
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         meta = response.meta
@@ -163,15 +169,18 @@ class ListingSpider(scrapy.Spider):
         url = meta.get("redirect_urls", [request.url])[0]
         if failure.check(HttpError):
             status = failure.value.response.status
-            yield FetchFailed(url=url, site=meta["site"], reason=f"HTTP {status}", status=status)
+            item = FetchFailed(url=url, site=meta["site"], reason=f"HTTP {status}", status=status)
         elif failure.check(IgnoreRequest):
             message = str(failure.value)
             if "robots.txt" in message:
-                yield FetchFailed(url=url, site=meta["site"], reason="forbidden by robots.txt", blocked=True)
-            else:
-                yield FetchFailed(url=url, site=meta["site"], reason=message or "ignored", blocked=True)
+                item = FetchFailed(url=url, site=meta["site"], reason="forbidden by robots.txt", blocked=True)
+            else:  # redirected off host, redirect loop, too large: the portal may fix it; the next crawl retries
+                item = FetchFailed(url=url, site=meta["site"], reason=message or "ignored")
         else:
-            yield FetchFailed(url=url, site=meta["site"], reason=_describe(failure))
+            item = FetchFailed(url=url, site=meta["site"], reason=_describe(failure))
+        if not item.blocked:
+            self.logger.warning("could not fetch %s: %s (the next crawl tries again)", url, item.reason)
+        yield item
 
     def listing_failed(self, failure: Failure) -> Iterable[Any]:
         meta = failure.request.meta
