@@ -11,7 +11,7 @@ BOM > HTTP header > ``<meta>`` (scanning only the head, so a Word fragment with 
 from __future__ import annotations
 
 from charset_normalizer import from_bytes
-from w3lib.encoding import html_to_unicode, resolve_encoding
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
 
 
 def _sniff(body: bytes) -> str | None:
@@ -29,5 +29,20 @@ def decode_html(body: bytes, content_type: str | None) -> str:
     `content_type` is the HTTP Content-Type header value (or None).  charset-normalizer
     is consulted only when neither the header nor a head ``<meta>`` declares a charset.
     """
-    _encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=_sniff)
+    encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=_sniff)
+    if "\ufffd" in text and not _decodes(body, encoding):
+        # The declared charset cannot be right (a header saying utf-8 over GBK bytes): a label that
+        # decodes nothing is a lie, so try the page's <meta>, then the sniffer, before garbling text.
+        for candidate in (html_body_declared_encoding(body), _sniff(body)):
+            resolved = resolve_encoding(candidate) if candidate else None
+            if resolved and resolved != encoding and _decodes(body, resolved):
+                return body.decode(resolved)
     return text
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
