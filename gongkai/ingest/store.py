@@ -105,15 +105,18 @@ def store_article(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage, fiel
     bands = fp.bands
     report_id, matched_by = _find_report(cur, page.url, key, fields, fp)
     if report_id is None:
+        # One round trip: the report, its URL and its LSH bands.
         report_id = cur.execute(
-            f"""INSERT INTO reports (seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no,
-                   written_date, published_date, category, body, attachments, metadata, period_year, period_half,
-                   kinds, body_hash, content_hash)
-               VALUES (%s, %s, %s, %s, %s, {", ".join(["%s"] * 15)}) RETURNING id""",
-            (seq.next(), page.url, page.site, key, page.id, *_field_values(fields)),
+            f"""WITH r AS (
+                    INSERT INTO reports (seq, url, site, article_key, source_page_id, title, index_no, publisher,
+                        doc_no, written_date, published_date, category, body, attachments, metadata, period_year,
+                        period_half, kinds, body_hash, content_hash)
+                    VALUES (%s, %s, %s, %s, %s, {", ".join(["%s"] * 15)}) RETURNING id),
+                u AS (INSERT INTO report_urls (url, report_id, relation) SELECT %s, id, 'primary' FROM r),
+                b AS (INSERT INTO report_bands (report_id, band_hash) SELECT r.id, h FROM r, unnest(%s::bigint[]) h)
+                SELECT id FROM r""",
+            (seq.next(), page.url, page.site, key, page.id, *_field_values(fields), page.url, sorted(set(bands))),
         ).fetchone()[0]
-        _add_url(cur, report_id, page.url, "primary")
-        _set_bands(cur, report_id, bands)
         return "new", report_id
 
     if matched_by in ("body", "near"):
@@ -187,32 +190,33 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
 
 def _find_report(cur: psycopg.Cursor, url: str, key: str | None, fields: ArticleFields,
                  fp: Fingerprint) -> tuple[int | None, str | None]:
-    row = cur.execute("SELECT report_id FROM report_urls WHERE url = %s", (url,)).fetchone()
-    if row:
-        return row[0], "url"
-    if key:
-        row = cur.execute("SELECT id FROM reports WHERE article_key = %s", (key,)).fetchone()
-        if row:
-            return row[0], "key"
-    # Same text elsewhere is a repost, unless the titles say another period: a town's H1 and H2
-    # reports can share nearly all their words and are still two reports.
+    """The report this page belongs to, if any, and how it was matched (url, key, body or near).
+
+    Same text elsewhere is a repost, unless the titles say another period: a town's H1 and H2 reports
+    can share nearly all their words and are still two reports. All lookups go in one round trip.
+    """
     period = parse_period(fields.title)
     same_period = """(%(year)s::int IS NULL OR r.period_year IS NULL OR r.period_year = %(year)s)
                      AND (%(half)s::text IS NULL OR r.period_half IS NULL OR r.period_half = %(half)s)"""
-    params = {"year": period.year, "half": period.half, "hash": fp.body_hash}
-    row = cur.execute(f"SELECT r.id FROM reports r WHERE r.body_hash = %(hash)s AND {same_period} ORDER BY r.id LIMIT 1",
-                      params).fetchone()
-    if row:
-        return row[0], "body"
-    best_id, best = None, NEAR_DUPLICATE_JACCARD
-    if not fp.bands:  # too short to judge (an attachment-only body): never merge on it
+    params = {"url": url, "key": key, "year": period.year, "half": period.half, "hash": fp.body_hash,
+              "bands": fp.bands, "shared": MIN_SHARED_BANDS}
+    by_url, by_key, by_body, near = cur.execute(
+        f"""SELECT (SELECT report_id FROM report_urls WHERE url = %(url)s),
+                   (SELECT id FROM reports WHERE article_key = %(key)s::text),
+                   (SELECT r.id FROM reports r WHERE r.body_hash = %(hash)s AND {same_period} ORDER BY r.id LIMIT 1),
+                   ARRAY(SELECT report_id FROM report_bands WHERE band_hash = ANY(%(bands)s::bigint[])
+                         GROUP BY report_id HAVING count(*) >= %(shared)s)""", params).fetchone()
+    if by_url is not None:
+        return by_url, "url"
+    if by_key is not None:
+        return by_key, "key"
+    if by_body is not None:
+        return by_body, "body"
+    if not fp.bands or not near:  # no candidates; a body too short to judge is never merged on
         return None, None
-    candidates = cur.execute(
-        f"""SELECT r.id, r.body FROM reports r
-            WHERE r.id IN (SELECT report_id FROM report_bands WHERE band_hash = ANY(%(bands)s)
-                           GROUP BY report_id HAVING count(*) >= %(shared)s)
-              AND {same_period}""",
-        {**params, "bands": fp.bands, "shared": MIN_SHARED_BANDS}).fetchall()
+    best_id, best = None, NEAR_DUPLICATE_JACCARD
+    candidates = cur.execute(f"SELECT r.id, r.body FROM reports r WHERE r.id = ANY(%(ids)s) AND {same_period}",
+                             {**params, "ids": near}).fetchall()
     for candidate_id, candidate_body in candidates:
         similarity = jaccard(fp.shingles, shingles(candidate_body))
         if similarity >= best:
