@@ -42,7 +42,13 @@ _FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", 
 _CHROME_ANCESTOR_RE = re.compile(r"(^|[\s_-])(header|footer|foot|nav|navbar|menu|topbar|bottom)([\s_-]|$)", re.I)
 _TITLE_RSS_RE = re.compile(r"<!--\s*ZJEG_RSS\.title\.begin\s*-->(.*?)<!--\s*ZJEG_RSS\.title\.end\s*-->", re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
-_URL_DATE_RE = re.compile(r"/art/(\d{4})/(\d{1,2})/(\d{1,2})/")
+# Publish dates in article paths: jcms /art/2024/1/24/, TRS /202401/t20240115_123.html,
+# Huzhou platform /20230224/i3513966.html.
+_URL_DATE_RES = (
+    re.compile(r"/art/(\d{4})/(\d{1,2})/(\d{1,2})/"),
+    re.compile(r"/t(\d{4})(\d{2})(\d{2})_\d+\.s?html?$"),
+    re.compile(r"/(\d{4})(\d{2})(\d{2})/i\d+\.s?html?$"),
+)
 _CELL_SEP = "\x1f"  # stands for the tab between cells until the line's whitespace is collapsed
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 
@@ -197,8 +203,37 @@ def _title(root: HtmlElement, html: str) -> str:
         text = " ".join(_first_text(root, xpath).split())
         if text:
             return text
-    raw = root.findtext(".//title") or ""
-    return " ".join(re.split(r"\s+[-|_]\s+", raw.strip())[0].split())
+    raw = " ".join((root.findtext(".//title") or "").split())
+    heading = _heading_opening(root, raw)
+    if heading:
+        return heading
+    for site in root.xpath("//meta[@name='SiteName' or @name='sitename']/@content"):
+        site = " ".join(site.split())
+        if site and raw.endswith(site) and len(raw) > len(site):
+            stripped = raw[: -len(site)].rstrip(" -_|–—")
+            if stripped != raw[: -len(site)]:  # only when a separator stood before the site name
+                raw = stripped
+                break
+    return " ".join(re.split(r"\s+[-|_]\s+", raw)[0].split())
+
+
+def _heading_opening(root: HtmlElement, page_title: str) -> str:
+    """The longest visible heading (h1-h3, or a *tit* class) whose text opens the <title>.
+
+    Templates such as the Huzhou platform put the title in <h2 class="tit"> and glue the
+    site name to <title> without spaces ("标题-安吉县人民政府"), so splitting <title> fails.
+    The longest wins so that a section heading such as <h2>白杨街道</h2> cannot pass for it.
+    """
+    if not page_title:
+        return ""
+    best = ""
+    for el in root.xpath("//h1|//h2|//h3|//*[contains(translate(@class, 'TIL', 'til'), 'tit')]"):
+        if is_hidden(el) or _in_chrome(el):
+            continue
+        text = " ".join(el.text_content().split())
+        if len(text) >= 4 and len(text) > len(best) and page_title.startswith(text):
+            best = text
+    return best
 
 
 _META_BLOCK_TAGS = frozenset({"table", "dl", "ul", "ol", "div", "p"})
@@ -211,14 +246,38 @@ def _metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[
     and its ancestors are never treated as such a block.
     """
     protected = set(keep.iterancestors()) | {keep} if keep is not None else set()
-    blocks = set()
+    candidates: dict[HtmlElement, int] = {}
     for el in root.iter(*_META_BLOCK_TAGS):
         if el in protected or is_hidden(el):
             continue
         text = el.text_content()
-        if len(text) < 600 and count_meta_labels(text) >= 2:
-            blocks.add(el)
-    return blocks
+        if len(text) < 600 and not _has_prose(el):
+            labels = count_meta_labels(text)
+            if labels >= 2:
+                candidates[el] = labels
+    # A wrapper is a block only if it shows more labels than any one block inside it (the doubled
+    # desktop + mobile block); otherwise the inner block is enough and the wrapper may hold the body.
+    return {
+        el for el, labels in candidates.items()
+        if not any(candidates.get(d, 0) >= labels for d in el.iterdescendants(*_META_BLOCK_TAGS))
+    }
+
+
+_PROSE_CHARS = 60
+
+
+def _has_prose(el: HtmlElement) -> bool:
+    """True when `el` holds a paragraph-length run of text with no label in it: body, not metadata.
+
+    Metadata values (索引号, 发布机构, dates, 主题分类) are short; a short article in a small
+    wrapper next to its info line (来源/发布时间) must not be dropped as a metadata block.
+    """
+    for event in walk(el):
+        if event[0] == "text":
+            text = event[1].strip(" \t\r\n\f\xa0\u3000")
+            if len(text) >= _PROSE_CHARS and not count_meta_labels(text):
+                return True
+    return False
 
 
 def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
@@ -346,6 +405,16 @@ def _date_from(meta: dict[str, str], *keys: str) -> str | None:
     return None
 
 
+def _url_date(url: str) -> str | None:
+    """The publish date a portal writes into the article path, if any."""
+    path = urlsplit(url).path
+    for pattern in _URL_DATE_RES:
+        match = pattern.search(path)
+        if match:
+            return parse_date("-".join(match.groups()))
+    return None
+
+
 def extract_article(html: str, url: str) -> ArticleFields:
     """Extract title, body, metadata, dates and attachments from one decoded article page."""
     root = _parse(html)
@@ -366,16 +435,14 @@ def extract_article(html: str, url: str) -> ArticleFields:
         lines = lines[1:]
 
     meta = parse_metadata_block(root, title=title)
-    published = _date_from(meta, "发布日期", "公开日期", "发布时间", "公布日期")
+    published = _date_from(meta, "发布日期", "公开日期", "发布时间", "公布日期", "日期")
     if published is None:
         for pub in root.xpath("//meta[@name='PubDate' or @name='pubdate']/@content"):
             published = parse_date(pub)
             if published:
                 break
     if published is None:
-        match = _URL_DATE_RE.search(urlsplit(url).path)
-        if match:
-            published = parse_date("-".join(match.groups()))
+        published = _url_date(url)
 
     return ArticleFields(
         title=title,

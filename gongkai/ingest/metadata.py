@@ -3,7 +3,8 @@
 No general-purpose extractor reads this block (trafilatura leaks it into the body), and
 portals print it in at least six layouts: td pairs with spaced labels (索 引 号), th/td,
 4-column rows, inline runs ("索引号: X 发布机构: Y"), label and value in separate <li>s,
-<dl>, a duplicated desktop table + mobile list.  Rather than one parser per layout, the
+<dl> with &emsp;-padded labels, div/span rows, "·"-separated runs without colons (Huzhou
+platform), a duplicated desktop table + mobile list.  Rather than one parser per layout, the
 page is flattened into text chunks (one per text node, so every element boundary splits)
 and scanned for known labels; a label's value is the rest of its chunk up to the next
 label, or else the next chunk when that chunk sits in the same small subtree.
@@ -29,7 +30,10 @@ META_LABELS: tuple[str, ...] = (
     "组配分类", "公开目录", "主题分类", "体裁分类",
     "有效性", "文件效力", "统一编号",
     "信息来源", "来源",
+    "日期",  # Linhai's info line: 日期：2024-02-01 来源：上盘镇 浏览次数：
 )
+# Short labels that are also word endings (更新日期, 截止日期): they count only at the start of a word.
+WORD_START_LABELS = frozenset({"日期"})
 # Counters and widgets: recognised so they end the preceding value, never stored.
 IGNORED_LABELS: tuple[str, ...] = (
     "访问次数", "浏览次数", "点击次数", "点击数", "阅读次数", "字号", "字体", "分享到", "分享",
@@ -193,12 +197,28 @@ def _near(label_owner: HtmlElement, value_owner: HtmlElement, levels: int = 3) -
     return any(anc is value_owner or value_owner in anc.iterdescendants() for anc in ancestors)
 
 
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _is_heading(el: HtmlElement) -> bool:
+    """Headings hold the article title: never the value of an empty last label (文件效力 then <h2>)."""
+    node: HtmlElement | None = el
+    for _ in range(2):
+        if node is None or not isinstance(node.tag, str):
+            return False
+        if node.tag.lower() in _HEADING_TAGS or node.get("id") == "ivs_title":
+            return True
+        node = node.getparent()
+    return False
+
+
 def is_label_match(text: str, match: re.Match[str]) -> bool:
     """A label followed by a colon counts anywhere; a bare one only as a word of its own."""
-    if match.group("colon"):
-        return True
     before = text[: match.start()]
-    if before and before[-1] not in _BULLETS:
+    at_word_start = not before or before[-1] in _BULLETS
+    if match.group("colon"):
+        return at_word_start or normalize_label(match.group("label")) not in WORD_START_LABELS
+    if not at_word_start:
         return False
     after = text[match.end("label"):]
     return not after or after[0] in " \t\r\n\f\xa0\u3000"
@@ -238,7 +258,8 @@ def parse_metadata_block(
             value = head.strip(_BULLETS)
             if not value and not matches:
                 continue  # a bullet or separator node between label and value
-            ok = value and _near(label_owner, owner) and len(value) <= 200 and collapse_ws(value) != title
+            ok = (value and _near(label_owner, owner) and len(value) <= 200 and collapse_ws(value) != title
+                  and not _is_heading(owner))
             record(key, head if ok else "")
             pending = None
         for i, match in enumerate(matches):
