@@ -12,9 +12,13 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
-from twisted.internet.defer import CancelledError
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import build_from_crawler
+from twisted.internet.defer import CancelledError, Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +30,76 @@ def host_key(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     return f"{host}:{parts.port}" if parts.port else host
+
+
+class UnreachableRobots:
+    """robots.txt could not be read (5xx, 429, a network error): RFC 9309 2.3.1.4 says assume complete
+    disallow. Only for this crawl: the pages are recorded failed, and the next crawl asks again."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def allowed(self, url: str, user_agent: str) -> bool:
+        return False
+
+
+class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware with two fixes; replaces it in the settings.
+
+    1. Scrapy 2.19 hands the parsed robots.txt only to the first two requests waiting for it: it awaits
+       the shared Deferred with `maybe_deferred_to_future`, whose callback returns None, so every later
+       waiter gets None, which means "allow everything" (scrapy PR 6802 dropped the pass-through
+       callback). A crawl that starts with three or more requests to a host fetched disallowed pages.
+       Here each waiter gets its own Deferred fed by a pass-through callback.
+    2. Scrapy parses whatever body the robots.txt request returned, so a 503 error page means "no rules".
+       RFC 9309: unreachable (5xx, 429 after our retries, network error) means disallow everything;
+       a 4xx means no rules.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if isinstance(pending, Deferred):
+            mine: Deferred[Any] = Deferred()
+
+            def relay(result: Any) -> Any:
+                mine.callback(result)
+                return result
+
+            pending.addCallback(relay)
+            return await maybe_deferred_to_future(mine)
+        return await super().robot_parser(request)
+
+    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
+        if response.status >= 500 or response.status == 429:
+            logger.warning("robots.txt of %s answered HTTP %d: fetching nothing from it in this crawl (RFC 9309)",
+                           netloc, response.status)
+            self._settle(netloc, UnreachableRobots(f"HTTP {response.status}"))
+            return
+        if response.status >= 400:  # no robots.txt: no rules
+            self._settle(netloc, build_from_crawler(self._parserimpl, self.crawler, b""))
+            return
+        await super()._parse_robots(response, netloc, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if isinstance(exc, IgnoreRequest):  # e.g. robots.txt redirected off the configured hosts: no rules
+            super()._robots_error(exc, netloc)
+            return
+        logger.warning("robots.txt of %s could not be fetched (%s): fetching nothing from it in this crawl",
+                       netloc, exc.__class__.__name__)
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        self._settle(netloc, UnreachableRobots(exc.__class__.__name__))
+
+    def _settle(self, netloc: str, parser: Any) -> None:
+        pending = self._parsers.get(netloc)
+        self._parsers[netloc] = parser
+        if isinstance(pending, Deferred):
+            pending.callback(parser)
+
+    def process_request_2(self, rp: Any, request: Request) -> None:
+        if isinstance(rp, UnreachableRobots):
+            self._stats.inc_value("robotstxt/unreachable")
+            raise IgnoreRequest(f"robots.txt unreachable ({rp.reason}): not fetched in this crawl")
+        super().process_request_2(rp, request)
 
 
 class HostAllowlistMiddleware:

@@ -6,8 +6,9 @@ from typing import Any
 
 from gongkai import __version__
 
-USER_AGENT = (f"gongkai/{__version__} (+https://github.com/gongkai/gongkai; research crawler for "
-              "government 计划总结 disclosure reports; obeys robots.txt)")
+# HTTP headers are ASCII: no Chinese in the User-Agent.
+USER_AGENT = (f"gongkai/{__version__} (+https://github.com/gongkai/gongkai; research crawler for county "
+              "work-plan and work-summary (jihua zongjie) disclosure reports; obeys robots.txt)")
 
 DEFAULT_DELAY = 1.0  # seconds between requests to one host
 DEFAULT_CONCURRENCY_PER_HOST = 2
@@ -32,12 +33,15 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "REDIRECT_MAX_TIMES": 5,
         "COOKIES_ENABLED": True,
         "TELNETCONSOLE_ENABLED": False,
+        "REMOTE_CONTROL_ENABLED": False,  # Scrapy 2.19's code-executing HTTP console has no place in a daemon
         "RETRY_ENABLED": False,  # replaced by PoliteRetryMiddleware
         "RETRY_TIMES": 3,
         "GONGKAI_BACKOFF_BASE": 2.0,
         "GONGKAI_BACKOFF_MAX": 120.0,
         "DOWNLOADER_MIDDLEWARES": {
             "gongkai.crawler.middlewares.HostAllowlistMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "gongkai.crawler.middlewares.StrictRobotsTxtMiddleware": 100,
             "gongkai.crawler.middlewares.PoliteRetryMiddleware": 550,
         },
         "ITEM_PIPELINES": {"gongkai.crawler.pipelines.StagePipeline": 300},

@@ -172,7 +172,7 @@ class ListingSpider(scrapy.Spider):
             item = FetchFailed(url=url, site=meta["site"], reason=f"HTTP {status}", status=status)
         elif failure.check(IgnoreRequest):
             message = str(failure.value)
-            if "robots.txt" in message:
+            if "Forbidden by robots.txt" in message:
                 item = FetchFailed(url=url, site=meta["site"], reason="forbidden by robots.txt", blocked=True)
             else:  # redirected off host, redirect loop, too large: the portal may fix it; the next crawl retries
                 item = FetchFailed(url=url, site=meta["site"], reason=message or "ignored")
