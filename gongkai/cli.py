@@ -52,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     crawl = sub.add_parser("crawl", help="crawl column listing URLs, stage every page, then ingest")
-    crawl.add_argument("urls", nargs="+", metavar="URL", help="column listing page, e.g. http://host/col/col123/index.html")
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="column listing page, e.g. http://host/col/col123/index.html")
+    crawl.add_argument("--site", action="append", dest="sites", default=[], metavar="NAME",
+                       help="crawl this configured site (repeatable): listings, delay etc. from the config")
+    crawl.add_argument("--all", action="store_true", dest="all_sites", help="crawl every configured site")
+    crawl.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
     crawl.add_argument("--delay", type=_nonnegative_float, default=None,
                        help="seconds between requests to one host (default 1.0)")
     crawl.add_argument("--no-ingest", action="store_true", help="only fetch and stage; ingest later")
@@ -60,7 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="walk every listing page (default: stop at the first page with nothing new)")
     crawl.add_argument("--revalidate", action="store_true",
                        help="re-check stored articles with conditional requests to catch edits")
-    crawl.add_argument("--concurrency", type=_nonnegative_int, default=2, help="concurrent requests per host (default 2)")
+    crawl.add_argument("--concurrency", type=_nonnegative_int, default=None,
+                       help="concurrent requests per host (default 2)")
+    crawl.add_argument("--workers", type=_nonnegative_int, default=None,
+                       help="crawl processes sharing one frontier (needs REDIS_URL; default 1)")
+    crawl.add_argument("--join", action="store_true",
+                       help="be a crawl worker: work on the distributed crawls announced in REDIS_URL, until stopped")
 
     ingest = sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
     ingest.add_argument("--workers", type=_nonnegative_int, default=1,
@@ -76,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="serve the bundled replica portals on loopback, crawl and ingest them")
     demo.add_argument("--delay", type=_nonnegative_float, default=0.2, help="per-host delay (default 0.2)")
+
+    serve = sub.add_parser("serve", help="run the scheduler: crawl configured sites on schedule, ingest, serve "
+                                         "/healthz and /metrics, until SIGTERM")
+    serve.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+    status = sub.add_parser("status", help="per site: last success, last failure and why, reports, next run")
+    status.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+
+    sites = sub.add_parser("sites", help="list configured sites, or add one by its listing URL")
+    sites_sub = sites.add_subparsers(dest="sites_command", required=True)
+    sites_add = sites_sub.add_parser("add", help="detect the platform of a listing URL and add it to the config")
+    sites_add.add_argument("url", metavar="URL", help="column listing page, e.g. http://host/col/col123/index.html")
+    sites_add.add_argument("--name", help="site name (default: from the host)")
+    sites_add.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+    sites_list = sites_sub.add_parser("list", help="show configured sites")
+    sites_list.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
     return parser
 
 
@@ -129,14 +153,27 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     from gongkai.crawler.run import CrawlInputError, validate_listing_url
     from gongkai.crawler.settings import DEFAULT_DELAY
 
+    if args.join or args.workers is not None:
+        from gongkai.crawler.distributed import crawl_workers_option
+
+        if args.join:
+            return crawl_workers_option(args, join=True)
+        crawl_workers_option(args)  # checks REDIS_URL; the crawl below reads GONGKAI_CRAWL_WORKERS
+    if args.sites or args.all_sites:
+        from gongkai.scheduler import crawl_configured
+
+        return crawl_configured(args)
+    if not args.urls:
+        raise CliError("give listing URLs to crawl, or --site NAME / --all to crawl sites from the config")
     try:
         urls = [validate_listing_url(u) for u in args.urls]
     except CrawlInputError as exc:
         raise CliError(str(exc)) from None
-    if args.concurrency < 1:
+    concurrency = 2 if args.concurrency is None else args.concurrency
+    if concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
-    return crawl_and_ingest(urls, delay=delay, concurrency=args.concurrency, ingest=not args.no_ingest,
+    return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
                             full=args.full, revalidate=args.revalidate)
 
 
@@ -211,5 +248,43 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(delay=args.delay)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gongkai.scheduler import serve_command
+
+    return serve_command(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from gongkai.status import status_command
+
+    return status_command(args)
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    from gongkai.config import ConfigError, config_path, load_config
+    from gongkai.crawler.platforms import UnsupportedListing
+    from gongkai.sites_cmd import add_site, fetch_listing
+
+    path = config_path(args.config)
+    try:
+        if args.sites_command == "add":
+            html = fetch_listing(args.url)
+            block = add_site(path, args.url, html, args.name)
+            print(f"added to {path}:\n{block}", end="")
+            return 0
+        config = load_config(path)
+    except UnsupportedListing as exc:
+        raise CliError(f"{args.url}: {exc}") from None
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    for site in config.sites:
+        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
+        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
+              f"{len(site.listings)} listing(s)")
+        for url in site.listings:
+            print(f"\t{url}")
+    return 0
+
+
 COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
-            "demo": cmd_demo}
+            "demo": cmd_demo, "serve": cmd_serve, "status": cmd_status, "sites": cmd_sites}

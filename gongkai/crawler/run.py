@@ -55,7 +55,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
               concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
               sites: dict[str, str] | None = None, platforms: dict[str, str] | None = None,
               full: bool = False, revalidate: bool = False,
-              overrides: dict[str, Any] | None = None) -> CrawlSummary:
+              overrides: dict[str, Any] | None = None, workers: int | None = None) -> CrawlSummary:
     """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host).
 
     Routine (default): articles already stored are not fetched again and paging stops at the first
@@ -63,6 +63,17 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     from a completely walked listing are marked delisted. `revalidate`: re-check every stored article
     with a conditional request (If-None-Match / If-Modified-Since), so edits are caught cheaply.
     """
+    from gongkai.crawler.distributed import redis_url_from_env
+
+    redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed.py); `workers` local workers
+    if workers is None and os.environ.get("GONGKAI_CRAWL_WORKERS"):
+        workers = int(os.environ["GONGKAI_CRAWL_WORKERS"])
+    if not redis_url and workers not in (None, 1):
+        raise CrawlInputError("--workers needs REDIS_URL: the workers share their frontier through Redis")
+    if redis_url:
+        from gongkai.crawler.distributed import check_redis
+
+        check_redis(redis_url)
     urls = [validate_listing_url(u) for u in listing_urls]
     listings = [{"url": u, "site": (sites or {}).get(u) or site_name(u), "platform": (platforms or {}).get(u)}
                 for u in urls]
@@ -87,7 +98,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
                 """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
                    WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
         ]
-        known = [row[0] for row in conn.execute(
+        known = [] if redis_url else [row[0] for row in conn.execute(  # distributed: each worker reads it
             "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')",
             (site_names,))]
         recheck = []
@@ -101,6 +112,47 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     env_overrides = _env_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
+    if redis_url:
+        from gongkai.crawler.distributed import crawl_distributed
+
+        outcome = crawl_distributed(redis_url, database_url, settings, listings=listings, retry=retry,
+                                    revalidate=recheck, full=full, workers=1 if workers is None else workers)
+        stats, problems, complete_columns = outcome.stats, outcome.problems, outcome.complete_columns
+        crash = outcome.lost_workers  # a lost worker's listings may be incomplete: no delisting from them
+    else:
+        stats, problems, complete_columns, crash = _crawl_here(settings, listings, retry, known, recheck, full)
+    if stats.get("stage/unstaged"):
+        problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
+                        "not be staged; the next crawl fetches them again")
+    counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
+    counts["retried"] = int(stats.get("retry/count", 0))
+    counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))
+    counts["requests"] = int(stats.get("downloader/request_count", 0))
+    counts["listing_pages"] = int(stats.get("listing/pages", 0))
+    status = "failed" if problems else "ok"
+    if not crash and stats.get("finish_reason") != "finished":  # None: stopped by a second signal
+        status = "interrupted"
+    try:
+        if full and not crash and not stats.get("stage/unstaged"):
+            counts["delisted"] = mark_delisted(database_url, run_id, sorted(complete_columns))
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
+                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
+                 "\n".join(problems) or None, run_id),
+            )
+    except psycopg.OperationalError as exc:
+        from gongkai.db import DatabaseError, redact
+
+        lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
+        raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
+                            f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+
+
+def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry: list[dict[str, Any]],
+                known: list[str], recheck: list[dict[str, Any]], full: bool):
+    """The single-process crawl: (stats, problems, complete columns, crash messages)."""
     root_level = logging.root.level
     process = CrawlerProcess(settings)
     logging.root.setLevel(root_level)  # Scrapy resets it; the CLI's choice stands
@@ -117,34 +169,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     stats = crawler.stats.get_stats() if crawler.stats else {}
     spider = crawler.spider
     problems = crash + [p.reason for p in getattr(spider, "problems", [])]
-    if stats.get("stage/unstaged"):
-        problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
-                        "not be staged; the next crawl fetches them again")
-    counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
-    counts["retried"] = int(stats.get("retry/count", 0))
-    counts["robots_forbidden"] = int(stats.get("robotstxt/forbidden", 0))
-    counts["requests"] = int(stats.get("downloader/request_count", 0))
-    counts["listing_pages"] = int(stats.get("listing/pages", 0))
-    status = "failed" if problems else "ok"
-    if stats.get("finish_reason") not in (None, "finished"):
-        status = "interrupted"
-    try:
-        if full and not crash and not stats.get("stage/unstaged"):
-            complete = sorted(getattr(spider, "complete_columns", set()))
-            counts["delisted"] = mark_delisted(database_url, run_id, complete)
-        with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(
-                "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
-                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
-                 "\n".join(problems) or None, run_id),
-            )
-    except psycopg.OperationalError as exc:
-        from gongkai.db import DatabaseError, redact
-
-        lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
-        raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
-                            f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
-    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+    return stats, problems, set(getattr(spider, "complete_columns", set())), crash
 
 
 def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> int:

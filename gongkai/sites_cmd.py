@@ -1,0 +1,159 @@
+"""`gongkai sites add URL` / `gongkai sites list`: add a site by pasting its listing URL.
+
+The listing page says most of what the config needs: its platform (detected), the site's name
+(meta SiteName, e.g. 仙居县人民政府, hence the county), the town (breadcrumb or column description).
+The entry is appended to sites.yaml as text, so comments and layout survive, then the whole file is
+validated; a file that would not load is restored.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+import urllib.robotparser
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gongkai.config import ConfigError, load_config
+from gongkai.crawler.platforms import detect_platform
+from gongkai.crawler.settings import USER_AGENT
+from gongkai.ingest.decode import decode_html
+
+MAX_LISTING_BYTES = 8 * 1024 * 1024
+_META = r'<meta[^>]+name=["\']{}["\'][^>]+content=["\']([^"\']*)["\']'
+_COUNTY = re.compile(r"([\u4e00-\u9fff]{1,6}?(?:自治县|县|区|市))人民政府")
+_CITY = re.compile(r"([\u4e00-\u9fff]{1,5}市)人民政府")
+_TOWN = re.compile(r"([\u4e00-\u9fff]{1,8}?(?:畲族乡|畲族镇|街道|镇|乡))")
+
+
+@dataclass
+class ListingDescription:
+    platform: str
+    site_name: str | None
+    county: str | None
+    town: str | None
+
+
+def describe_listing(html: str, url: str) -> ListingDescription:
+    """What a listing page says about itself (pure: no I/O)."""
+    platform = detect_platform(html).NAME
+    site_name = _meta(html, "SiteName")
+    if not site_name:
+        title = re.search(r"<title>(.*?)</title>", html, re.S)
+        site_name = title.group(1).rsplit(" - ", 1)[-1].strip() if title and " - " in title.group(1) else None
+    county = None
+    if site_name:
+        match = _COUNTY.search(site_name)
+        county = match.group(1) if match else None
+    town = None
+    crumb = re.search(r"(?:当前位置|当前的位置|当前所在的位置)[:：]?(.{0,600}?)(?:计划总结|规划计划)", html, re.S)
+    candidates = []
+    if crumb:
+        candidates = [t.strip() for t in re.split(r"&gt;|>|»", re.sub(r"<[^>]+>", ">", crumb.group(1))) if t.strip()]
+    description = _meta(html, "ColumnDescription") or ""
+    for text in [*reversed(candidates), description]:
+        match = _TOWN.fullmatch(text) or (_TOWN.match(text) if text is description else None)
+        if match:
+            town = match.group(1)
+            break
+    return ListingDescription(platform=platform, site_name=site_name, county=county, town=town)
+
+
+def _meta(html: str, name: str) -> str | None:
+    match = re.search(_META.format(name), html, re.I)
+    return match.group(1).strip() if match and match.group(1).strip() else None
+
+
+class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001 - stdlib signature
+        if urlsplit(newurl).netloc != urlsplit(req.full_url).netloc:
+            raise urllib.error.HTTPError(newurl, code, f"redirect to another host ({newurl}) not followed", headers, fp)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def fetch_listing(url: str, timeout: float = 20) -> str:
+    """GET one listing page politely: robots.txt obeyed, our User-Agent, same-host redirects, size cap."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{url!r} is not an http(s) URL of a column listing page")
+    robots = urllib.robotparser.RobotFileParser(f"{parts.scheme}://{parts.netloc}/robots.txt")
+    try:
+        robots.read()
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"{url}: cannot reach {parts.netloc}: {getattr(exc, 'reason', exc)}") from None
+    if not robots.can_fetch(USER_AGENT, url):
+        raise ConfigError(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
+    opener = urllib.request.build_opener(_SameHostRedirects)
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_LISTING_BYTES + 1)
+            content_type = response.headers.get("Content-Type")
+    except urllib.error.HTTPError as exc:
+        raise ConfigError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"{url}: cannot fetch: {getattr(exc, 'reason', exc)}") from None
+    if len(body) > MAX_LISTING_BYTES:
+        raise ConfigError(f"{url}: page larger than {MAX_LISTING_BYTES // 2**20} MB: not a listing")
+    return decode_html(body, content_type)
+
+
+def default_name(url: str, taken: set[str]) -> str:
+    """www.zjxj.gov.cn -> zjxj; a second column of the same host gets its column id."""
+    host = (urlsplit(url).hostname or "site").lower()
+    labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
+    name = re.sub(r"[^a-z0-9-]", "-", labels[0] if labels else host)
+    if name not in taken:
+        return name
+    column = re.search(r"col(\d+)", url)
+    candidate = f"{name}-{column.group(1)}" if column else f"{name}-2"
+    n = 2
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}-{n}"
+    return candidate
+
+
+def site_block(name: str, url: str, description: ListingDescription) -> str:
+    region = {"province": "浙江省" if (urlsplit(url).hostname or "").endswith("zj.gov.cn") else None,
+              "county": description.county, "town": description.town}
+    region_text = ", ".join(f"{k}: {v}" for k, v in region.items() if v)
+    lines = [f"  - name: {name}"]
+    if description.site_name:
+        lines[0] += f"   # {description.site_name}"
+    if region_text:
+        lines.append(f"    region: {{{region_text}}}")
+    lines += [f"    platform: {description.platform}", "    listings:", f"      - {url}"]
+    return "\n".join(lines) + "\n"
+
+
+def add_site(config_file: Path, url: str, html: str, name: str | None = None) -> str:
+    """Append a validated entry for `url` to config_file; returns the entry's text."""
+    original = text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    config = load_config(config_file) if text.strip() else None
+    sites = config.sites if config else ()
+    for site in sites:
+        if url in site.listings:
+            raise ConfigError(f"{config_file}:{site.line}: {url} is already a listing of site {site.name!r}")
+    taken = {s.name for s in sites}
+    if name and name in taken:
+        raise ConfigError(f"{config_file}: a site named {name!r} exists already: choose another --name")
+    block = site_block(name or default_name(url, taken), url, describe_listing(html, url))
+    if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
+    elif re.search(r"^sites:\s*\[\s*\]\s*$", text, re.M):
+        text = re.sub(r"^sites:\s*\[\s*\]\s*$", "sites:", text, flags=re.M)
+    new_text = text.rstrip("\n") + "\n" + block
+    config_file.parent.mkdir(parents=True, exist_ok=True)
+    config_file.write_text(new_text, encoding="utf-8")
+    try:
+        load_config(config_file)
+    except ConfigError:
+        if original:
+            config_file.write_text(original, encoding="utf-8")
+        else:
+            config_file.unlink()
+        raise
+    return block

@@ -1,0 +1,121 @@
+"""`gongkai status`: is the service running, and per site: last success, last failure and why,
+reports stored, next run. Read from the database only, so it works from any machine and whether or
+not the service is up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from gongkai.config import ConfigError, config_path, load_config
+
+STALE_HEARTBEAT_S = 30
+
+
+def status_command(args: argparse.Namespace) -> int:
+    from gongkai.cli import CliError, _open_db
+
+    names: list[str] | None = None
+    try:
+        config = load_config(args.config)
+        names = [s.name for s in config.sites]
+    except ConfigError as exc:
+        # No config file at the default place: show what the database knows. A named file must exist.
+        if args.config or config_path(None).exists():
+            raise CliError(str(exc)) from None
+    _, conn = _open_db()
+    with conn:
+        sys.stdout.write(render_status(conn, names))
+    return 0
+
+
+def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """One dict per site: name, reports, last_success, last_failure, last_error, running, next_run."""
+    if names is None:
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sites UNION SELECT site FROM crawl_runs WHERE site IS NOT NULL ORDER BY 1")]
+    rows = conn.execute(
+        """SELECT n.name,
+                  (SELECT count(*) FROM reports r WHERE r.site = n.name) AS reports,
+                  (SELECT max(finished_at) FROM crawl_runs c WHERE c.site = n.name AND c.status = 'ok'),
+                  f.at, f.status, f.error,
+                  EXISTS (SELECT 1 FROM crawl_runs c WHERE c.site = n.name AND c.status = 'running'),
+                  j.next_run_at, j.schedule
+           FROM unnest(%s::text[]) WITH ORDINALITY AS n(name, pos)
+           LEFT JOIN LATERAL (SELECT COALESCE(c.finished_at, c.started_at) AS at, c.status, c.error
+                              FROM crawl_runs c WHERE c.site = n.name AND c.status IN ('failed', 'interrupted')
+                              ORDER BY c.id DESC LIMIT 1) f ON true
+           LEFT JOIN service_jobs j ON j.job = 'crawl:' || n.name
+           ORDER BY n.pos""", (names,)).fetchall()
+    keys = ("site", "reports", "last_success", "last_failure", "failure_status", "last_error", "running",
+            "next_run", "schedule")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def service_line(conn: psycopg.Connection) -> str:
+    row = conn.execute("SELECT pid, host, http_url, started_at, heartbeat_at, stopped_at, now() FROM service_state"
+                       ).fetchone()
+    if row is None:
+        return "service: never started (run `gongkai serve`)"
+    pid, host, http_url, started, beat, stopped, now = row
+    if stopped is None and beat is not None and (now - beat).total_seconds() < STALE_HEARTBEAT_S:
+        return f"service: running (pid {pid} on {host}, since {_when(started, now)}, {http_url})"
+    if stopped is not None:
+        return f"service: stopped {_when(stopped, now)}"
+    return f"service: not responding (last heartbeat {_when(beat, now)}; killed?)"
+
+
+def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> str:
+    now = conn.execute("SELECT now()").fetchone()[0]
+    running_service = service_line(conn).startswith("service: running")
+    lines = [service_line(conn)]
+    pending = conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]
+    lines.append(f"ingest queue: {pending} staged pages pending")
+    table = [("SITE", "REPORTS", "LAST SUCCESS", "LAST FAILURE", "NEXT RUN")]
+    errors = []
+    for r in site_rows(conn, names):
+        failure = "-"
+        if r["last_failure"] is not None:
+            failure = f"{_when(r['last_failure'], now)} ({r['failure_status']})"
+            if r["last_error"]:
+                errors.append(f"  {r['site']}: {r['last_error'].splitlines()[0][:200]}")
+        if r["running"]:
+            nxt = "running now"
+        elif r["next_run"] is None:
+            nxt = "-"
+        else:
+            nxt = _when(r["next_run"], now) + ("" if running_service else " (service not running)")
+        table.append((r["site"], str(r["reports"]), _when(r["last_success"], now), failure, nxt))
+    if len(table) == 1:
+        lines.append("no sites configured")
+    else:
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        for row in table:
+            lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if errors:
+        lines.append("last failures:")
+        lines.extend(errors)
+    return "\n".join(lines) + "\n"
+
+
+def _when(at: datetime | None, now: datetime) -> str:
+    """'2025-01-02 03:04 UTC (5m ago)' / '(in 2h)'; '-' for never."""
+    if at is None:
+        return "-"
+    delta = (at - now).total_seconds()
+    span = abs(delta)
+    if span < 90:
+        rel = f"{span:.0f}s"
+    elif span < 5400:
+        rel = f"{span / 60:.0f}m"
+    elif span < 172800:
+        rel = f"{span / 3600:.0f}h"
+    else:
+        rel = f"{span / 86400:.0f}d"
+    rel = f"in {rel}" if delta > 0 else f"{rel} ago"
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({rel})"

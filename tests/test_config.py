@@ -1,0 +1,131 @@
+"""config/sites.yaml: a good file loads; every mistake is one line naming the file and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gongkai.config import ConfigError, load_config, load_sites, parse_duration
+from tests.test_cli import gongkai, one_line_error
+
+REPO = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+ingest_interval: 2m
+http: {host: 0.0.0.0, port: 9100}
+timezone: Asia/Shanghai
+defaults:
+  delay: 2
+sites:
+  - name: xianju
+    region: {province: 浙江省, city: 台州市, county: 仙居县, town: 朱溪镇}
+    platform: jcms
+    listings:
+      - http://www.zjxj.gov.cn/col/col1229311252/index.html
+    schedule: {cron: "0 3 * * *", jitter: 10m}
+  - name: wuyi
+    listings: http://www.zjwy.gov.cn/col/col1229423772/index.html
+    schedule: {interval: 6h}
+    delay: 0.5
+    concurrency: 1
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sites.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_file_loads(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config.ingest_interval == 120 and (config.http_host, config.http_port) == ("0.0.0.0", 9100)
+    xianju, wuyi = config.sites
+    assert xianju.region.town == "朱溪镇" and xianju.platform == "jcms" and xianju.line == 7
+    assert xianju.schedule.cron == "0 3 * * *" and xianju.schedule.jitter == 600
+    assert xianju.delay == 2 and xianju.concurrency is None  # from defaults
+    assert wuyi.listings == ("http://www.zjwy.gov.cn/col/col1229423772/index.html",)
+    assert wuyi.schedule.interval == 6 * 3600 and wuyi.schedule.jitter == 2160  # a tenth of the period
+    assert (wuyi.delay, wuyi.concurrency) == (0.5, 1)
+    assert xianju.schedule.trigger() is not None and wuyi.schedule.trigger() is not None
+
+
+def test_default_schedule_is_daily_with_jitter(tmp_path):
+    (site,) = load_sites(write(tmp_path, "sites:\n  - name: a\n    listings: [http://h/col/col1/index.html]\n"))
+    assert site.schedule.interval == 86400 and site.schedule.jitter == 3600
+
+
+def test_shipped_config_is_valid():
+    config = load_config(REPO / "config" / "sites.yaml")
+    assert config.sites and all(s.listings for s in config.sites)
+
+
+def test_empty_file_means_no_sites(tmp_path):
+    assert load_config(write(tmp_path, "# nothing yet\n")).sites == ()
+
+
+@pytest.mark.parametrize(("text", "line", "expected"), [
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    schedule: {every: 6h}\n", 4,
+     "site 'a': schedule: unknown key 'every'"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    schedule:\n      interval: soon\n", 5,
+     "site 'a': schedule: interval: 'soon' is not a duration"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    schedule: {cron: \"61 * * * *\"}\n", 4,
+     "site 'a': schedule: cron: '61 * * * *'"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    schedule: {interval: 1h, cron: \"0 3 * * *\"}\n", 4,
+     "give exactly one of 'interval'"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n  - name: a\n    listings: [http://h/d]\n", 4,
+     "site 'a': name already used on line 2"),
+    ("sites:\n  - name: a\n    listings: [ftp://h/c]\n", 3, "site 'a': listings: 'ftp://h/c' is not an http(s) URL"),
+    ("sites:\n  - name: a\n", 2, "site 'a': missing 'listings'"),
+    ("sites:\n  - listings: [http://h/c]\n", 2, "site: missing 'name'"),
+    ("sites:\n  - name: a b\n    listings: [http://h/c]\n", 2, "site 'a b': name must be"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    platform: wordpress\n", 4,
+     "site 'a': platform: 'wordpress' is not one of"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    concurrency: 0\n", 4, "site 'a': concurrency: must be"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n  - name: b\n    listings: [http://h/c]\n", 4,
+     "listing http://h/c already belongs to site 'a'"),
+    ("ingest_interval: 0\n", 1, "ingest_interval: must be more than 0"),
+    ("http: {port: 99999}\n", 1, "http: port: must be a whole number from 1 to 65535"),
+    ("timezone: Mars/Olympus\n", 1, "unknown time zone"),
+    ("site:\n  - name: a\n", 1, "unknown key 'site'"),
+    ("sites:\n  - name: a\n    listings: [http://h/c\n", 4, "not valid YAML"),
+    ("sites: {name: a}\n", 1, "sites: must be a list"),
+])
+def test_bad_file_is_one_line_with_file_and_line(tmp_path, text, line, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}:{line}: "), message
+    assert expected in message, message
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_durations():
+    assert parse_duration("90s") == 90 and parse_duration("1h30m") == 5400 and parse_duration(15) == 15
+    assert parse_duration("1d") == 86400 and parse_duration("250ms") == 0.25
+    for bad in ("", "6 hours", "-1", True, None):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+
+
+def test_cli_reports_config_errors_in_one_line(tmp_path, database_url):
+    path = write(tmp_path, "sites:\n  - name: a\n    listings: [http://h/c]\n    schedule: {every: 6h}\n")
+    for args in (("serve", "--config", str(path)), ("crawl", "--site", "a", "--config", str(path))):
+        result = gongkai(*args, database_url=database_url, timeout=60)
+        assert result.returncode == 2, result.stderr
+        assert f"{path}:4: site 'a': schedule: unknown key 'every'" in one_line_error(result)
+
+
+def test_crawl_needs_urls_or_sites(tmp_path, database_url):
+    result = gongkai("crawl", database_url=database_url, timeout=60)
+    assert result.returncode == 2 and "--site NAME / --all" in one_line_error(result)
+    path = write(tmp_path, GOOD)
+    unknown = gongkai("crawl", "--site", "nowhere", "--config", str(path), database_url=database_url, timeout=60)
+    assert unknown.returncode == 2 and "no site 'nowhere' (configured: xianju, wuyi)" in one_line_error(unknown)

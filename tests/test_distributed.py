@@ -1,0 +1,262 @@
+"""Distributed mode against the real Redis (127.0.0.1:6379) and PostgreSQL: several crawl workers sharing
+one scrapy-redis frontier, several ingest workers, a worker killed mid-run, politeness across processes.
+
+The replica serves 12 portals: the five demo sites (faults included: 503s, a 429 with Retry-After, a
+withdrawn page, a robots-disallowed path) and seven cloned ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import defaultdict
+
+import psycopg
+import pytest
+import redis
+
+from bench.scale import scaled_sites
+from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.server import ReplicaServer
+
+REDIS_URL = os.environ.get("GONGKAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_up() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+pytestmark = pytest.mark.skipif(not _redis_up(), reason=f"no Redis at {REDIS_URL}")
+
+# What must be equal between runs: every field a consumer sees, except ids, seqs, timestamps and the
+# canonical `url` (the first URL ingested: an article listed under two columns has two, equally first).
+COMPARED = ["site", "title", "index_no", "publisher", "doc_no", "written_date", "published_date", "category", "body",
+            "attachments", "metadata", "version"]
+
+
+def run(*args: str, database_url: str, env: dict[str, str] | None = None, timeout: float = 120,
+        wait: bool = True):
+    full_env = {**os.environ, "GONGKAI_BACKOFF_BASE": "0.05", "RETRY_TIMES": "2", "DATABASE_URL": database_url,
+                **(env or {})}
+    if not (env or {}).get("REDIS_URL"):
+        full_env.pop("REDIS_URL", None)
+    command = [sys.executable, "-m", "gongkai", *args]
+    if not wait:
+        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def reports(database_url: str) -> dict[tuple[str, ...], dict]:
+    result = run("export", database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    out = {}
+    for line in result.stdout.splitlines():
+        row = json.loads(line)
+        key = tuple(sorted(row["urls"]))
+        assert key not in out
+        out[key] = {name: row[name] for name in COMPARED} | {"withdrawn": row["withdrawn_at"] is not None}
+    return out
+
+
+@pytest.fixture
+def redis_env():
+    """A key prefix of its own; every key under it is deleted afterwards."""
+    prefix = f"gongkai_test_{uuid.uuid4().hex[:10]}"
+    yield {"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": prefix}
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        server.delete(*keys)
+
+
+def cloned_portals(n_sites: int, per_site: int) -> list:
+    """Demo portals cloned, each article given a paragraph of its own: distinct reports, not reposts (the
+    dedup of equally-dated reposts depends on which copy is ingested first, in any mode)."""
+    rng = random.Random(6)
+    sites = scaled_sites(n_sites, per_site)
+    for site in sites:
+        for article in site.articles():
+            # as long as the article itself: far below the near-duplicate threshold (Jaccard 0.95)
+            size = max(300, sum(len(p) for p in article.paragraphs))
+            own = "".join(chr(0x4E00 + rng.randrange(0x4000)) for _ in range(size))
+            article.paragraphs = [own, *article.paragraphs]
+    return sites
+
+
+@pytest.fixture(scope="module")
+def replica():
+    sites = build_demo_sites() + cloned_portals(7, 10)
+    with ReplicaServer(sites) as server:
+        yield server
+
+
+def listing_urls(server: ReplicaServer) -> list[str]:
+    return [u for site in server.sites.values() for u in server.listing_urls(site.name)]
+
+
+@pytest.fixture(scope="module")
+def single_process(replica, admin_url):
+    """The reference: the same replica crawled and ingested by one process, no Redis."""
+    from tests.conftest import _with_dbname
+
+    name = f"gongkai_test_single_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = _with_dbname(admin_url, name)
+    replica.reset_faults()
+    result = run("crawl", *listing_urls(replica), "--delay", "0", database_url=url, timeout=300)
+    assert result.returncode == 0, result.stderr
+    yield reports(url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def ingest_alongside(crawl: subprocess.Popen, database_url: str, workers: int = 2) -> list[str]:
+    """`workers` concurrent `gongkai ingest` processes, started over and over while the crawl stages pages,
+    then once more after it. Returns their stderr."""
+    outputs = []
+    while True:
+        crawling = crawl.poll() is None
+        batch = [run("ingest", database_url=database_url, wait=False) for _ in range(workers)]
+        for proc in batch:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+            outputs.append(err)
+        if not crawling:
+            return outputs
+        time.sleep(0.3)
+
+
+def same(got: dict, expected: dict) -> None:
+    only_got = sorted(set(got) - set(expected))
+    only_expected = sorted(set(expected) - set(got))
+    assert not only_got and not only_expected, (only_got, only_expected)
+    diff = [(k, n, got[k][n], expected[k][n]) for k in got for n in got[k] if got[k][n] != expected[k][n]]
+    assert not diff, [str(d)[:300] for d in diff[:6]]
+
+
+def test_three_crawl_workers_two_ingest_workers_equal_one_process(replica, single_process, database_url,
+                                                                 redis_env):
+    replica.reset_faults()
+    crawl = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "3", "--no-ingest",
+                database_url=database_url, env=redis_env, wait=False)
+    outputs = ingest_alongside(crawl, database_url)
+    _, err = crawl.communicate(timeout=10)
+    assert crawl.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert sum("new" in out for out in outputs) >= 1
+    got = reports(database_url)
+    same(got, single_process)
+    assert len(got) >= 180
+    with psycopg.connect(database_url) as conn:
+        staged = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
+        states = dict(conn.execute("SELECT ingest_state, count(*) FROM staged_pages GROUP BY 1").fetchall())
+        status = conn.execute("SELECT status FROM crawl_runs").fetchall()
+    assert staged[0] == staged[1], "an article was fetched twice: the shared seen-set failed"
+    assert states == {"done": staged[0]}, states
+    assert status == [("ok",)]
+    server = redis.Redis.from_url(REDIS_URL)
+    assert not list(server.scan_iter(match=f"{redis_env['GONGKAI_REDIS_PREFIX']}:job:*")), "job keys left behind"
+
+
+def test_killed_worker_loses_nothing(replica, single_process, database_url, redis_env):
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    replica.reset_faults()
+    # A small delay keeps the crawl going long enough to kill a worker in the middle of it.
+    crawl = run("crawl", *listing_urls(replica), "--delay", "0.1", "--workers", "3", "--no-ingest",
+                database_url=database_url, env={**redis_env, "DOWNLOAD_TIMEOUT": "5"}, wait=False)
+    victim = None
+    deadline = time.monotonic() + 60
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        while victim is None and time.monotonic() < deadline and crawl.poll() is None:
+            staged = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
+            jobs = [j.decode() for j in server.smembers(f"{prefix}:jobs")]
+            if jobs and staged >= 30:
+                workers = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{prefix}:job:{jobs[0]}:workers").items()}
+                busy = server.hkeys(f"{prefix}:job:{jobs[0]}:busy")
+                running = [w for w, info in workers.items() if info["state"] == "running" and w.encode() in busy]
+                if running:
+                    victim = workers[running[0]]["pid"]
+                    os.kill(victim, signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+        assert victim, "no worker to kill: the crawl ended too soon"
+        at_kill = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
+    _, err = crawl.communicate(timeout=120)
+    assert crawl.returncode == 1, err
+    assert "stopped before the crawl was done" in err, err
+    with psycopg.connect(database_url) as conn:
+        first_run = conn.execute("SELECT status FROM crawl_runs").fetchone()[0]
+        staged_first = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+    assert first_run != "ok"  # so the next routine crawl walks every page of these listings again
+    assert at_kill < staged_first
+
+    # The next (routine) crawl walks the interrupted listings again and fetches what was lost.
+    again = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "3", database_url=database_url,
+                env=redis_env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    same(reports(database_url), single_process)
+    with psycopg.connect(database_url) as conn:
+        staged_after = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+    assert staged_after >= staged_first
+
+
+class SlowReplica(ReplicaServer):
+    """A replica whose pages take a while, counting requests in flight per site."""
+
+    PAUSE = 0.3
+
+    def __init__(self, sites) -> None:
+        super().__init__(sites)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.max_in_flight: dict[str, int] = defaultdict(int)
+        self._count_lock = threading.Lock()
+
+    def _route(self, site, method, path, query, form, headers=None):
+        with self._count_lock:
+            self.in_flight[site.name] += 1
+            self.max_in_flight[site.name] = max(self.max_in_flight[site.name], self.in_flight[site.name])
+        try:
+            time.sleep(self.PAUSE)
+            return super()._route(site, method, path, query, form, headers=headers)
+        finally:
+            with self._count_lock:
+                self.in_flight[site.name] -= 1
+
+
+def test_per_host_politeness_holds_across_workers(database_url, redis_env):
+    """3 workers, --concurrency 2 --delay 0.2: at most 2 requests in flight per host and starts at least
+    0.1 s apart (delay ±50 % jitter) across all workers together, as the server's own log sees them: the
+    log's timestamps carry this busy machine's scheduling noise, so a gap may look up to 40 ms shorter,
+    but on average requests to a host must come no faster than one per `delay`."""
+    delay = 0.2
+    with SlowReplica(scaled_sites(3, 14)) as server:
+        result = run("crawl", *listing_urls(server), "--delay", str(delay), "--concurrency", "2", "--workers", "3",
+                     "--no-ingest", database_url=database_url, env=redis_env, timeout=120)
+        assert result.returncode == 0, result.stderr
+        log = server.requests
+        peaks = dict(server.max_in_flight)
+    by_site = defaultdict(list)
+    for entry in log:
+        by_site[entry.site].append(entry.time)
+    assert len(log) >= 3 * 15
+    for site, times in by_site.items():
+        times.sort()
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert min(gaps) >= delay * 0.5 - 0.04, f"{site}: two requests {min(gaps):.3f}s apart"
+        assert sum(gaps) / len(gaps) >= delay * 0.9, f"{site}: {len(times)} requests in {times[-1] - times[0]:.2f}s"
+    assert max(peaks.values()) <= 2, peaks
+    assert max(peaks.values()) == 2, "concurrency 2 was never used"

@@ -1,0 +1,68 @@
+"""`gongkai sites add URL`: a user pastes a listing URL, the config gains a validated entry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gongkai.config import load_config
+from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.server import ReplicaServer
+from gongkai.sites_cmd import describe_listing
+from tests.test_cli import gongkai
+
+
+@pytest.fixture(scope="module")
+def replica():
+    with ReplicaServer([s for s in build_demo_sites() if s.name in ("xianju", "wuyi")]) as server:
+        yield server
+
+
+def test_describe_listing_reads_the_page():
+    html = ('<html><head><meta name="SiteName" content="仙居县人民政府"><title>朱溪镇计划总结 - 仙居县人民政府</title>'
+            '</head><body><div>当前位置：<a>首页</a> &gt; <a>政务公开</a> &gt; <a>朱溪镇</a> &gt; <a>规划计划</a> &gt; '
+            '计划总结</div><div id="1"><script type="text/xml"><datastore><recordset></recordset></datastore>'
+            '</script></div></body></html>')
+    d = describe_listing(html, "http://www.zjxj.gov.cn/col/col1229311252/index.html")
+    assert (d.platform, d.site_name, d.county, d.town) == ("jcms", "仙居县人民政府", "仙居县", "朱溪镇")
+
+
+def test_add_list_and_crawl_by_name(replica, tmp_path, database_url):
+    config = tmp_path / "sites.yaml"
+    config.write_text("# my sites\ningest_interval: 5m\nsites: []\n", encoding="utf-8")
+    town_column, county_column = sorted(replica.listing_urls("xianju"), reverse=True)
+    added = gongkai("sites", "add", town_column, "--config", str(config))
+    assert added.returncode == 0, added.stderr
+    again = gongkai("sites", "add", county_column, "--config", str(config))
+    assert again.returncode == 0, again.stderr
+    sites = load_config(config).sites
+    assert [s.platform for s in sites] == ["jcms", "jcms"]
+    assert sites[0].region.county == "仙居县" and sites[0].region.town == "朱溪镇"
+    assert sites[0].name != sites[1].name and sites[1].listings == (county_column,)
+    assert config.read_text(encoding="utf-8").startswith("# my sites\n")  # comments survive
+
+    duplicate = gongkai("sites", "add", town_column, "--config", str(config))
+    assert duplicate.returncode == 2 and "already a listing of site" in duplicate.stderr
+
+    listed = gongkai("sites", "list", "--config", str(config))
+    assert listed.returncode == 0 and sites[0].name in listed.stdout and town_column in listed.stdout
+
+    crawled = gongkai("crawl", "--site", sites[0].name, "--config", str(config), "--delay", "0",
+                      database_url=database_url)
+    assert crawled.returncode == 0, crawled.stderr
+    reports = [json.loads(line) for line in gongkai("export", database_url=database_url).stdout.splitlines()]
+    column = next(c for c in replica.site("xianju").columns if town_column.endswith(f"col{c.column_id}/index.html"))
+    assert len(reports) == len(column.articles) and {r["site"] for r in reports} == {sites[0].name}
+
+
+def test_add_rejects_what_is_not_a_listing(replica, tmp_path):
+    config = tmp_path / "sites.yaml"
+    article = replica.article_url("xianju", replica.site("xianju").columns[0].articles[0],
+                                  replica.site("xianju").columns[0].column_id)
+    result = gongkai("sites", "add", article, "--config", str(config))
+    assert result.returncode == 2
+    assert "looked for" in result.stderr and "datastore" in result.stderr
+    assert not config.exists()
+    unreachable = gongkai("sites", "add", "http://127.0.0.1:9/col/col1/index.html", "--config", str(config))
+    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
