@@ -1,7 +1,8 @@
 """gongkai benchmarks: ratios measured in one run on this machine (see BENCHMARKS.md).
 
-    .venv/bin/python -m bench            # full run, rewrites the results block of BENCHMARKS.md
-    .venv/bin/python -m bench --quick    # tiny smoke version (CI), prints only
+    .venv/bin/python -m bench                 # every section; merges results into BENCHMARKS.md
+    .venv/bin/python -m bench extraction      # one section (crawl, store, extraction, dedup, ...)
+    .venv/bin/python -m bench --quick         # tiny smoke version of every section (CI), prints only
 
 Each number is a ratio against a baseline measured in the same run: ours vs bare Scrapy (crawl),
 ours vs bare trafilatura (ingest, extraction accuracy). Absolute times on shared machines are noise.
@@ -239,29 +240,61 @@ def bench_dedup(results: dict) -> None:
 
 
 def write_results(results: dict) -> None:
+    """Merge this run's sections into the results block of BENCHMARKS.md (sections not run keep theirs)."""
     path = ROOT / "BENCHMARKS.md"
     text = path.read_text(encoding="utf-8")
-    block = ("<!-- results:begin -->\n```json\n" + json.dumps(results, ensure_ascii=False, indent=1)
+    found = re.search(r"<!-- results:begin -->\n```json\n(.*?)\n```\n<!-- results:end -->", text, flags=re.S)
+    merged = json.loads(found.group(1)) if found else {}
+    merged.update(results)
+    block = ("<!-- results:begin -->\n```json\n" + json.dumps(merged, ensure_ascii=False, indent=1)
              + "\n```\n<!-- results:end -->")
     text = re.sub(r"<!-- results:begin -->.*<!-- results:end -->", lambda _: block, text, flags=re.S)
     path.write_text(text, encoding="utf-8")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke run; prints results, writes nothing")
-    args = parser.parse_args()
-    results: dict = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-                     f"Python {platform.python_version()}, {platform.platform()}"}
-    n_sites, per_site = (2, 20) if args.quick else (5, 200)
+def run_crawl_and_ingest(results: dict, quick: bool) -> None:
+    n_sites, per_site = (2, 20) if quick else (5, 200)
     database_url = bench_crawl(n_sites, per_site, results)
     try:
         bench_ingest(database_url, results)
     finally:
         drop_database(database_url)
-    bench_store(100 if args.quick else 2000, results)
-    bench_extraction(results)
-    bench_dedup(results)
+
+
+def _section(module: str):
+    """A section in a module of its own: bench/<module>.py with run(results, quick)."""
+    def run(results: dict, quick: bool) -> None:
+        import importlib
+
+        importlib.import_module(f"bench.{module}").run(results, quick)
+    return run
+
+
+# name -> run(results, quick). `python -m bench` runs them all, in this order.
+SECTIONS = {
+    "crawl": run_crawl_and_ingest,  # crawl vs bare Scrapy, then ingest of what it staged vs trafilatura
+    "store": lambda results, quick: bench_store(100 if quick else 2000, results),
+    "extraction": lambda results, quick: bench_extraction(results),
+    "dedup": lambda results, quick: bench_dedup(results),
+    "distributed": _section("distributed"),  # 1, 2, 4 crawl and ingest workers (needs Redis)
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("sections", nargs="*", metavar="SECTION",
+                        help=f"run only these ({', '.join(SECTIONS)}); default: all")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke run; prints results, writes nothing")
+    args = parser.parse_args()
+    unknown = [name for name in args.sections if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}: choose from {', '.join(SECTIONS)}")
+    results: dict = {"date": dt.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                     f"Python {platform.python_version()}, {platform.platform()}"}
+    for name, run in SECTIONS.items():
+        if not args.sections or name in args.sections:
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            run(results, args.quick)
     print(json.dumps(results, ensure_ascii=False, indent=1))
     if not args.quick:
         write_results(results)

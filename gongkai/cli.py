@@ -25,6 +25,13 @@ class CliError(Exception):
         self.code = code
 
 
+def _positive_float(text: str) -> float:
+    value = _nonnegative_float(text)
+    if value == 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
+    return value
+
+
 def _nonnegative_float(text: str) -> float:
     try:
         value = float(text)
@@ -89,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the scheduler: crawl configured sites on schedule, ingest, serve "
                                          "/healthz and /metrics, until SIGTERM")
     serve.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+    serve.add_argument("--role", choices=("scheduler", "crawler", "ingest"), default="scheduler",
+                       help="scheduler (default): schedule crawls and ingest; crawler: work on the distributed "
+                            "crawls announced in REDIS_URL; ingest: ingest staged pages as they arrive")
+    serve.add_argument("--interval", type=_positive_float, default=5.0,
+                       help="--role ingest: seconds between looks at the staging table when it is empty (default 5)")
     status = sub.add_parser("status", help="per site: last success, last failure and why, reports, next run")
     status.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
 
@@ -249,6 +261,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.role != "scheduler":
+        from gongkai.roles import serve_role
+
+        return serve_role(args)
     from gongkai.scheduler import serve_command
 
     return serve_command(args)

@@ -63,3 +63,21 @@ def test_unreachable_host_fails_with_one_line(database_url):
 def test_export_on_empty_database_prints_nothing(database_url):
     result = gongkai("export", database_url=database_url)
     assert result.returncode == 0 and result.stdout == ""
+
+
+def test_distributed_options_need_redis_url(database_url, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    workers = gongkai("crawl", "http://127.0.0.1:9/col/col1/index.html", "--workers", "3", database_url=database_url)
+    assert workers.returncode == 2
+    assert "--workers needs REDIS_URL" in one_line_error(workers)
+    role = gongkai("serve", "--role", "crawler", database_url=database_url)
+    assert role.returncode == 2
+    assert "--role crawler needs REDIS_URL" in one_line_error(role)
+
+
+def test_unreachable_redis_is_one_clear_line(database_url, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:secret@127.0.0.1:1/0")
+    result = gongkai("crawl", "http://127.0.0.1:9/col/col1/index.html", "--workers", "2", database_url=database_url)
+    assert result.returncode == 3
+    line = one_line_error(result)
+    assert "cannot reach Redis" in line and "secret" not in result.stderr

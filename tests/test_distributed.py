@@ -260,3 +260,33 @@ def test_per_host_politeness_holds_across_workers(database_url, redis_env):
         assert sum(gaps) / len(gaps) >= delay * 0.9, f"{site}: {len(times)} requests in {times[-1] - times[0]:.2f}s"
     assert max(peaks.values()) <= 2, peaks
     assert max(peaks.values()) == 2, "concurrency 2 was never used"
+
+
+def test_serve_roles_crawler_and_ingest_equal_one_process(replica, single_process, database_url, redis_env):
+    """The scaled deployment: a coordinator with no local workers, two `serve --role crawler` processes
+    and two `serve --role ingest` processes, all stopped with SIGTERM at the end."""
+    replica.reset_faults()
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text"}
+    crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(2)]
+    ingesters = [run("serve", "--role", "ingest", "--interval", "0.3", database_url=database_url, env=env,
+                     wait=False) for _ in range(2)]
+    try:
+        coordinator = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "0", "--no-ingest",
+                          database_url=database_url, env=redis_env, timeout=240)
+        assert coordinator.returncode == 0, coordinator.stderr
+        deadline = time.monotonic() + 60
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]:
+                assert time.monotonic() < deadline, "the ingest workers did not drain the staged pages"
+                time.sleep(0.3)
+    finally:
+        for proc in crawlers + ingesters:
+            proc.send_signal(signal.SIGTERM)
+        outputs = [proc.communicate(timeout=60) for proc in crawlers + ingesters]
+    for proc, (_, err) in zip(crawlers + ingesters, outputs, strict=True):
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err, err
+    same(reports(database_url), single_process)  # a coordinator with --workers 0 ends only if the roles worked
+    with psycopg.connect(database_url) as conn:
+        staged = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
+    assert staged[0] == staged[1]
