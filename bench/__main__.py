@@ -276,6 +276,7 @@ SECTIONS = {
     "store": lambda results, quick: bench_store(100 if quick else 2000, results),
     "extraction": lambda results, quick: bench_extraction(results),
     "dedup": lambda results, quick: bench_dedup(results),
+    "daemon": _section("daemon"),  # subprocess per crawl vs one process with AsyncCrawlerRunner
     "distributed": _section("distributed"),  # 1, 2, 4 crawl and ingest workers (needs Redis)
 }
 

@@ -429,7 +429,7 @@ class SharedHostLimiter:
                 break
             self.crawler.stats.inc_value("shared_limiter/lease_waits")
             await asyncio.sleep(pause * random.uniform(0.5, 1.5))
-            pause = min(pause * 1.5, 0.5)
+            pause = min(pause * 1.5, 0.1)  # a freed lease is noticed within ~0.1 s
         request.meta["_gongkai_lease"] = token
         while True:
             if wait_ms > 0:

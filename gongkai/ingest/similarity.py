@@ -14,7 +14,6 @@ import re
 import struct
 
 import numpy as np
-from datasketch import MinHash
 
 SHINGLE = 5
 NUM_PERM = 128
@@ -69,6 +68,9 @@ def _shingle_hashes(shingle_set: set[str]) -> np.ndarray:
 
 def band_hashes(shingle_set: set[str]) -> list[int]:
     """One signed 64-bit hash per LSH band (band number mixed in), for a Postgres bigint index."""
+    from datasketch import MinHash  # here, not at the top: datasketch imports scipy (~1.5 s), which every
+    # `gongkai crawl` paid through mark_delisted -> store -> similarity
+
     minhash = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=int)
     minhash.update_batch(_shingle_hashes(shingle_set).tolist())
     values = minhash.hashvalues
