@@ -241,3 +241,40 @@ def test_status_shows_last_failure_and_why(database_url, tmp_path):
     assert "(24h ago)" in row_a and "(failed)" in row_a
     assert "  a: listing answered 503" in lines
     assert any(line.startswith("b ") for line in lines)
+
+
+def test_kill_9_of_the_service_loses_nothing_and_the_next_start_resumes(database_url, tmp_path):
+    """kill -9 of `gongkai serve` mid-crawl: its crawl notices, stops gracefully and stages what it
+    fetched (run 'interrupted'); the next start resumes, and every article ends up staged once."""
+    site = next(s for s in build_demo_sites() if s.name == SITE)
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    with ReplicaServer([site]) as replica:
+        write_config(config, replica, port, "1h", delay=0.5)  # slow and polite: the kill lands mid-crawl
+        total = len(site.crawlable_articles())
+        service = Service(config, database_url, log)
+        try:
+            run_id = wait_for("pages staged by a running crawl", lambda: query(
+                database_url, "SELECT r.id FROM crawl_runs r JOIN staged_pages p ON p.crawl_run_id = r.id "
+                              "WHERE r.status = 'running' LIMIT 1"), service)[0][0]
+            service.proc.kill()
+            service.proc.wait(timeout=10)
+            deadline = time.monotonic() + 30
+            while query(database_url, "SELECT status FROM crawl_runs WHERE id = %s", run_id)[0][0] == "running":
+                assert time.monotonic() < deadline, "the orphaned crawl did not stop\n" + service.tail()
+                time.sleep(0.3)
+            ((status, fetched, staged),) = query(
+                database_url, "SELECT status, (stats->>'fetched')::int, (SELECT count(*) FROM staged_pages p "
+                              "WHERE p.crawl_run_id = r.id) FROM crawl_runs r WHERE id = %s", run_id)
+            # (the graceful stop also completes requests already queued at the downloader, hence <=)
+            assert status == "interrupted" and 0 < fetched == staged <= total, (status, fetched, staged)
+
+            service = Service(config, database_url, log)  # an interrupted last run resumes at once
+            wait_for("every report after the restart", lambda: query(
+                database_url, "SELECT count(*) FROM reports WHERE site = %s", SITE)[0][0] == total, service,
+                timeout=60)
+        finally:
+            if service.proc.poll() is None:
+                code, _ = service.stop()
+                assert code == 0, service.tail()
+    ((rows, urls),) = query(database_url, "SELECT count(*), count(DISTINCT url) FROM staged_pages")
+    assert rows == urls == total, (rows, urls, total)
