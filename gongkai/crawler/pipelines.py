@@ -38,6 +38,11 @@ class StagePipeline:
         self.db_wait = settings.getfloat("GONGKAI_DB_WAIT", 60.0)  # at close, wait this long for it
         self.db_down_since: float | None = None
         self.next_reconnect = 0.0
+        # Bound what an outage may hold in memory: past this many bytes of fetched bodies the crawl pauses
+        # (no new requests) until the database is back, or stops cleanly after GONGKAI_DB_WAIT.
+        self.buffer_max = settings.getint("GONGKAI_STAGE_BUFFER_MAX", 256 * 1024 * 1024)
+        self.paused_since: float | None = None
+        self._paused_loop: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StagePipeline:
@@ -50,6 +55,8 @@ class StagePipeline:
         self.conn = self._connect()
 
     def close_spider(self, spider: Spider | None = None) -> None:
+        if self._paused_loop is not None and self._paused_loop.running:
+            self._paused_loop.stop()
         deadline = time.monotonic() + self.db_wait
         try:
             while True:
@@ -95,6 +102,7 @@ class StagePipeline:
                 logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
                                "retrying", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
             self.crawler.stats.inc_value("stage/db_errors")
+            self._pause_if_full()
             return
         except psycopg.Error:
             # Not the connection but the data: retrying the same batch would fail forever.
@@ -108,6 +116,40 @@ class StagePipeline:
                            time.monotonic() - self.db_down_since, len(items))
             self.db_down_since = None
         self._count(items)
+
+    def _buffered_bytes(self) -> int:
+        return sum(len(item.body) for item in self.buffer if isinstance(item, FetchedPage))
+
+    def _pause_if_full(self) -> None:
+        """Too much fetched and unwritten: stop fetching more until the database is back."""
+        engine = self.crawler.engine
+        if self.paused_since is not None or engine is None or self._buffered_bytes() < self.buffer_max:
+            return
+        from twisted.internet import task
+
+        engine.pause()
+        self.paused_since = time.monotonic()
+        self.crawler.stats.inc_value("stage/paused")
+        logger.warning("database still away with %.1f MB of fetched pages in memory: crawl paused until it is back",
+                       self._buffered_bytes() / 1e6)
+        self._paused_loop = task.LoopingCall(self._while_paused)
+        self._paused_loop.start(1.0, now=False)
+
+    def _while_paused(self) -> None:
+        self.flush()
+        if self.buffer and time.monotonic() - self.paused_since < self.db_wait:  # type: ignore[operator]
+            return
+        self._paused_loop.stop()
+        self.paused_since = None
+        self.crawler.engine.unpause()
+        if self.buffer:  # still away: end the crawl cleanly; close_spider waits once more, then reports
+            logger.error("database away for %.0fs with the crawl paused: stopping the crawl", self.db_wait)
+            self.crawler.stats.set_value("stage/stopped_db_away", 1)
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(self.crawler.stop_async())
+        else:
+            logger.warning("database is back: crawl resumed")
 
     def _write(self, items: list[Any]) -> None:
         assert self.conn is not None

@@ -208,7 +208,8 @@ def _env_overrides() -> dict[str, Any]:
     """Tuning knobs from the environment (tests shorten backoff; operators may lengthen it)."""
     out: dict[str, Any] = {}
     for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
-                       ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float)):
+                       ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float),
+                       ("GONGKAI_STAGE_BUFFER_MAX", int)):
         value = os.environ.get(name)
         if value:
             out[name] = cast(value)

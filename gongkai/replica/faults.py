@@ -301,6 +301,10 @@ class FaultServer:
         with self._lock:
             return [what for _, p, what, _ in self.log if p == path]
 
+    def times_for_prefix(self, prefix: str) -> list[float]:
+        with self._lock:
+            return [when for _, p, _, when in self.log if p.startswith(prefix)]
+
     def times_for(self, path: str) -> list[float]:
         with self._lock:
             return [when for _, p, _, when in self.log if p == path]

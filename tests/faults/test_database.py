@@ -105,3 +105,31 @@ def test_database_gone_until_the_end_then_next_crawl_completes(site_server, prox
     reports = reports_by_url(database_url)
     assert all(url in reports for url in urls)
     check_invariants(database_url)
+
+
+def test_long_outage_pauses_the_crawl_instead_of_filling_memory(site_server, proxy, database_url):
+    """With at most one page's bytes allowed in memory (GONGKAI_STAGE_BUFFER_MAX), an outage pauses the
+    crawl: requests already handed to the downloader finish (at most CONCURRENT_REQUESTS, so memory stays
+    bounded), no new ones start while the database is away; then it resumes and stores everything."""
+    results = []
+    thread = threading.Thread(target=lambda: results.append(
+        _crawl(site_server, proxy.url(database_url), GONGKAI_STAGE_BUFFER_MAX="1")))
+    thread.start()
+    assert F.wait_until(lambda: _staged_count(database_url) >= 3, timeout=60)
+    proxy.cut()
+    time.sleep(1.5)  # the next flush fails and the crawl pauses
+    paused_at = time.monotonic()
+    time.sleep(4)
+    during = [t for t in site_server.times_for_prefix("/art/") if t > paused_at]
+    restored_at = time.monotonic()
+    proxy.restore()
+    thread.join(timeout=120)
+    result = results[0]
+    assert result.returncode == 0, result.stderr
+    assert "crawl paused until it is back" in result.stderr and "crawl resumed" in result.stderr, result.stderr
+    assert len(during) <= 32, f"{len(during)} requests while paused"
+    assert not [t for t in during if t > restored_at - 1.0], "requests kept starting while the crawl was paused"
+    urls = [site_server.url(a) for a in site_server.column.articles]
+    staged_once(database_url, urls)
+    assert all(url in reports_by_url(database_url) for url in urls)
+    check_invariants(database_url)
