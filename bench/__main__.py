@@ -28,10 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("GONGKAI_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def scratch_database() -> str:
+def scratch_database(template: str | None = None) -> str:
+    """A new database (a copy of `template`'s database when given: CREATE DATABASE ... TEMPLATE)."""
     name = f"gongkai_bench_{uuid.uuid4().hex[:8]}"
+    copy = f' TEMPLATE "{psycopg.conninfo.conninfo_to_dict(template)["dbname"]}"' if template else ""
     with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     info = psycopg.conninfo.conninfo_to_dict(ADMIN)
     info["dbname"] = name
     return psycopg.conninfo.make_conninfo(**info)

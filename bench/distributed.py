@@ -17,7 +17,7 @@ import uuid
 
 import psycopg
 
-from bench.__main__ import ADMIN, drop_database, scratch_database
+from bench.__main__ import drop_database, scratch_database
 
 REDIS_URL = os.environ.get("GONGKAI_TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
@@ -37,17 +37,6 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stderr[-2000:]
     return wall, _cpu(resource.RUSAGE_CHILDREN) - children, _cpu(resource.RUSAGE_SELF) - own
-
-
-def _copy_database(source: str) -> str:
-    """A copy of a crawled database (CREATE DATABASE … TEMPLATE), so each ingest run starts the same."""
-    src = psycopg.conninfo.conninfo_to_dict(source)["dbname"]
-    name = f"gongkai_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{src}"')
-    info = psycopg.conninfo.conninfo_to_dict(ADMIN)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def run(results: dict, quick: bool) -> None:
@@ -96,7 +85,7 @@ def run(results: dict, quick: bool) -> None:
     ingest_rows = []
     try:
         for workers in worker_counts:
-            database_url = _copy_database(keep)
+            database_url = scratch_database(template=keep)
             try:
                 env = {**os.environ, "DATABASE_URL": database_url}
                 wall, cpu, _ = _timed([sys.executable, "-m", "gongkai", "ingest", "--workers", str(workers)], env)
