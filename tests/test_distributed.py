@@ -290,3 +290,14 @@ def test_serve_roles_crawler_and_ingest_equal_one_process(replica, single_proces
     with psycopg.connect(database_url) as conn:
         staged = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
     assert staged[0] == staged[1]
+
+
+def test_a_job_nobody_works_on_fails_clearly(replica, database_url, redis_env):
+    result = run("crawl", *listing_urls(replica)[:1], "--workers", "0", "--no-ingest", database_url=database_url,
+                 env={**redis_env, "GONGKAI_JOIN_TIMEOUT": "2"}, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert "no crawl worker took the job within 2s" in result.stderr, result.stderr
+    server = redis.Redis.from_url(REDIS_URL)
+    assert not list(server.scan_iter(match=f"{redis_env['GONGKAI_REDIS_PREFIX']}:*")), "job keys left behind"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("interrupted",)]

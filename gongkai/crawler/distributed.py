@@ -589,8 +589,17 @@ def crawl_distributed(redis_url: str, database_url: str, settings: dict[str, Any
     local = {f"{socket.gethostname()}:{os.getpid()}:{i}": None for i in range(workers)}
     children = {w: spawn_worker(job.id, w, redis_url, database_url) for w in local}
     lost: list[str] = []
+    unattended: str | None = None
+    # Nobody working on the job (no local workers, no joiner registered) for this long: give up, clearly.
+    join_timeout = float(os.environ.get("GONGKAI_JOIN_TIMEOUT") or 300)
+    seeded_at = time.monotonic()
     try:
         while True:
+            if not children and not job.workers() and time.monotonic() - seeded_at > join_timeout:
+                unattended = (f"no crawl worker took the job within {join_timeout:.0f}s: start `gongkai crawl "
+                              "--join` or `gongkai serve --role crawler` with the same REDIS_URL, or crawl with "
+                              "--workers N")
+                break
             for w, child in children.items():
                 code = child.poll()
                 if code not in (None, 0) and w not in lost and job.workers().get(w, {}).get("state") != "done":
@@ -614,6 +623,9 @@ def crawl_distributed(redis_url: str, database_url: str, settings: dict[str, Any
         stats["finish_reason"] = "finished" if not lost and all(r == "finished" for r in reasons) else \
             ("worker lost" if lost else next(r for r in reasons if r != "finished"))
         problems = SharedProblems(server, job.key("problems")).reasons()
+        if unattended:
+            stats["finish_reason"] = "unattended"
+            problems.append(unattended)
         if lost:
             problems.append(f"{len(lost)} crawl worker(s) stopped before the crawl was done ({', '.join(lost)}): "
                             "the pages they held are fetched again by the next crawl")
