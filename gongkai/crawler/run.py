@@ -18,7 +18,7 @@ from scrapy.crawler import CrawlerProcess
 
 from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
-from gongkai.crawler.spiders.listing import ListingSpider
+from gongkai.crawler.spiders.listing import ListingSpider, UrlSet
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +98,11 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
                 """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
                    WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
         ]
-        known = [] if redis_url else [row[0] for row in conn.execute(  # distributed: each worker reads it
+        # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
+        # as a list of str would be ~150 MB for the whole crawl.
+        known = UrlSet() if redis_url else UrlSet(row[0] for row in conn.cursor().stream(
             "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')",
-            (site_names,))]
+            (site_names,)))
         recheck = []
         if revalidate:
             recheck = [
@@ -151,7 +153,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
 
 
 def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry: list[dict[str, Any]],
-                known: list[str], recheck: list[dict[str, Any]], full: bool):
+                known: UrlSet, recheck: list[dict[str, Any]], full: bool):
     """The single-process crawl: (stats, problems, complete columns, crash messages)."""
     root_level = logging.root.level
     process = CrawlerProcess(settings)

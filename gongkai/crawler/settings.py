@@ -23,6 +23,10 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency_per_host,
+        # Scrapy starts this many asyncio tasks for the output of *every* response, even of one item.
+        # StagePipeline is synchronous, so items gain nothing from running side by side, and the default
+        # 100 cost ~30 % of the crawl's CPU (500 portals, 8,000 requests: 54-63 s CPU, 8 here: 39-42 s).
+        "CONCURRENT_ITEMS": 8,
         "DOWNLOAD_DELAY": delay,
         "DOWNLOAD_DELAY_JITTER": 0.5,  # +-50 %, as browsers are not metronomes
         "DOWNLOAD_TIMEOUT": 30,
