@@ -53,5 +53,7 @@ def test_articles_before_the_next_listing_page(database_url) -> None:
         assert len(listing_at) == -(-300 // window)  # the column page holds the first window
         for k, position in enumerate(listing_at[1:], start=1):
             fetched_before = sum(r.path.startswith("/art/") for r in requests[:position])
-            # a few of the previous window's articles may still wait in the downloader's host queue
-            assert fetched_before >= min(window * k, 300) - 10, (site.name, k, fetched_before)
+            # some of the previous window's articles may still be in the downloader (at most
+            # CONCURRENT_REQUESTS = 32 across hosts) when the next page goes out; the old order lagged by
+            # whole columns (117 articles at the 7th window of 45)
+            assert fetched_before >= min(window * k, 300) - 32, (site.name, k, fetched_before)
