@@ -12,6 +12,7 @@ The replica server runs in this process, so it is never part of what is measured
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -141,6 +142,7 @@ def run(results: dict, quick: bool) -> None:
     for pages in sizes:
         print(f"bench: memory: {pages} pages ...", file=sys.stderr, flush=True)
         rows.append(measure_size(pages, per_site, workers, recrawl=pages == sizes[-1]))
+        print(f"bench: memory: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)  # kept if a later size dies
     out: dict = {"ingest_workers": workers, "articles_per_portal": per_site, "runs": rows}
     for what in ("crawl", "ingest"):
         for key in ("peak_rss_mb", "peak_tree_rss_mb"):

@@ -10,6 +10,7 @@ so growth from 10 to 1,000 portals shows as a change in per-portal cost.
 
 from __future__ import annotations
 
+import json
 import resource
 import sys
 import threading
@@ -127,6 +128,7 @@ def run(results: dict, quick: bool) -> None:
     for n in sizes:
         print(f"bench: scale: {n} portals ...", file=sys.stderr, flush=True)
         rows.append(measure_portals(n, delay))
+        print(f"bench: scale: {json.dumps(rows[-1])}", file=sys.stderr, flush=True)
     results["scale"] = {
         "politeness": {"concurrency_per_host": DEFAULT_CONCURRENCY_PER_HOST,
                        "delay_seconds": DEFAULT_DELAY if delay is None else delay,
