@@ -35,7 +35,9 @@ def main() -> None:
     process.crawl(crawler, urls=urls)
     started = time.perf_counter()
     process.start()
-    print(json.dumps({"pages": crawler.spider.pages, "seconds": time.perf_counter() - started}))
+    # engine_seconds: spider opened -> closed (Scrapy's elapsed_time_seconds), the span ours reports too.
+    print(json.dumps({"pages": crawler.spider.pages, "seconds": time.perf_counter() - started,
+                      "engine_seconds": crawler.stats.get_value("elapsed_time_seconds")}))
 
 
 if __name__ == "__main__":

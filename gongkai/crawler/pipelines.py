@@ -153,7 +153,8 @@ class StagePipeline:
 
     def _write(self, items: list[Any]) -> None:
         assert self.conn is not None
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        # One round trip per batch: the writes run on the reactor thread, which fetches nothing meanwhile.
+        with self.conn.transaction(), self.conn.pipeline(), self.conn.cursor() as cur:
             for item in items:
                 if isinstance(item, ListedArticle):
                     self._listed(cur, item)

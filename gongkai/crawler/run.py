@@ -140,7 +140,8 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
         with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
             conn.execute(
                 "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
-                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason")}),
+                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason"),
+                                "engine_seconds": stats.get("elapsed_time_seconds")}),
                  "\n".join(problems) or None, run_id),
             )
     except psycopg.OperationalError as exc:
