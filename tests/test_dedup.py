@@ -5,7 +5,16 @@ from __future__ import annotations
 import functools
 
 from gongkai.ingest.derive import parse_period
-from gongkai.ingest.similarity import MIN_SHARED_BANDS, NEAR_DUPLICATE_JACCARD, band_hashes, jaccard, shingles
+from gongkai.ingest.similarity import (
+    MIN_SHARED_BANDS,
+    NEAR_DUPLICATE_JACCARD,
+    NUM_PERM,
+    _shingle_hashes,
+    band_hashes,
+    jaccard,
+    minhash,
+    shingles,
+)
 from gongkai.replica.dedup_cases import labelled_pairs
 from tests.test_store import HOST, fields, reports, stage, store
 
@@ -32,6 +41,35 @@ def test_precision_and_recall_on_the_labelled_set():
     assert tp > 400 and tn > 5000
     assert precision == 1.0, "merged reports that are not duplicates"
     assert recall >= 0.99
+
+
+def test_our_minhash_equals_datasketch_bit_for_bit():
+    """Stored band hashes depend on it: the in-house MinHash must stay datasketch's affine32 scheme."""
+    import random
+
+    from datasketch import MinHash
+
+    rng = random.Random(7)
+    bodies = [pair.a for pair in labelled_pairs()[:40]]
+    bodies += ["".join(chr(0x4E00 + rng.randrange(20000)) for _ in range(rng.randrange(6, 3000))) for _ in range(40)]
+    for body in bodies:
+        hashes = _shingle_hashes(shingles(body))
+        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=int)
+        reference.update_batch(hashes.tolist())
+        assert reference.hashvalues.tolist() == minhash(hashes).tolist()
+
+
+def test_fingerprint_bands_equal_the_bands_of_the_shingle_set():
+    """fingerprint() hashes the text's sliding windows instead of building the shingle set first."""
+    from gongkai.ingest.store import MIN_SHINGLES, fingerprint
+    from gongkai.models import ArticleFields
+
+    bodies = [pair.b for pair in labelled_pairs()[:60]] + ["短", "二〇二四年", "一二三四五六七八九十" * 3, "重复" * 40]
+    for body in bodies:
+        fp = fingerprint(ArticleFields(title="t", body=body))
+        expected = band_hashes(shingles(body)) if len(shingles(body)) >= MIN_SHINGLES else []
+        assert fp.bands == expected
+        assert fp.shingles == shingles(body)
 
 
 def test_lsh_bands_propose_every_true_duplicate():

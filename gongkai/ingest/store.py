@@ -23,6 +23,7 @@ store 15x slower than a plain COPY of the same rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -31,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
@@ -40,9 +42,13 @@ from gongkai.ingest.similarity import (
     BANDS,
     MIN_SHARED_BANDS,
     NEAR_DUPLICATE_JACCARD,
-    band_hashes,
+    bands_of,
     jaccard,
+    minhash,
+    normalise,
+    normalised_shingles,
     shingles,
+    text_hashes,
 )
 from gongkai.models import ArticleFields
 
@@ -72,18 +78,29 @@ def content_hash(fields: ArticleFields) -> bytes:
 
 @dataclass
 class Fingerprint:
-    """What dedup needs of a body, computed before the write lock is taken (it is CPU work)."""
+    """What dedup needs of a body, computed before the write lock is taken (it is CPU work).
 
-    shingles: set[str]
+    The shingle set itself is built only when a near-duplicate candidate needs a Jaccard score: the bands
+    come straight off the normalised text, and most pages never have a candidate.
+    """
+
+    text: str  # the normalised body (similarity.normalise)
     bands: list[int]
     body_hash: bytes
     content_hash: bytes
 
+    @functools.cached_property
+    def shingles(self) -> set[str]:
+        return normalised_shingles(self.text)
+
 
 def fingerprint(fields: ArticleFields) -> Fingerprint:
-    body_shingles = shingles(fields.body)
-    bands = band_hashes(body_shingles) if len(body_shingles) >= MIN_SHINGLES else []
-    return Fingerprint(body_shingles, bands, body_hash(fields.body), content_hash(fields))
+    text = normalise(fields.body)
+    hashes = text_hashes(text)
+    # Distinct hashes never outnumber distinct shingles: only a short body needs its exact set counted.
+    enough = len(np.unique(hashes)) >= MIN_SHINGLES or len(normalised_shingles(text)) >= MIN_SHINGLES
+    bands = bands_of(minhash(hashes)) if enough else []
+    return Fingerprint(text, bands, body_hash(fields.body), content_hash(fields))
 
 
 # A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares one of any PROBE_BANDS of them
@@ -214,6 +231,7 @@ class _Report:
     rewritten: bool = False
     bands: frozenset[int] = frozenset()
     shingles: set[str] | None = None
+    rewritten_by: Fingerprint | None = None  # the new body's fingerprint: its shingles are built when needed
 
     def same_period(self, period: Period) -> bool:
         return ((period.year is None or self.period_year is None or self.period_year == period.year)
@@ -392,6 +410,9 @@ class _Batch:
         found += {r for band in bands for r in self.rewritten_by_band.get(band, [])
                   if len(r.bands & bands) >= MIN_SHARED_BANDS}
         found = sorted((r for r in found if r.same_period(period)), key=lambda r: r.rank)
+        for r in found:
+            if r.shingles is None and r.rewritten_by is not None:
+                r.shingles = r.rewritten_by.shingles
         missing = [r for r in found if r.shingles is None]
         if missing:  # candidates are rare (reposts): their bodies are fetched only when a page gets this far
             bodies = dict(self.cur.execute("SELECT id, body FROM reports WHERE id = ANY(%s)",
@@ -455,7 +476,7 @@ class _Batch:
         self._rewrite(rep, fp)
 
     def _rewrite(self, rep: _Report, fp: Fingerprint) -> None:
-        rep.bands, rep.shingles, rep.rewritten = frozenset(fp.bands), fp.shingles, True
+        rep.bands, rep.shingles, rep.rewritten_by, rep.rewritten = frozenset(fp.bands), None, fp, True
         self.rewritten_by_hash.setdefault(fp.body_hash, []).append(rep)
         for band in rep.bands:
             self.rewritten_by_band.setdefault(band, []).append(rep)
