@@ -212,7 +212,7 @@ def _env_overrides() -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
                        ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float),
-                       ("GONGKAI_STAGE_BUFFER_MAX", int)):
+                       ("GONGKAI_STAGE_BUFFER_MAX", int), ("GONGKAI_STAGE_BACKLOG", int)):
         value = os.environ.get(name)
         if value:
             out[name] = cast(value)

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 
 import psycopg
@@ -107,6 +108,7 @@ class TcpProxy:
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
         self._up = False
+        self.delay = 0.0  # seconds added before each reply of the database reaches the client (a slow server)
 
     def start(self) -> TcpProxy:
         listener = socket.socket()
@@ -146,6 +148,8 @@ class TcpProxy:
                     data = src.recv(65536)
                     if not data:
                         raise OSError("closed")
+                    if src is b and self.delay:
+                        time.sleep(self.delay)
                     (b if src is a else a).sendall(data)
         except (OSError, ValueError):
             pass

@@ -133,3 +133,18 @@ def test_long_outage_pauses_the_crawl_instead_of_filling_memory(site_server, pro
     staged_once(database_url, urls)
     assert all(url in reports_by_url(database_url) for url in urls)
     check_invariants(database_url)
+
+
+def test_slow_database_holds_items_back_instead_of_buffering_them(site_server, proxy, database_url):
+    """Staging runs in a writer thread; items arriving while a write is in flight with more than
+    GONGKAI_STAGE_BACKLOG bytes waiting are held back (Scrapy stops taking responses in) until it
+    completes. Nothing is lost or doubled, and the crawl ends cleanly."""
+    proxy.delay = 0.25
+    result = _crawl(site_server, proxy.url(database_url), GONGKAI_STAGE_BACKLOG="1")
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(database_url) as conn:
+        stats = conn.execute("SELECT stats FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert stats.get("held", 0) > 0, stats
+    urls = [site_server.url(a) for a in site_server.column.articles]
+    staged_once(database_url, urls)
+    check_invariants(database_url)
