@@ -3,8 +3,10 @@ the crawl grows (10k, 30k, 100k replica pages), plus a routine re-crawl of the 1
 (every article then sits in the spider's `known` set).
 
 The replica server runs in this process, so it is never part of what is measured. Two numbers per run:
-- `peak_rss_mb`: ru_maxrss from wait4() of the command, the exact high-water mark of its largest
-  process (the kernel's, not a sample);
+- `peak_rss_mb`: the largest VmHWM (the kernel's high-water mark of a process's memory since its exec)
+  among the command's processes, read every 0.2 s: exact but for growth in a process's last 0.2 s.
+  Not ru_maxrss from wait4(): on Linux a child's maxrss starts from this process's size at fork, so a
+  tiny re-crawl "peaked" at the size of the replica holding 100,000 pages;
 - `peak_tree_rss_mb`: the largest sum of VmRSS over the command and all its descendants, sampled
   every 0.2 s from /proc (what an ingest with several worker processes really holds together).
 `growth_mb_per_10k_pages` is the least-squares slope of the peaks against pages, per 10,000 pages.
@@ -43,24 +45,29 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _rss_kb(pid: int) -> int:
+def _rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS, VmHWM) of pid in kB: its resident size now, and the high-water mark of its memory since exec."""
+    rss = hwm = 0
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+                rss = int(line.split()[1])
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, hwm
 
 
-def tree_rss_kb(pid: int) -> int:
-    """VmRSS of pid plus every descendant, in kB."""
-    tree, total, todo = _children(), 0, [pid]
+def tree_rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS of pid plus every descendant, the largest VmHWM among them), in kB."""
+    tree, total, largest, todo = _children(), 0, 0, [pid]
     while todo:
         current = todo.pop()
-        total += _rss_kb(current)
+        rss, hwm = _rss_kb(current)
+        total, largest = total + rss, max(largest, hwm)
         todo.extend(tree.get(current, ()))
-    return total
+    return total, largest
 
 
 def measured(command: list[str], env: dict[str, str], timeout: float = 4 * 3600,
@@ -70,12 +77,13 @@ def measured(command: list[str], env: dict[str, str], timeout: float = 4 * 3600,
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        peak_tree = 0
+        peak_tree = peak_process = 0
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            peak_tree = max(peak_tree, tree_rss_kb(proc.pid))
+            tree_kb, largest_kb = tree_rss_kb(proc.pid)
+            peak_tree, peak_process = max(peak_tree, tree_kb), max(peak_process, largest_kb)
             if time.perf_counter() - started > timeout:
                 proc.kill()
             time.sleep(sample_seconds)
@@ -86,7 +94,7 @@ def measured(command: list[str], env: dict[str, str], timeout: float = 4 * 3600,
             raise RuntimeError(f"{' '.join(command[:4])} … exited {proc.returncode}: "
                                f"{err.read().decode('utf-8', 'replace')[-3000:]}")
     return {"seconds": round(wall, 1), "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "peak_tree_rss_mb": round(peak_tree / 1024, 1)}
+            "peak_rss_mb": round(peak_process / 1024, 1), "peak_tree_rss_mb": round(peak_tree / 1024, 1)}
 
 
 def _env(database_url: str) -> dict[str, str]:
