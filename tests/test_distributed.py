@@ -13,7 +13,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import defaultdict
@@ -25,6 +24,7 @@ import redis
 from bench.scale import scaled_sites
 from gongkai.replica.demo import build_demo_sites
 from gongkai.replica.server import ReplicaServer
+from tests.faults.helpers import SlowReplica
 
 REDIS_URL = os.environ.get("GONGKAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -212,29 +212,6 @@ def test_killed_worker_loses_nothing(replica, single_process, database_url, redi
     with psycopg.connect(database_url) as conn:
         staged_after = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
     assert staged_after >= staged_first
-
-
-class SlowReplica(ReplicaServer):
-    """A replica whose pages take a while, counting requests in flight per site."""
-
-    PAUSE = 0.3
-
-    def __init__(self, sites) -> None:
-        super().__init__(sites)
-        self.in_flight: dict[str, int] = defaultdict(int)
-        self.max_in_flight: dict[str, int] = defaultdict(int)
-        self._count_lock = threading.Lock()
-
-    def _route(self, site, method, path, query, form, headers=None):
-        with self._count_lock:
-            self.in_flight[site.name] += 1
-            self.max_in_flight[site.name] = max(self.max_in_flight[site.name], self.in_flight[site.name])
-        try:
-            time.sleep(self.PAUSE)
-            return super()._route(site, method, path, query, form, headers=headers)
-        finally:
-            with self._count_lock:
-                self.in_flight[site.name] -= 1
 
 
 def test_per_host_politeness_holds_across_workers(database_url, redis_env):

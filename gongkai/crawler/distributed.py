@@ -470,6 +470,7 @@ def worker_settings(base: dict[str, Any], redis_url: str, job: Job, database_url
         "SCHEDULER_QUEUE_KEY": job.queue,
         "SCHEDULER_DUPEFILTER_KEY": job.key("dupefilter"),
         "SCHEDULER_PERSIST": True,  # a worker that stops must not clear the queue the others still use
+        "GONGKAI_LISTING_LOOKAHEAD": False,  # one global queue: per-page priorities would starve deep columns
         "REDIS_URL": redis_url,
         "GONGKAI_REDIS_PREFIX": job.prefix,
         "GONGKAI_DATABASE_URL": database_url,

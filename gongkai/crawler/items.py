@@ -17,6 +17,14 @@ class ListedArticle:
 
 
 @dataclass
+class ListedArticles:
+    """What one listing page showed, as one item: an item per record sent every record on its own trip
+    through Scrapy's spider-middleware chain and the item pipeline (~8 % of a crawl's CPU)."""
+
+    articles: list[ListedArticle]
+
+
+@dataclass
 class FetchedPage:
     """A raw article response, exactly as received (any status the spider accepts: 200, 404, 410...)."""
 

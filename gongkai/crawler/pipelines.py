@@ -21,7 +21,14 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem, Revalidated
+from gongkai.crawler.items import (
+    FetchedPage,
+    FetchFailed,
+    ListedArticle,
+    ListedArticles,
+    ListingProblem,
+    Revalidated,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +240,10 @@ class StagePipeline:
         # One round trip per batch (in the writer thread).
         with self.conn.transaction(), self.conn.pipeline(), self.conn.cursor() as cur:
             for item in items:
-                if isinstance(item, ListedArticle):
+                if isinstance(item, ListedArticles):
+                    for article in item.articles:
+                        self._listed(cur, article)
+                elif isinstance(item, ListedArticle):
                     self._listed(cur, item)
                 elif isinstance(item, FetchedPage):
                     self._fetched(cur, item)
@@ -247,7 +257,9 @@ class StagePipeline:
     def _count(self, items: list[Any]) -> None:
         stats = self.crawler.stats
         for item in items:
-            if isinstance(item, ListedArticle):
+            if isinstance(item, ListedArticles):
+                stats.inc_value("stage/listed", len(item.articles))
+            elif isinstance(item, ListedArticle):
                 stats.inc_value("stage/listed")
             elif isinstance(item, Revalidated):
                 stats.inc_value("stage/not_modified")

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticles
 
 
 class ProgressExtension:
@@ -35,8 +35,8 @@ class ProgressExtension:
         self.progress.stop()
 
     def item(self, item: Any, response: Any, spider: Any) -> None:
-        if isinstance(item, ListedArticle) and item.url not in self.found:
-            self.found.add(item.url)
+        if isinstance(item, ListedArticles):
+            self.found.update(article.url for article in item.articles)
             self.progress.update(self.task, total=len(self.found))
         elif isinstance(item, (FetchedPage, FetchFailed)):
             if isinstance(item, FetchFailed):

@@ -17,9 +17,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 import psycopg
+
+from gongkai.replica.server import ReplicaServer
 
 FAST_ENV = {"GONGKAI_BACKOFF_BASE": "0.05", "GONGKAI_BACKOFF_MAX": "0.5", "RETRY_TIMES": "3",
             "DOWNLOAD_TIMEOUT": "3"}
@@ -189,3 +191,26 @@ class TcpProxy:
         info = psycopg.conninfo.conninfo_to_dict(database_url)
         info.update(host=self.host, port=str(self.port))
         return psycopg.conninfo.make_conninfo(**info)
+
+
+class SlowReplica(ReplicaServer):
+    """A replica whose pages take a while, counting requests in flight per site."""
+
+    PAUSE = 0.3
+
+    def __init__(self, sites) -> None:
+        super().__init__(sites)
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.max_in_flight: dict[str, int] = defaultdict(int)
+        self._count_lock = threading.Lock()
+
+    def _route(self, site, method, path, query, form, headers=None):
+        with self._count_lock:
+            self.in_flight[site.name] += 1
+            self.max_in_flight[site.name] = max(self.max_in_flight[site.name], self.in_flight[site.name])
+        try:
+            time.sleep(self.PAUSE)
+            return super()._route(site, method, path, query, form, headers=headers)
+        finally:
+            with self._count_lock:
+                self.in_flight[site.name] -= 1

@@ -18,7 +18,14 @@ from scrapy.http import FormRequest, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListingProblem, Revalidated
+from gongkai.crawler.items import (
+    FetchedPage,
+    FetchFailed,
+    ListedArticle,
+    ListedArticles,
+    ListingProblem,
+    Revalidated,
+)
 from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
 
@@ -32,6 +39,13 @@ MAX_REPEATED_PAGES = 3
 # fetched, holding every article request of the crawl in memory at once (~2.4 KB each, 240 MB per
 # 100,000 pages). Fetching a page's articles before its next page holds one page's worth per listing.
 ARTICLE_PRIORITY = 1
+# With a per-host scheduler queue (DownloaderAwarePriorityQueue, the single-process crawl), a listing page
+# at depth d ranks its articles in two halves around its next page: first half -3d, next page -3d-1,
+# second half -3d-2, and every later page's requests rank lower. The next page is fetched while the
+# second half is, so a host is never left waiting for a listing page with nothing else to fetch (it was,
+# once per page), and a column still holds at most about one and a half pages of article requests.
+# Not with one global queue (scrapy-redis): there a deep column would wait for every shallow one.
+LOOKAHEAD_SETTING = "GONGKAI_LISTING_LOOKAHEAD"
 
 
 class UrlSet:
@@ -134,12 +148,12 @@ class ListingSpider(scrapy.Spider):
                 yield request
 
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
-                        date: str | None) -> Request:
+                        date: str | None, priority: int = ARTICLE_PRIORITY) -> Request:
         self.seen_articles.add(url)
         # dont_filter: seen_articles already dedups; Scrapy's dupefilter would silently drop a redirect
         # back to this URL (a loop), leaving no trace instead of "max redirections reached".
         return Request(url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
-                       priority=ARTICLE_PRIORITY,
+                       priority=priority,
                        meta={"site": site, "column_url": column_url, "listing_title": title, "listing_date": date,
                              "handle_httpstatus_list": GONE_STATUSES})
 
@@ -169,12 +183,17 @@ class ListingSpider(scrapy.Spider):
 
     def follow(self, page: ListingPage, meta: dict[str, Any], platform_name: str) -> Iterable[Any]:
         column_url, site = meta["column_url"], meta["site"]
+        depth = meta.get("depth", 0)
+        lookahead = self.crawler.settings.getbool(LOOKAHEAD_SETTING)
         unseen = unknown = 0
+        articles: list[Request] = []
+        listed: list[ListedArticle] = []
         for record in page.records:
             if host_key(record.url) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("listing/offsite_records")
                 continue
-            yield ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title, date=record.date)
+            listed.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
+                                        date=record.date))
             if record.url in self.seen_articles:
                 continue
             unseen += 1
@@ -182,7 +201,20 @@ class ListingSpider(scrapy.Spider):
                 self.seen_articles.add(record.url)
                 continue
             unknown += 1
-            yield self.article_request(record.url, site, column_url, record.title, record.date)
+            articles.append(self.article_request(record.url, site, column_url, record.title, record.date))
+        if listed:  # before the article requests: the frontier knows an article before its fetch is staged
+            yield ListedArticles(listed)
+        half = (len(articles) + 1) // 2
+        for n, request in enumerate(articles):
+            if lookahead:
+                request.priority = -3 * depth - (0 if n < half else 2)
+            yield request
+        yield from self.next_page(page, meta, platform_name, unseen, unknown, depth, lookahead)
+
+    def next_page(self, page: ListingPage, meta: dict[str, Any], platform_name: str, unseen: int, unknown: int,
+                  depth: int, lookahead: bool) -> Iterable[Request]:
+        """The request for the listing's next page, if the walk goes on."""
+        column_url = meta["column_url"]
         self.crawler.stats.inc_value("listing/pages")
         self.repeated[column_url] = 0 if unseen else self.repeated.get(column_url, 0) + 1
         if page.next is None:
@@ -202,14 +234,16 @@ class ListingSpider(scrapy.Spider):
             # the full walk's job.)
             self.crawler.stats.inc_value("listing/stopped_known")
             return
-        next_meta = {"column_url": column_url, "site": site, "platform": platform_name, "state": page.next.state}
+        next_meta = {"column_url": column_url, "site": meta["site"], "platform": platform_name,
+                     "state": page.next.state, "depth": depth + 1}
+        priority = -3 * depth - 1 if lookahead else 0
         if page.next.method == "POST":
             yield FormRequest(page.next.url, formdata=page.next.formdata or {}, callback=self.parse_continuation,
                               errback=self.listing_failed, meta=next_meta, dont_filter=True,
-                              headers=page.next.headers)
+                              headers=page.next.headers, priority=priority)
         else:
             yield Request(page.next.url, callback=self.parse_continuation, errback=self.listing_failed,
-                          meta=next_meta, dont_filter=True, headers=page.next.headers)
+                          meta=next_meta, dont_filter=True, headers=page.next.headers, priority=priority)
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         meta = response.meta
