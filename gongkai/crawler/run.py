@@ -184,6 +184,9 @@ def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -
     from gongkai.ingest.store import SeqAllocator
 
     with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
+        # The feed lock first, as ingest takes it (feed_counter, then crawl_urls): the reverse order here
+        # could deadlock a `crawl --full` finishing while an ingest batch stores.
+        seq = SeqAllocator(cur)
         started = cur.execute("SELECT started_at FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()[0]
         delisted = cur.execute(
             """UPDATE crawl_urls SET delisted_at = now()
@@ -198,7 +201,6 @@ def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -
                                  WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
             ([row[0] for row in delisted],)).fetchall()
         if gone:
-            seq = SeqAllocator(cur)
             for (report_id,) in gone:
                 cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
                             (seq.next(), report_id))
