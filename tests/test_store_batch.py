@@ -16,6 +16,7 @@ from gongkai.db import connect, migrate, migration_files
 from gongkai.ingest.pages import StagedPage
 from gongkai.ingest.similarity import BANDS, MIN_SHARED_BANDS, band_hashes, shingles
 from gongkai.ingest.store import (
+    MIN_PROBE_SHARED,
     PROBE_BANDS,
     SeqAllocator,
     StoreItem,
@@ -207,15 +208,23 @@ def test_store_article_still_works_one_page_at_a_time(db):
 
 
 def test_probe_bands_find_every_report_sharing_enough_bands():
-    """Pigeonhole: sharing MIN_SHARED_BANDS of BANDS bands means sharing one of the first PROBE_BANDS."""
+    """Pigeonhole: sharing MIN_SHARED_BANDS of BANDS bands means sharing MIN_PROBE_SHARED of the first
+    PROBE_BANDS; and the bound is tight (a report sharing exactly that many is still found)."""
     rng = random.Random(7)
     for _ in range(2000):
         page = [rng.getrandbits(63) for _ in range(BANDS)]
         shared = set(rng.sample(range(BANDS), MIN_SHARED_BANDS))
         other = [band if i in shared else rng.getrandbits(63) for i, band in enumerate(page)]
-        assert set(probe_bands(page)) & set(probe_bands(other))  # indexed from now on: first 17 bands
-        assert set(probe_bands(page)) & set(other)  # indexed before migration 0004: all 32
-    assert PROBE_BANDS == BANDS - MIN_SHARED_BANDS + 1
+        found = len(set(probe_bands(page)) & set(probe_bands(other)))  # indexed from now on: first 20 bands
+        assert found >= MIN_PROBE_SHARED
+        assert len(set(probe_bands(page)) & set(other)) >= MIN_PROBE_SHARED  # indexed before 0004: all 32
+    # The worst case: every band past the first PROBE_BANDS shared, the rest of MIN_SHARED_BANDS among them.
+    page = [rng.getrandbits(63) for _ in range(BANDS)]
+    shared = set(range(PROBE_BANDS, BANDS)) | set(range(MIN_SHARED_BANDS - (BANDS - PROBE_BANDS)))
+    other = [band if i in shared else rng.getrandbits(63) for i, band in enumerate(page)]
+    assert len(shared) == MIN_SHARED_BANDS
+    assert len(set(probe_bands(page)) & set(probe_bands(other))) == MIN_PROBE_SHARED  # found, just
+    assert MIN_PROBE_SHARED == MIN_SHARED_BANDS - (BANDS - PROBE_BANDS) == 4
     assert probe_bands([]) == []
 
 
@@ -311,3 +320,42 @@ def test_fetched_at_of_a_withdrawal_is_kept(db):
     with db.transaction(), db.cursor() as cur:
         assert store_batch(cur, [StoreItem(missing)]).outcomes[0][0] == "withdrawn"
     assert db.execute("SELECT withdrawn_at FROM reports").fetchone()[0] == missing.fetched_at
+
+
+def test_migration_0006_indexes_reports_written_with_17_band_rows(admin_url):
+    """A report stored under schema 5 (band rows for its first 17 bands only) gets rows for bands 18-20, so
+    a repost sharing just enough bands with it is still found under MIN_PROBE_SHARED of its probes."""
+    name = f"gongkai_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with connect(_with_dbname(admin_url, name)) as conn:
+            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                         " applied_at timestamptz NOT NULL DEFAULT now())")
+            for version, file_name, sql in migration_files():
+                if version < 6:
+                    conn.execute(sql.encode("utf-8"))
+                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, file_name))
+            page = stage(conn, art(1))
+            old = fingerprint(fields(body=BODY))
+            report_id = conn.execute(
+                """INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash, published_date,
+                                        source_page_id, period_year, period_half, bands)
+                   VALUES (1, %s, 'zjxj', '朱溪镇2024年上半年工作总结', %s, %s, %s, '2024-08-05', %s, 2024, 'H1', %s)
+                   RETURNING id""",
+                (art(1), BODY, old.body_hash, old.content_hash, page.id, old.bands)).fetchone()[0]
+            conn.execute("INSERT INTO report_urls (url, report_id) VALUES (%s, %s)", (art(1), report_id))
+            conn.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])",
+                         (report_id, list(dict.fromkeys(old.bands[:17]))))
+            conn.execute("UPDATE feed_counter SET seq = 1")
+            conn.commit()
+            assert "0006_probe_bands.sql" in migrate(conn)
+            rows = {band for (band,) in conn.execute("SELECT band_hash FROM report_bands")}
+            assert rows == set(probe_bands(old.bands))
+            repost = stage(conn, COUNTY.format(1))
+            conn.commit()
+            with conn.transaction(), conn.cursor() as cur:
+                assert store_batch(cur, [StoreItem(repost, repost_of(BODY))]).outcomes == [("repost", report_id)]
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -103,11 +103,17 @@ def fingerprint(fields: ArticleFields) -> Fingerprint:
     return Fingerprint(text, bands, body_hash(fields.body), content_hash(fields))
 
 
-# A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares one of any PROBE_BANDS of them
-# (pigeonhole: it lacks at most the other BANDS - MIN_SHARED_BANDS). A band hash has its band number
-# mixed in, so it can only equal the same band of another body: indexing each report's first PROBE_BANDS
-# bands and probing a page's first PROBE_BANDS finds exactly the reports that share MIN_SHARED_BANDS.
-PROBE_BANDS = BANDS - MIN_SHARED_BANDS + 1
+# A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares at least MIN_PROBE_SHARED of
+# any PROBE_BANDS of them (pigeonhole: it lacks at most the other BANDS - MIN_SHARED_BANDS). A band hash
+# has its band number mixed in, so it can only equal the same band of another body: indexing each
+# report's first PROBE_BANDS bands and probing a page's first PROBE_BANDS, a report found under
+# MIN_PROBE_SHARED of them is a candidate, and every report sharing MIN_SHARED_BANDS is found.
+# 20 and 4, not 17 and 1: with one shared band enough, a corpus of reports built from the same stock
+# paragraphs (Jaccard ~0.3 between any two: one band in 120 shared) made every lookup return thousands of
+# candidates at 100,000 reports (ingest memory and time grew with the database); four shared bands by
+# chance happen for ~1 in 50,000 such pairs.
+PROBE_BANDS = 20
+MIN_PROBE_SHARED = MIN_SHARED_BANDS - (BANDS - PROBE_BANDS)
 
 
 def probe_bands(bands: list[int]) -> list[int]:
@@ -296,8 +302,9 @@ class _Batch:
         By URL and article id for every page; by body hash and LSH bands only for the pages whose URL and
         article id are both unknown (in a re-ingest, none). Per page, the lowest ids with its body hash:
         at most len(batch) of them can be rewritten by the batch, so one more than that always holds the
-        lowest id the batch leaves alone. Band candidates come from PROBE_BANDS index probes per page and
-        their shared bands are counted here, on the full sets. The queries are written so that the plan
+        lowest id the batch leaves alone. Band candidates come from PROBE_BANDS index probes per page (a
+        report must turn up under MIN_PROBE_SHARED of them) and their shared bands are counted here, on the
+        full sets. The queries are written so that the plan
         stays index probes whatever the statistics of a young table say: `ORDER BY r.id + 0` keeps the
         planner from walking the primary key in id order, the `OFFSET 0` laterals probe an index per value
         instead of hashing a whole table, and JIT (which stale statistics can trigger: 20 ms a query) is off.
@@ -312,7 +319,7 @@ class _Batch:
         params = {"url": sorted({item.page.url for item in self.items}), "key": sorted({k for k in self.keys if k}),
                   "n": pages, "urls": [self.items[n].page.url for n in pages], "keys": [self.keys[n] for n in pages],
                   "hash": [fps[n].body_hash for n in pages], "year": [self.periods[n].year for n in pages],
-                  "half": [self.periods[n].half for n in pages], "limit": len(self.items) + 1,
+                  "half": [self.periods[n].half for n in pages], "limit": len(self.items) + 1, "min_probe_shared": MIN_PROBE_SHARED,
                   "probe_n": _bigint_array([n for ns in probing.values() for n in ns]),
                   "probe_band": _bigint_array([band for band, ns in probing.items() for _ in ns])}
         # Pages whose URL and article id are both unknown, their body hash matches, then their LSH
@@ -326,8 +333,9 @@ class _Batch:
                 SELECT DISTINCT k.band FROM unnest(%(probe_n)s::int[], %(probe_band)s::bigint[]) AS k(n, band)
                 WHERE k.n IN (SELECT n FROM open)),
             near AS (
-                SELECT DISTINCT b.report_id FROM probe k
-                CROSS JOIN LATERAL (SELECT report_id FROM report_bands b WHERE b.band_hash = k.band OFFSET 0) b)
+                SELECT b.report_id FROM probe k
+                CROSS JOIN LATERAL (SELECT report_id FROM report_bands b WHERE b.band_hash = k.band OFFSET 0) b
+                GROUP BY b.report_id HAVING count(*) >= %(min_probe_shared)s)
             SELECT q.n, r.*, NULL::bigint[]
             FROM unnest(%(n)s::int[], %(hash)s::bytea[], %(year)s::int[], %(half)s::text[]) AS q(n, hash, year, half)
             CROSS JOIN LATERAL (SELECT {_STATE} FROM reports r WHERE r.body_hash = q.hash AND {_SAME_PERIOD}
