@@ -128,7 +128,13 @@ def measure_size(pages: int, per_site: int, ingest_workers: int, recrawl: bool) 
             row["crawl"] = measured(crawl, _env(database_url))
             with psycopg.connect(database_url) as conn:
                 row["staged"] = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
-                row["crawl"]["requests"] = conn.execute("SELECT (stats->>'requests')::int FROM crawl_runs").fetchone()[0]
+                stats = conn.execute("SELECT stats FROM crawl_runs ORDER BY id LIMIT 1").fetchone()[0]
+                row["crawl"]["requests"] = stats["requests"]
+                # Pages not staged must be accounted for: failed (refetched by the next crawl) or gone.
+                row["crawl"]["outcomes"] = {key: stats.get(key, 0) for key in
+                                            ("fetched", "failed", "gone", "blocked", "retried", "unstaged")}
+                row["crawl"]["frontier"] = dict(conn.execute(
+                    "SELECT state, count(*) FROM crawl_urls GROUP BY state").fetchall())
             row["crawl"]["pages_per_s"] = round(row["staged"] / row["crawl"]["seconds"], 1)
             ingest = [sys.executable, "-m", "gongkai", "ingest", "--workers", str(ingest_workers)]
             row["ingest"] = measured(ingest, _env(database_url))

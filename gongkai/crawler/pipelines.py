@@ -130,7 +130,7 @@ class StagePipeline:
     def _flush_now(self) -> None:
         """Write what is buffered in this thread, after the write in flight (close_spider: the reactor is
         about to stop, so nothing may be left to a callback)."""
-        if self._inflight is not None:
+        while self._inflight is not None:  # settling one write may start the next: wait for that one too
             future = self._inflight[0]
             wait([future])
             self._settle(future)
