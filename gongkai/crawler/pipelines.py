@@ -105,20 +105,23 @@ class StagePipeline:
             return item  # the spider reports these to the runner; nothing to stage
         self.buffer.append(item)
         self.buffer_bytes += _body_size(item)
-        if len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush >= self.batch_seconds:
+        if self._batch_due():
             self.flush()
-        if self._inflight is not None and self._buffered_bytes() > self.backlog_max:
+        if self._inflight is not None and self.buffer_bytes > self.backlog_max:
             held: Deferred = Deferred()
             self._held.append(held)
             self.crawler.stats.inc_value("stage/held")
             await maybe_deferred_to_future(held)
         return item
 
-    def flush(self, final: bool = False) -> None:
+    def _batch_due(self) -> bool:
+        return len(self.buffer) >= self.batch_size or time.monotonic() - self.last_flush >= self.batch_seconds
+
+    def flush(self) -> None:
         """Hand the buffer to the writer thread, unless a write is in flight (its completion flushes again)."""
         if not self.buffer or self._inflight is not None:
             return
-        if not final and (self.conn is None or self.conn.closed) and time.monotonic() < self.next_reconnect:
+        if (self.conn is None or self.conn.closed) and time.monotonic() < self.next_reconnect:
             return
         from twisted.internet import reactor
 
@@ -157,10 +160,9 @@ class StagePipeline:
         items = self._inflight[1]
         self._inflight = None
         self._apply(items, future)
-        if self.buffer and (len(self.buffer) >= self.batch_size
-                            or time.monotonic() - self.last_flush >= self.batch_seconds):
+        if self.buffer and self._batch_due():
             self.flush()
-        if self._inflight is None or self._buffered_bytes() <= self.backlog_max:
+        if self._inflight is None or self.buffer_bytes <= self.backlog_max:
             self._release_held()
 
     def _release_held(self) -> None:
@@ -196,9 +198,6 @@ class StagePipeline:
             self.db_down_since = None
         self._count(items)
 
-    def _buffered_bytes(self) -> int:
-        return self.buffer_bytes
-
     def _drop_written(self, items: list[Any]) -> None:
         """The first len(items) buffered items are written (or given up on)."""
         self.buffer = self.buffer[len(items):]
@@ -207,7 +206,7 @@ class StagePipeline:
     def _pause_if_full(self) -> None:
         """Too much fetched and unwritten: stop fetching more until the database is back."""
         engine = self.crawler.engine
-        if self.paused_since is not None or engine is None or self._buffered_bytes() < self.buffer_max:
+        if self.paused_since is not None or engine is None or self.buffer_bytes < self.buffer_max:
             return
         from twisted.internet import task
 
@@ -215,7 +214,7 @@ class StagePipeline:
         self.paused_since = time.monotonic()
         self.crawler.stats.inc_value("stage/paused")
         logger.warning("database still away with %.1f MB of fetched pages in memory: crawl paused until it is back",
-                       self._buffered_bytes() / 1e6)
+                       self.buffer_bytes / 1e6)
         self._paused_loop = task.LoopingCall(self._while_paused)
         self._paused_loop.start(1.0, now=False)
 
@@ -243,8 +242,6 @@ class StagePipeline:
                 if isinstance(item, ListedArticles):
                     for article in item.articles:
                         self._listed(cur, article)
-                elif isinstance(item, ListedArticle):
-                    self._listed(cur, item)
                 elif isinstance(item, FetchedPage):
                     self._fetched(cur, item)
                 elif isinstance(item, FetchFailed):
@@ -259,8 +256,6 @@ class StagePipeline:
         for item in items:
             if isinstance(item, ListedArticles):
                 stats.inc_value("stage/listed", len(item.articles))
-            elif isinstance(item, ListedArticle):
-                stats.inc_value("stage/listed")
             elif isinstance(item, Revalidated):
                 stats.inc_value("stage/not_modified")
             elif isinstance(item, FetchedPage):
