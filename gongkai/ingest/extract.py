@@ -27,6 +27,7 @@ from gongkai.ingest.metadata import (
     count_meta_labels,
     find_body_region,
     is_hidden,
+    is_shown,
     parse_metadata_block,
     walk,
 )
@@ -369,7 +370,7 @@ def _shown(el: HtmlElement, top: HtmlElement) -> bool:
     """True when `walk(top)` would visit el: neither it nor an ancestor below `top` is hidden or skipped."""
     node: HtmlElement | None = el
     while node is not None and node is not top:
-        if node.tag.lower() in SKIP_TAGS or is_hidden(node):
+        if not is_shown(node):
             return False
         node = node.getparent()
     return True

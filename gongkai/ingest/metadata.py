@@ -88,6 +88,11 @@ def is_hidden(el: HtmlElement) -> bool:
     return bool(style and _HIDDEN_STYLE_RE.search(style))
 
 
+def is_shown(el: HtmlElement) -> bool:
+    """What `walk` descends into: an element neither skipped (script, style, ...) nor hidden."""
+    return el.tag.lower() not in SKIP_TAGS and not is_hidden(el)
+
+
 def _marker(node: etree._Element) -> bool | None:
     """True/False for a body begin/end sentinel (ZJEG_RSS comments, ContentStart/End meta)."""
     if node.tag is etree.Comment:
@@ -132,8 +137,7 @@ def walk(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> 
         mark = _marker(child)
         if mark is not None:
             yield ("marker", mark)
-        elif isinstance(child.tag, str) and child.tag.lower() not in SKIP_TAGS and not is_hidden(child) \
-                and not (skip and skip(child)):
+        elif isinstance(child.tag, str) and is_shown(child) and not (skip and skip(child)):
             yield ("start", child)
             if child.text:
                 yield ("text", child.text, child)
