@@ -4,6 +4,7 @@ band index and migration 0004 keep every near-duplicate findable."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -239,9 +240,9 @@ def test_body_column_is_lz4_compressed(db):
     assert compression == {"reports": "l", "report_versions": "l"}
 
 
-def test_migration_keeps_reports_stored_before_it_findable(admin_url):
-    """A report written with the old schema (32 band rows, no bands column) is still found as the original
-    of a repost after migration 0004."""
+@contextlib.contextmanager
+def _database_before(admin_url: str, version: int) -> Iterator[psycopg.Connection]:
+    """A new database with gongkai's migrations below `version` applied, as an older gongkai left it."""
     name = f"gongkai_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -249,38 +250,45 @@ def test_migration_keeps_reports_stored_before_it_findable(admin_url):
         with connect(_with_dbname(admin_url, name)) as conn:
             conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
                          " applied_at timestamptz NOT NULL DEFAULT now())")
-            for version, file_name, sql in migration_files():
-                if version < 4:
+            for number, file_name, sql in migration_files():
+                if number < version:
                     conn.execute(sql.encode("utf-8"))
-                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, file_name))
-            page = stage(conn, art(1))
-            old = fingerprint(fields(body=BODY))
-            report_id = conn.execute(
-                """INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash, published_date,
-                                        source_page_id, period_year, period_half)
-                   VALUES (1, %s, 'zjxj', '朱溪镇2024年上半年工作总结', %s, %s, %s, '2024-08-05', %s, 2024, 'H1')
-                   RETURNING id""", (art(1), BODY, old.body_hash, old.content_hash, page.id)).fetchone()[0]
-            conn.execute("INSERT INTO report_urls (url, report_id) VALUES (%s, %s)", (art(1), report_id))
-            conn.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])",
-                         (report_id, sorted(set(old.bands))))
-            conn.execute("UPDATE feed_counter SET seq = 1")
-            conn.commit()
-            assert "0004_store_batch.sql" in migrate(conn)
-            assert sorted(conn.execute("SELECT bands FROM reports").fetchone()[0]) == sorted(set(old.bands))
-            repost = stage(conn, COUNTY.format(1))
-            conn.commit()
-            with conn.transaction(), conn.cursor() as cur:
-                assert store_batch(cur, [StoreItem(repost, repost_of(BODY))]).outcomes == [("repost", report_id)]
-            # A new version replaces the legacy band rows with the first PROBE_BANDS of its own.
-            with conn.transaction(), conn.cursor() as cur:
-                what, _ = store_batch(cur, [StoreItem(stage(conn, art(1)), fields(body=OTHER))]).outcomes[0]
-            assert what == "updated"
-            rows = {band for (band,) in conn.execute("SELECT band_hash FROM report_bands WHERE report_id = %s",
-                                                      (report_id,))}
-            assert rows == set(probe_bands(band_hashes(shingles(OTHER))))
+                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (number, file_name))
+            yield conn
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migration_keeps_reports_stored_before_it_findable(admin_url):
+    """A report written with the old schema (32 band rows, no bands column) is still found as the original
+    of a repost after migration 0004."""
+    with _database_before(admin_url, 4) as conn:
+        page = stage(conn, art(1))
+        old = fingerprint(fields(body=BODY))
+        report_id = conn.execute(
+            """INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash, published_date,
+                                    source_page_id, period_year, period_half)
+               VALUES (1, %s, 'zjxj', '朱溪镇2024年上半年工作总结', %s, %s, %s, '2024-08-05', %s, 2024, 'H1')
+               RETURNING id""", (art(1), BODY, old.body_hash, old.content_hash, page.id)).fetchone()[0]
+        conn.execute("INSERT INTO report_urls (url, report_id) VALUES (%s, %s)", (art(1), report_id))
+        conn.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])",
+                     (report_id, sorted(set(old.bands))))
+        conn.execute("UPDATE feed_counter SET seq = 1")
+        conn.commit()
+        assert "0004_store_batch.sql" in migrate(conn)
+        assert sorted(conn.execute("SELECT bands FROM reports").fetchone()[0]) == sorted(set(old.bands))
+        repost = stage(conn, COUNTY.format(1))
+        conn.commit()
+        with conn.transaction(), conn.cursor() as cur:
+            assert store_batch(cur, [StoreItem(repost, repost_of(BODY))]).outcomes == [("repost", report_id)]
+        # A new version replaces the legacy band rows with the first PROBE_BANDS of its own.
+        with conn.transaction(), conn.cursor() as cur:
+            what, _ = store_batch(cur, [StoreItem(stage(conn, art(1)), fields(body=OTHER))]).outcomes[0]
+        assert what == "updated"
+        rows = {band for (band,) in conn.execute("SELECT band_hash FROM report_bands WHERE report_id = %s",
+                                                  (report_id,))}
+        assert rows == set(probe_bands(band_hashes(shingles(OTHER))))
 
 
 def test_two_writers_with_the_same_new_article_make_one_report(database_url):
@@ -325,37 +333,24 @@ def test_fetched_at_of_a_withdrawal_is_kept(db):
 def test_migration_0006_indexes_reports_written_with_17_band_rows(admin_url):
     """A report stored under schema 5 (band rows for its first 17 bands only) gets rows for bands 18-20, so
     a repost sharing just enough bands with it is still found under MIN_PROBE_SHARED of its probes."""
-    name = f"gongkai_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with connect(_with_dbname(admin_url, name)) as conn:
-            conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
-                         " applied_at timestamptz NOT NULL DEFAULT now())")
-            for version, file_name, sql in migration_files():
-                if version < 6:
-                    conn.execute(sql.encode("utf-8"))
-                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (version, file_name))
-            page = stage(conn, art(1))
-            old = fingerprint(fields(body=BODY))
-            report_id = conn.execute(
-                """INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash, published_date,
-                                        source_page_id, period_year, period_half, bands)
-                   VALUES (1, %s, 'zjxj', '朱溪镇2024年上半年工作总结', %s, %s, %s, '2024-08-05', %s, 2024, 'H1', %s)
-                   RETURNING id""",
-                (art(1), BODY, old.body_hash, old.content_hash, page.id, old.bands)).fetchone()[0]
-            conn.execute("INSERT INTO report_urls (url, report_id) VALUES (%s, %s)", (art(1), report_id))
-            conn.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])",
-                         (report_id, list(dict.fromkeys(old.bands[:17]))))
-            conn.execute("UPDATE feed_counter SET seq = 1")
-            conn.commit()
-            assert "0006_probe_bands.sql" in migrate(conn)
-            rows = {band for (band,) in conn.execute("SELECT band_hash FROM report_bands")}
-            assert rows == set(probe_bands(old.bands))
-            repost = stage(conn, COUNTY.format(1))
-            conn.commit()
-            with conn.transaction(), conn.cursor() as cur:
-                assert store_batch(cur, [StoreItem(repost, repost_of(BODY))]).outcomes == [("repost", report_id)]
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _database_before(admin_url, 6) as conn:
+        page = stage(conn, art(1))
+        old = fingerprint(fields(body=BODY))
+        report_id = conn.execute(
+            """INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash, published_date,
+                                    source_page_id, period_year, period_half, bands)
+               VALUES (1, %s, 'zjxj', '朱溪镇2024年上半年工作总结', %s, %s, %s, '2024-08-05', %s, 2024, 'H1', %s)
+               RETURNING id""",
+            (art(1), BODY, old.body_hash, old.content_hash, page.id, old.bands)).fetchone()[0]
+        conn.execute("INSERT INTO report_urls (url, report_id) VALUES (%s, %s)", (art(1), report_id))
+        conn.execute("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])",
+                     (report_id, list(dict.fromkeys(old.bands[:17]))))
+        conn.execute("UPDATE feed_counter SET seq = 1")
+        conn.commit()
+        assert "0006_probe_bands.sql" in migrate(conn)
+        rows = {band for (band,) in conn.execute("SELECT band_hash FROM report_bands")}
+        assert rows == set(probe_bands(old.bands))
+        repost = stage(conn, COUNTY.format(1))
+        conn.commit()
+        with conn.transaction(), conn.cursor() as cur:
+            assert store_batch(cur, [StoreItem(repost, repost_of(BODY))]).outcomes == [("repost", report_id)]
