@@ -88,6 +88,7 @@ class Fingerprint:
     bands: list[int]
     body_hash: bytes
     content_hash: bytes
+    bands_literal: str  # `bands` as the bigint[] literal the store writes, formatted before the write lock
 
     @functools.cached_property
     def shingles(self) -> set[str]:
@@ -100,7 +101,7 @@ def fingerprint(fields: ArticleFields) -> Fingerprint:
     # Distinct hashes never outnumber distinct shingles: only a short body needs its exact set counted.
     enough = len(np.unique(hashes)) >= MIN_SHINGLES or len(normalised_shingles(text)) >= MIN_SHINGLES
     bands = bands_of(minhash(hashes)) if enough else []
-    return Fingerprint(text, bands, body_hash(fields.body), content_hash(fields))
+    return Fingerprint(text, bands, body_hash(fields.body), content_hash(fields), _bigint_array(bands))
 
 
 # A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares at least MIN_PROBE_SHARED of
@@ -263,10 +264,10 @@ class _Batch:
     by_key: dict[str, _Report] = field(default_factory=dict)
     by_body: dict[int, list[_Report]] = field(default_factory=dict)  # item -> reports with its body hash
     near: dict[int, list[_Report]] = field(default_factory=dict)  # item -> reports sharing enough bands
-    # Reports the batch rewrote, by body hash and by band (entries for earlier bodies are checked out).
+    # Reports the batch rewrote, by body hash and by probe band (entries for earlier bodies are checked out).
     rewritten_by_hash: dict[bytes, list[_Report]] = field(default_factory=dict)
     rewritten_by_band: dict[int, list[_Report]] = field(default_factory=dict)
-    new_rows: list[tuple[_Report, tuple, list[int]]] = field(default_factory=list)  # report, COPY row, bands
+    new_rows: list[tuple[_Report, tuple]] = field(default_factory=list)  # report, COPY row
     ops: list[tuple[str, tuple]] = field(default_factory=list)  # writes in page order; _Report = its id
 
     def __post_init__(self) -> None:
@@ -415,7 +416,8 @@ class _Batch:
             return None
         bands = set(fp.bands)
         found = [r for r in self.near.get(n, []) if not r.rewritten]
-        found += {r for band in bands for r in self.rewritten_by_band.get(band, [])
+        # Reports rewritten by the batch are indexed under their probe bands, like report_bands indexes them
+        found += {r for band in probe_bands(fp.bands) for r in self.rewritten_by_band.get(band, [])
                   if len(r.bands & bands) >= MIN_SHARED_BANDS}
         found = sorted((r for r in found if r.same_period(period)), key=lambda r: r.rank)
         for r in found:
@@ -440,7 +442,7 @@ class _Batch:
                       period.half, _date_text(fields.published_date), False)
         self._rewrite(rep, fp)
         self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id,
-                                    *_field_values(fields, fp, period), _bigint_array(fp.bands)), fp.bands))
+                                    *_field_values(fields, fp, period), fp.bands_literal)))
         self.by_url[page.url] = rep
         if key is not None:
             self.by_key[key] = rep
@@ -471,7 +473,7 @@ class _Batch:
         self.ops.append(("DELETE FROM report_bands WHERE report_id = %s"
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
         self.ops.append((_NEW_VERSION, (self.seq.next(), *_field_values(fields, fp, period), page.id, key,
-                                        _bigint_array(fp.bands), rep)))
+                                        fp.bands_literal, rep)))
         if fp.bands:
             self.ops.append(("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])"
                              " ON CONFLICT DO NOTHING", (rep, _bigint_array(probe_bands(fp.bands)))))
@@ -486,7 +488,7 @@ class _Batch:
     def _rewrite(self, rep: _Report, fp: Fingerprint) -> None:
         rep.bands, rep.shingles, rep.rewritten_by, rep.rewritten = frozenset(fp.bands), None, fp, True
         self.rewritten_by_hash.setdefault(fp.body_hash, []).append(rep)
-        for band in rep.bands:
+        for band in probe_bands(fp.bands):
             self.rewritten_by_band.setdefault(band, []).append(rep)
 
     def _add_url(self, rep: _Report, url: str, relation: str) -> None:
@@ -515,10 +517,10 @@ class _Batch:
             ids = sorted(row[0] for row in cur.execute(
                 "SELECT nextval(pg_get_serial_sequence('reports', 'id')) FROM generate_series(1, %s)",
                 (len(self.new_rows),)))
-            for (rep, _, _), report_id in zip(self.new_rows, ids, strict=True):
+            for (rep, _), report_id in zip(self.new_rows, ids, strict=True):
                 rep.id = report_id
             with cur.copy(f"COPY reports ({_REPORT_COLUMNS}) FROM STDIN") as copy:
-                for rep, row, _ in self.new_rows:
+                for rep, row in self.new_rows:
                     copy.write_row((rep.id, *row))
         if not (self.new_rows or self.ops or (self.seq_given is None and self.seq.value != self.seq.start)):
             return
@@ -526,12 +528,15 @@ class _Batch:
             if self.new_rows:
                 cur.execute("INSERT INTO report_urls (url, report_id, relation)"
                             " SELECT url, id, 'primary' FROM unnest(%s::text[], %s::bigint[]) AS u(url, id)",
-                            ([row[1] for _, row, _ in self.new_rows], _bigint_array(ids)))
-                band_rows = [(rep.id, band) for rep, _, bands in self.new_rows for band in probe_bands(bands)]
-                if band_rows:
-                    cur.execute("INSERT INTO report_bands (report_id, band_hash)"
-                                " SELECT * FROM unnest(%s::bigint[], %s::bigint[])",
-                                (_bigint_array([i for i, _ in band_rows]), _bigint_array([b for _, b in band_rows])))
+                            ([row[1] for _, row in self.new_rows], _bigint_array(ids)))
+                # Their band index rows, read off the rows just copied (`bands` in band order): what
+                # probe_bands gives, without sending PROBE_BANDS numbers per report again. One primary key
+                # probe per id (OFFSET 0), whatever a young table's statistics say.
+                cur.execute("INSERT INTO report_bands (report_id, band_hash)"
+                            " SELECT DISTINCT r.id, b.band FROM unnest(%s::bigint[]) AS i(id)"
+                            " CROSS JOIN LATERAL (SELECT id, bands FROM reports r WHERE r.id = i.id OFFSET 0) r"
+                            " CROSS JOIN LATERAL unnest(r.bands[1:%s]) AS b(band)",
+                            (_bigint_array(ids), PROBE_BANDS))
             for sql, params in self.ops:
                 cur.execute(sql, tuple(p.id if isinstance(p, _Report) else p for p in params))
             if self.seq_given is None:
