@@ -63,6 +63,9 @@ class StagePipeline:
         self.db_wait = settings.getfloat("GONGKAI_DB_WAIT", 60.0)  # at close, wait this long for it
         self.db_down_since: float | None = None
         self.next_reconnect = 0.0
+        # A write that failed on the connection may have committed all the same (the COMMIT reached the
+        # server, its answer did not reach us): the retry then skips the pages already staged.
+        self._unsure = False
         # Bound what an outage may hold in memory: past this many bytes of fetched bodies the crawl pauses
         # (no new requests) until the database is back, or stops cleanly after GONGKAI_DB_WAIT.
         self.buffer_max = settings.getint("GONGKAI_STAGE_BUFFER_MAX", 256 * 1024 * 1024)
@@ -126,7 +129,7 @@ class StagePipeline:
         from twisted.internet import reactor
 
         items = list(self.buffer)
-        future = self._writer.submit(self._write_connected, items)
+        future = self._writer.submit(self._write_connected, items, self._unsure)
         self._inflight = (future, items)
         future.add_done_callback(lambda done: reactor.callFromThread(self._settle, done))
 
@@ -142,16 +145,16 @@ class StagePipeline:
         items = list(self.buffer)
         future = Future()
         try:
-            self._write_connected(items)
+            self._write_connected(items, self._unsure)
             future.set_result(None)
         except Exception as exc:  # noqa: BLE001 - judged in _apply, as the writer thread's are
             future.set_exception(exc)
         self._apply(items, future)
 
-    def _write_connected(self, items: list[Any]) -> None:
+    def _write_connected(self, items: list[Any], unsure: bool = False) -> None:
         if self.conn is None or self.conn.closed:
             self.conn = self._connect()
-        self._write(items)
+        self._write(items, unsure)
 
     def _settle(self, future: Future) -> None:
         """The write in flight finished (on the reactor thread; at most once per write)."""
@@ -178,6 +181,7 @@ class StagePipeline:
                 self.conn.close()
                 self.conn = None
             self.next_reconnect = time.monotonic() + 1.0
+            self._unsure = True
             if self.db_down_since is None:
                 self.db_down_since = time.monotonic()
                 logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
@@ -185,6 +189,7 @@ class StagePipeline:
             self.crawler.stats.inc_value("stage/db_errors")
             self._pause_if_full()
             return
+        self._unsure = False  # written, or rolled back and given up on below
         if exc is not None:
             # Not the connection but the data (or a bug): retrying the same batch would fail forever.
             logger.error("could not stage a batch of %d items; their articles are fetched again next crawl",
@@ -234,22 +239,42 @@ class StagePipeline:
         else:
             logger.warning("database is back: crawl resumed")
 
-    def _write(self, items: list[Any]) -> None:
+    def _write(self, items: list[Any], unsure: bool = False) -> None:
+        """Write a batch in one transaction and, in the writer thread, one round trip.
+
+        `unsure`: the previous attempt failed on the connection and may have committed; pages it staged
+        are not staged again (nor their fetch counted twice in crawl_urls). Listing rows are upserts and
+        need no such care; a failure or a 304 counted again only bumps crawl_urls.attempts once more.
+        """
         assert self.conn is not None
-        # One round trip per batch (in the writer thread).
-        with self.conn.transaction(), self.conn.pipeline(), self.conn.cursor() as cur:
-            for item in items:
-                if isinstance(item, ListedArticles):
-                    for article in item.articles:
-                        self._listed(cur, article)
-                elif isinstance(item, FetchedPage):
-                    self._fetched(cur, item)
-                elif isinstance(item, FetchFailed):
-                    self._failed(cur, item)
-                elif isinstance(item, Revalidated):
-                    cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1 WHERE url = %s",
-                                (item.url,))
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            staged = self._already_staged(cur, items) if unsure else set()
+            with self.conn.pipeline():
+                for item in items:
+                    if isinstance(item, ListedArticles):
+                        for article in item.articles:
+                            self._listed(cur, article)
+                    elif isinstance(item, FetchedPage):
+                        if (item.url, _fetched_at(item)) not in staged:
+                            self._fetched(cur, item)
+                    elif isinstance(item, FetchFailed):
+                        self._failed(cur, item)
+                    elif isinstance(item, Revalidated):
+                        cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1"
+                                    " WHERE url = %s", (item.url,))
         self.last_flush = time.monotonic()
+
+    @staticmethod
+    def _already_staged(cur: psycopg.Cursor, items: list[Any]) -> set[tuple[str, dt.datetime]]:
+        """(url, fetched_at) of the batch's pages that staged_pages already holds: that exact fetch."""
+        pages = [item for item in items if isinstance(item, FetchedPage)]
+        if not pages:
+            return set()
+        rows = cur.execute(
+            """SELECT s.url, s.fetched_at FROM unnest(%s::text[], %s::timestamptz[]) AS p(url, fetched_at)
+               JOIN staged_pages s ON s.url = p.url AND s.fetched_at = p.fetched_at""",
+            ([page.url for page in pages], [_fetched_at(page) for page in pages])).fetchall()
+        return {(url, fetched_at) for url, fetched_at in rows}
 
     def _count(self, items: list[Any]) -> None:
         stats = self.crawler.stats
@@ -273,7 +298,7 @@ class StagePipeline:
         )
 
     def _fetched(self, cur: psycopg.Cursor, item: FetchedPage) -> None:
-        fetched_at = dt.datetime.fromtimestamp(item.fetched_at, tz=dt.UTC)
+        fetched_at = _fetched_at(item)
         cur.execute(
             """INSERT INTO staged_pages (url, final_url, site, column_url, listing_title, listing_date, status,
                    headers, body, body_sha256, fetched_at, crawl_run_id)
@@ -303,6 +328,10 @@ class StagePipeline:
                    last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error""",
             (item.url, item.site, state, item.status, _text(item.reason[:500])),
         )
+
+
+def _fetched_at(item: FetchedPage) -> dt.datetime:
+    return dt.datetime.fromtimestamp(item.fetched_at, tz=dt.UTC)
 
 
 def _body_size(item: Any) -> int:

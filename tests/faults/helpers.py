@@ -111,6 +111,10 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._up = False
         self.delay = 0.0  # seconds added before each reply of the database reaches the client (a slow server)
+        # (after, then): on the first session that sends `after`, the next message containing `then` reaches
+        # the server, and the session is reset before the answer comes back (once): with
+        # (b"INSERT INTO staged_pages", b"COMMIT"), a staging batch that committed, the crawler never told.
+        self.lose_reply: tuple[bytes, bytes] | None = None
 
     def start(self) -> TcpProxy:
         listener = socket.socket()
@@ -143,6 +147,7 @@ class TcpProxy:
             threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
 
     def _pipe(self, a: socket.socket, b: socket.socket) -> None:
+        armed = False
         try:
             while True:
                 ready, _, _ = select.select([a, b], [], [], 0.2)
@@ -153,6 +158,13 @@ class TcpProxy:
                     if src is b and self.delay:
                         time.sleep(self.delay)
                     (b if src is a else a).sendall(data)
+                    lose = self.lose_reply
+                    if src is a and lose is not None:
+                        if armed and lose[1] in data:
+                            self.lose_reply = None
+                            time.sleep(0.5)  # the server does the work; its answer is never relayed
+                            raise OSError("reply lost")
+                        armed = armed or lose[0] in data
         except (OSError, ValueError):
             pass
         finally:

@@ -148,3 +148,19 @@ def test_slow_database_holds_items_back_instead_of_buffering_them(site_server, p
     urls = [site_server.url(a) for a in site_server.column.articles]
     staged_once(database_url, urls)
     check_invariants(database_url)
+
+
+def test_a_commit_whose_answer_is_lost_stages_each_page_once(site_server, proxy, database_url):
+    """The staging transaction commits, but the connection drops before the client hears so: the batch is
+    written again after reconnecting, and must not stage its pages a second time."""
+    proxy.lose_reply = (b"INSERT INTO staged_pages", b"COMMIT")
+    result = _crawl(site_server, proxy.url(database_url))
+    assert result.returncode == 0, result.stderr
+    assert proxy.lose_reply is None, "no staging COMMIT went through the proxy"
+    assert "database went away while staging" in result.stderr
+    urls = [site_server.url(a) for a in site_server.column.articles]
+    staged_once(database_url, urls)
+    with psycopg.connect(database_url) as conn:
+        attempts = dict(conn.execute("SELECT url, attempts FROM crawl_urls WHERE url = ANY(%s)", (urls,)).fetchall())
+    assert set(attempts.values()) == {1}, {u: n for u, n in attempts.items() if n != 1}
+    check_invariants(database_url)
