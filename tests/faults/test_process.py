@@ -10,6 +10,7 @@ import signal
 import psycopg
 import pytest
 
+from gongkai.ingest.run import BATCH_SIZE
 from gongkai.replica import faults as F
 from tests.faults.helpers import check_invariants, crawl, reports_by_url, run, spawn, staged_once
 
@@ -48,11 +49,13 @@ def test_kill_crawl_mid_batch_then_restart(server, database_url):
 def test_kill_ingest_worker_mid_batch_then_restart(server, database_url):
     result = crawl(server.listing_url, database_url=database_url, flags=("--no-ingest",))
     assert result.returncode == 0, result.stderr
-    with psycopg.connect(database_url) as conn:  # more pages, more batches: stage each twice more
+    with psycopg.connect(database_url) as conn:  # stage each page again until there are 3 batches or more
+        staged = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
         conn.execute("""INSERT INTO staged_pages (url, final_url, site, column_url, listing_title, listing_date, status,
                             headers, body, body_sha256, fetched_at)
                         SELECT url, final_url, site, column_url, listing_title, listing_date, status, headers, body,
-                               body_sha256, fetched_at FROM staged_pages, generate_series(1, 2)""")
+                               body_sha256, fetched_at FROM staged_pages, generate_series(1, %s)""",
+                     (-(-3 * BATCH_SIZE // staged) - 1,))
     total = _count(database_url, "SELECT count(*) FROM staged_pages")
     worker = spawn("ingest", database_url=database_url)
     done = "SELECT count(*) FROM staged_pages WHERE ingest_state <> 'pending'"
