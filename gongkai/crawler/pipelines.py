@@ -255,7 +255,7 @@ class StagePipeline:
                         for article in item.articles:
                             self._listed(cur, article)
                     elif isinstance(item, FetchedPage):
-                        if (item.url, _fetched_at(item)) not in staged:
+                        if not staged or (item.url, _fetched_at(item)) not in staged:
                             self._fetched(cur, item)
                     elif isinstance(item, FetchFailed):
                         self._failed(cur, item)
