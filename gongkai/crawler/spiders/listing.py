@@ -148,12 +148,12 @@ class ListingSpider(scrapy.Spider):
                 yield request
 
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
-                        date: str | None, priority: int = ARTICLE_PRIORITY) -> Request:
+                        date: str | None) -> Request:
         self.seen_articles.add(url)
         # dont_filter: seen_articles already dedups; Scrapy's dupefilter would silently drop a redirect
         # back to this URL (a loop), leaving no trace instead of "max redirections reached".
         return Request(url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
-                       priority=priority,
+                       priority=ARTICLE_PRIORITY,
                        meta={"site": site, "column_url": column_url, "listing_title": title, "listing_date": date,
                              "handle_httpstatus_list": GONE_STATUSES})
 
