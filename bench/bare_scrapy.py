@@ -24,13 +24,12 @@ class BareSpider(scrapy.Spider):
 
     async def start(self):
         for entry in self.urls:
-            if isinstance(entry, str):
-                yield scrapy.Request(entry, callback=self.parse, dont_filter=True)
-            elif entry["method"] == "POST":
+            if isinstance(entry, dict) and entry["method"] == "POST":
                 yield scrapy.FormRequest(entry["url"], formdata=dict(entry["form"]), callback=self.parse,
                                          dont_filter=True)
             else:
-                yield scrapy.Request(entry["url"], callback=self.parse, dont_filter=True)
+                yield scrapy.Request(entry if isinstance(entry, str) else entry["url"], callback=self.parse,
+                                     dont_filter=True)
 
     def parse(self, response):
         self.pages += 1
