@@ -151,7 +151,7 @@ class StagePipeline:
             future.set_exception(exc)
         self._apply(items, future)
 
-    def _write_connected(self, items: list[Any], unsure: bool = False) -> None:
+    def _write_connected(self, items: list[Any], unsure: bool) -> None:
         if self.conn is None or self.conn.closed:
             self.conn = self._connect()
         self._write(items, unsure)
@@ -239,7 +239,7 @@ class StagePipeline:
         else:
             logger.warning("database is back: crawl resumed")
 
-    def _write(self, items: list[Any], unsure: bool = False) -> None:
+    def _write(self, items: list[Any], unsure: bool) -> None:
         """Write a batch in one transaction and, in the writer thread, one round trip.
 
         `unsure`: the previous attempt failed on the connection and may have committed; pages it staged
