@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
 from gongkai.ingest.derive import Period, parse_period
 from gongkai.ingest.pages import StagedPage
@@ -78,8 +77,10 @@ def content_hash(fields: ArticleFields) -> bytes:
 
 @dataclass
 class Fingerprint:
-    """What dedup needs of a body, computed before the write lock is taken (it is CPU work).
+    """What the store needs of an article that costs CPU, computed before the write lock is taken.
 
+    The ingest workers compute it in parallel, while another worker may hold the lock: dedup keys, the
+    period the title names, and the report's column values already in the form the store sends them.
     The shingle set itself is built only when a near-duplicate candidate needs a Jaccard score: the bands
     come straight off the normalised text, and most pages never have a candidate.
     """
@@ -88,7 +89,11 @@ class Fingerprint:
     bands: list[int]
     body_hash: bytes
     content_hash: bytes
-    bands_literal: str  # `bands` as the bigint[] literal the store writes, formatted before the write lock
+    period: Period
+    values: tuple  # the report columns _SET_FIELDS names, in its order (_field_values)
+    probe: list[int]  # probe_bands(bands)
+    bands_literal: str  # `bands` as the bigint[] literal the store writes
+    probe_list: str  # `probe` comma-separated, as the lookups send it
 
     @functools.cached_property
     def shingles(self) -> set[str]:
@@ -101,7 +106,11 @@ def fingerprint(fields: ArticleFields) -> Fingerprint:
     # Distinct hashes never outnumber distinct shingles: only a short body needs its exact set counted.
     enough = len(np.unique(hashes)) >= MIN_SHINGLES or len(normalised_shingles(text)) >= MIN_SHINGLES
     bands = bands_of(minhash(hashes)) if enough else []
-    return Fingerprint(text, bands, body_hash(fields.body), content_hash(fields), _bigint_array(bands))
+    probe = probe_bands(bands)
+    hashed, period = body_hash(fields.body), parse_period(fields.title)
+    content = content_hash(fields)
+    return Fingerprint(text, bands, hashed, content, period, _field_values(fields, hashed, content, period), probe,
+                       _bigint_array(bands), ",".join(map(str, probe)))
 
 
 # A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares at least MIN_PROBE_SHARED of
@@ -275,8 +284,6 @@ class _Batch:
             if item.fields is not None and item.fp is None:
                 item.fp = fingerprint(item.fields)
         self.keys = [article_key(item.page.url) for item in self.items]
-        self.periods = [parse_period(item.fields.title) if item.fields is not None else Period()
-                        for item in self.items]
 
     # -- 1. lookups ---------------------------------------------------------------------------------------
 
@@ -315,14 +322,20 @@ class _Batch:
         fps = {n: self._fp(n) for n in pages}
         probing: dict[int, list[int]] = {}  # probe band -> pages
         for n in pages:
-            for band in probe_bands(fps[n].bands):
+            for band in fps[n].probe:
                 probing.setdefault(band, []).append(n)
-        params = {"url": sorted({item.page.url for item in self.items}), "key": sorted({k for k in self.keys if k}),
-                  "n": pages, "urls": [self.items[n].page.url for n in pages], "keys": [self.keys[n] for n in pages],
-                  "hash": [fps[n].body_hash for n in pages], "year": [self.periods[n].year for n in pages],
-                  "half": [self.periods[n].half for n in pages], "limit": len(self.items) + 1, "min_probe_shared": MIN_PROBE_SHARED,
-                  "probe_n": _bigint_array([n for ns in probing.values() for n in ns]),
-                  "probe_band": _bigint_array([band for band, ns in probing.items() for _ in ns])}
+        probed = [n for n in pages if fps[n].probe]
+        # Arrays go as literals: psycopg adapts a list element by element, a tenth of the store's client time.
+        params = {"url": _array_literal(sorted({item.page.url for item in self.items})),
+                  "key": _array_literal(sorted({k for k in self.keys if k})), "n": _array_literal(pages),
+                  "urls": _array_literal([self.items[n].page.url for n in pages]),
+                  "keys": _array_literal([self.keys[n] for n in pages]),
+                  "hash": _array_literal([fps[n].body_hash for n in pages]),
+                  "year": _array_literal([fps[n].period.year for n in pages]),
+                  "half": _array_literal([fps[n].period.half for n in pages]),
+                  "limit": len(self.items) + 1, "min_probe_shared": MIN_PROBE_SHARED,
+                  "probe_n": "{" + ",".join(",".join([str(n)] * len(fps[n].probe)) for n in probed) + "}",
+                  "probe_band": "{" + ",".join(fps[n].probe_list for n in probed) + "}"}
         # Pages whose URL and article id are both unknown, their body hash matches, then their LSH
         # candidates: one statement, rows tagged by n (body match) or NULL (band candidate).
         bodies_sql = f"""
@@ -350,9 +363,11 @@ class _Batch:
             self.cur.execute("SET LOCAL jit = off")
             if self.seq_given is None:
                 self.cur.execute(_LOCK_FEED)
-            url_cur.execute(f"SELECT u.url, {_STATE} FROM report_urls u JOIN reports r ON r.id = u.report_id"
-                            " WHERE u.url = ANY(%(url)s)", params)
-            key_cur.execute(f"SELECT r.article_key, {_STATE} FROM reports r WHERE r.article_key = ANY(%(key)s)",
+            url_cur.execute(f"SELECT u.url, {_STATE} FROM unnest(%(url)s::text[]) AS q(url)"
+                            " CROSS JOIN LATERAL (SELECT url, report_id FROM report_urls u WHERE u.url = q.url"
+                            " OFFSET 0) u JOIN reports r ON r.id = u.report_id", params)
+            key_cur.execute(f"SELECT r.article_key, {_STATE} FROM unnest(%(key)s::text[]) AS q(key)"
+                            " CROSS JOIN LATERAL (SELECT * FROM reports r WHERE r.article_key = q.key OFFSET 0) r",
                             params)
             if pages:
                 body_cur.execute(bodies_sql, params, prepare=False)
@@ -403,7 +418,8 @@ class _Batch:
 
     def _same_body(self, n: int) -> _Report | None:
         """The earliest report with this exact body, unless its title says another period."""
-        fp, period = self._fp(n), self.periods[n]
+        fp = self._fp(n)
+        period = fp.period
         found = [r for r in self.by_body.get(n, []) if not r.rewritten]  # the lookup already checked periods
         found += [r for r in self.rewritten_by_hash.get(fp.body_hash, [])
                   if r.body_hash == fp.body_hash and r.same_period(period)]
@@ -411,13 +427,14 @@ class _Batch:
 
     def _near_duplicate(self, n: int) -> _Report | None:
         """The most similar candidate at Jaccard >= the threshold; a body too short to judge is never merged."""
-        fp, period = self._fp(n), self.periods[n]
+        fp = self._fp(n)
+        period = fp.period
         if not fp.bands:
             return None
         bands = set(fp.bands)
         found = [r for r in self.near.get(n, []) if not r.rewritten]
         # Reports rewritten by the batch are indexed under their probe bands, like report_bands indexes them
-        found += {r for band in probe_bands(fp.bands) for r in self.rewritten_by_band.get(band, [])
+        found += {r for band in fp.probe for r in self.rewritten_by_band.get(band, [])
                   if len(r.bands & bands) >= MIN_SHARED_BANDS}
         found = sorted((r for r in found if r.same_period(period)), key=lambda r: r.rank)
         for r in found:
@@ -437,12 +454,11 @@ class _Batch:
         return best
 
     def _new(self, n: int) -> _Report:
-        page, fields, fp, key, period = self.items[n].page, self._fields(n), self._fp(n), self.keys[n], self.periods[n]
-        rep = _Report(None, (1, len(self.new_rows)), page.url, key, fp.body_hash, fp.content_hash, period.year,
-                      period.half, _date_text(fields.published_date), False)
+        page, fields, fp, key = self.items[n].page, self._fields(n), self._fp(n), self.keys[n]
+        rep = _Report(None, (1, len(self.new_rows)), page.url, key, fp.body_hash, fp.content_hash, fp.period.year,
+                      fp.period.half, _date_text(fields.published_date), False)
         self._rewrite(rep, fp)
-        self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id,
-                                    *_field_values(fields, fp, period), fp.bands_literal)))
+        self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id, *fp.values, fp.bands_literal)))
         self.by_url[page.url] = rep
         if key is not None:
             self.by_key[key] = rep
@@ -468,15 +484,16 @@ class _Batch:
 
     def _new_version(self, n: int, rep: _Report, key: str | None) -> None:
         """Keep the current text in report_versions, then overwrite the report with the new fields."""
-        page, fields, fp, period = self.items[n].page, self._fields(n), self._fp(n), self.periods[n]
+        page, fields, fp = self.items[n].page, self._fields(n), self._fp(n)
+        period = fp.period
         self.ops.append((_SNAPSHOT, (rep,)))
         self.ops.append(("DELETE FROM report_bands WHERE report_id = %s"
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
-        self.ops.append((_NEW_VERSION, (self.seq.next(), *_field_values(fields, fp, period), page.id, key,
+        self.ops.append((_NEW_VERSION, (self.seq.next(), *fp.values, page.id, key,
                                         fp.bands_literal, rep)))
         if fp.bands:
             self.ops.append(("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])"
-                             " ON CONFLICT DO NOTHING", (rep, _bigint_array(probe_bands(fp.bands)))))
+                             " ON CONFLICT DO NOTHING", (rep, "{" + fp.probe_list + "}")))
         rep.body_hash, rep.content_hash = fp.body_hash, fp.content_hash
         rep.period_year, rep.period_half = period.year, period.half
         rep.published_date, rep.withdrawn = _date_text(fields.published_date), False
@@ -488,7 +505,7 @@ class _Batch:
     def _rewrite(self, rep: _Report, fp: Fingerprint) -> None:
         rep.bands, rep.shingles, rep.rewritten_by, rep.rewritten = frozenset(fp.bands), None, fp, True
         self.rewritten_by_hash.setdefault(fp.body_hash, []).append(rep)
-        for band in probe_bands(fp.bands):
+        for band in fp.probe:
             self.rewritten_by_band.setdefault(band, []).append(rep)
 
     def _add_url(self, rep: _Report, url: str, relation: str) -> None:
@@ -528,7 +545,7 @@ class _Batch:
             if self.new_rows:
                 cur.execute("INSERT INTO report_urls (url, report_id, relation)"
                             " SELECT url, id, 'primary' FROM unnest(%s::text[], %s::bigint[]) AS u(url, id)",
-                            ([row[1] for _, row in self.new_rows], _bigint_array(ids)))
+                            (_array_literal([row[1] for _, row in self.new_rows]), _bigint_array(ids)))
                 # Their band index rows, read off the rows just copied (`bands` in band order): what
                 # probe_bands gives, without sending PROBE_BANDS numbers per report again. One primary key
                 # probe per id (OFFSET 0), whatever a young table's statistics say.
@@ -548,9 +565,25 @@ def _bigint_array(values: Sequence[int]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
-def _field_values(fields: ArticleFields, fp: Fingerprint, period: Period) -> tuple:
+def _array_literal(values: Sequence[str | int | bytes | None]) -> str:
+    """An array literal of text, integer or bytea elements (None: NULL), for a parameter cast in the SQL."""
+    return "{" + ",".join("NULL" if v is None else str(v) if isinstance(v, int)
+                          else '"\\\\x' + v.hex() + '"' if isinstance(v, bytes) else _quoted(v) for v in values) + "}"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _field_values(fields: ArticleFields, body_hashed: bytes, content_hashed: bytes, period: Period) -> tuple:
     """The report columns _SET_FIELDS names, in its order."""
     return (fields.title, fields.index_no, fields.publisher, fields.doc_no, fields.written_date,
             fields.published_date, fields.category, fields.body,
-            Jsonb([asdict(a) for a in fields.attachments]), Jsonb(fields.metadata),
-            period.year, period.half, period.kinds, fp.body_hash, fp.content_hash)
+            _json_text([asdict(a) for a in fields.attachments]), _json_text(fields.metadata),
+            period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed)
+
+
+# COPY rows and parameters carry jsonb and text[] values as their text forms (a str parameter has no type
+# of its own: the server reads it as the column's type).
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
