@@ -172,6 +172,25 @@ def test_near_duplicates_within_one_batch_become_one_report(db):
     assert body == BODY and version == 2 and len(urls) == 4
 
 
+def test_a_report_rewritten_twice_in_one_batch_is_indexed_under_its_last_body(db):
+    """Band index rows are written once per batch, off each report's final text: none of an intermediate
+    version's rows stay behind to make it a candidate for pages that share only that text."""
+    first = [(stage(db, art(1)), fields(body=BODY))]
+    db.commit()
+    store_in_batches(db, first, 1)
+    texts = [OTHER, unrelated(1)]
+    again = [(stage(db, art(1)), fields(body=text)) for text in texts]  # an existing report, two new versions
+    again += [(stage(db, art(2)), fields(body=text)) for text in (BODY, unrelated(2))]  # a new one, and a version
+    db.commit()
+    assert [what for what, _ in store_in_batches(db, again, len(again))] == ["updated", "updated", "new", "updated"]
+    rows = db.execute("SELECT r.url, array_agg(b.band_hash) FROM report_bands b JOIN reports r ON r.id = b.report_id"
+                      " GROUP BY r.url").fetchall()
+    assert {url: set(bands) for url, bands in rows} == {
+        art(1): set(probe_bands(band_hashes(shingles(unrelated(1))))),
+        art(2): set(probe_bands(band_hashes(shingles(unrelated(2))))),
+    }
+
+
 def test_unchanged_pages_write_nothing(db):
     pages = [(stage(db, art(n)), fields(body=unrelated(n))) for n in range(5)]
     db.commit()

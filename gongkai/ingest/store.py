@@ -277,6 +277,7 @@ class _Batch:
     rewritten_by_hash: dict[bytes, list[_Report]] = field(default_factory=dict)
     rewritten_by_band: dict[int, list[_Report]] = field(default_factory=dict)
     new_rows: list[tuple[_Report, tuple]] = field(default_factory=list)  # report, COPY row
+    reindexed: dict[_Report, None] = field(default_factory=dict)  # existing reports given a new body, in order
     ops: list[tuple[str, tuple]] = field(default_factory=list)  # writes in page order; _Report = its id
 
     def __post_init__(self) -> None:
@@ -491,9 +492,7 @@ class _Batch:
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
         self.ops.append((_NEW_VERSION, (self.seq.next(), *fp.values, page.id, key,
                                         fp.bands_literal, rep)))
-        if fp.bands:
-            self.ops.append(("INSERT INTO report_bands (report_id, band_hash) SELECT %s, unnest(%s::bigint[])"
-                             " ON CONFLICT DO NOTHING", (rep, "{" + fp.probe_list + "}")))
+        self.reindexed[rep] = None  # its band index rows are written at the end of the batch, off its last bands
         rep.body_hash, rep.content_hash = fp.body_hash, fp.content_hash
         rep.period_year, rep.period_half = period.year, period.half
         rep.published_date, rep.withdrawn = _date_text(fields.published_date), False
@@ -523,11 +522,14 @@ class _Batch:
     # -- 3. writes ----------------------------------------------------------------------------------------
 
     def write(self) -> None:
-        """New reports by COPY; then their URLs and band index rows, and every other change in page order,
-        in one pipeline: four round trips at most, whatever the batch holds.
+        """New reports by COPY; then their URLs, every other change in page order, and the band index rows
+        of every report the batch wrote a body to, in one pipeline: three round trips, whatever the batch
+        holds.
 
         Inserting the batch's new reports before the other changes is safe: no earlier change can refer to
-        a report that did not exist yet, and a new report's URL and band rows belong to no other report.
+        a report that did not exist yet, and a new report's URL belongs to no other report. Band index rows
+        go last, read off each report's final `bands` (its first PROBE_BANDS, what probe_bands gives): a new
+        version deletes its report's rows first, and a report rewritten twice in the batch is indexed once.
         """
         cur = self.cur
         if self.new_rows:
@@ -546,16 +548,19 @@ class _Batch:
                 cur.execute("INSERT INTO report_urls (url, report_id, relation)"
                             " SELECT url, id, 'primary' FROM unnest(%s::text[], %s::bigint[]) AS u(url, id)",
                             (_array_literal([row[1] for _, row in self.new_rows]), _bigint_array(ids)))
-                # Their band index rows, read off the rows just copied (`bands` in band order): what
-                # probe_bands gives, without sending PROBE_BANDS numbers per report again. One primary key
-                # probe per id (OFFSET 0), whatever a young table's statistics say.
+            for sql, params in self.ops:
+                cur.execute(sql, tuple(p.id if isinstance(p, _Report) else p for p in params))
+            created = {rep.id for rep, _ in self.new_rows}
+            indexed = [rep.id for rep, _ in self.new_rows] + [rep.id for rep in self.reindexed if rep.id not in created]
+            if indexed:
+                # Read off the rows as the batch left them: the server has them, the client need not send
+                # PROBE_BANDS numbers per report. One primary key probe per id (OFFSET 0), whatever a young
+                # table's statistics say.
                 cur.execute("INSERT INTO report_bands (report_id, band_hash)"
                             " SELECT DISTINCT r.id, b.band FROM unnest(%s::bigint[]) AS i(id)"
                             " CROSS JOIN LATERAL (SELECT id, bands FROM reports r WHERE r.id = i.id OFFSET 0) r"
                             " CROSS JOIN LATERAL unnest(r.bands[1:%s]) AS b(band)",
-                            (_bigint_array(ids), PROBE_BANDS))
-            for sql, params in self.ops:
-                cur.execute(sql, tuple(p.id if isinstance(p, _Report) else p for p in params))
+                            (_bigint_array(indexed), PROBE_BANDS))
             if self.seq_given is None:
                 self.seq.save()
 
