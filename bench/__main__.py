@@ -346,7 +346,7 @@ def _section(module: str):
 # name -> run(results, quick). `python -m bench` runs them all, in this order.
 SECTIONS = {
     "crawl": run_crawl_and_ingest,  # crawl vs bare Scrapy, then ingest of what it staged vs trafilatura
-    "store": lambda results, quick: bench_store(100 if quick else 2000, results, rounds=1 if quick else 3),
+    "store": lambda results, quick: bench_store(100 if quick else 2000, results, rounds=1 if quick else 5),
     "extraction": lambda results, quick: bench_extraction(results),
     "dedup": lambda results, quick: bench_dedup(results),
     "daemon": _section("daemon"),  # subprocess per crawl vs one process with AsyncCrawlerRunner
