@@ -297,12 +297,15 @@ def bench_extraction(results: dict) -> None:
     results["extraction"] = table
 
 
-def bench_dedup(results: dict) -> None:
+def bench_dedup(results: dict, quick: bool = False) -> None:
+    """Precision and recall of the merge decision over the labelled pairs (quick: every tenth pair; the whole
+    set is scored by tests/test_dedup.py anyway)."""
     from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, jaccard, shingles
     from gongkai.replica.dedup_cases import labelled_pairs
 
     sweep = {}
-    scored = [(p.duplicate, jaccard(shingles(p.a), shingles(p.b))) for p in labelled_pairs()]
+    pairs = labelled_pairs()[::10] if quick else labelled_pairs()
+    scored = [(p.duplicate, jaccard(shingles(p.a), shingles(p.b))) for p in pairs]
     for threshold in (0.8, 0.85, 0.9, 0.93, NEAR_DUPLICATE_JACCARD, 0.97, 0.99):
         tp = sum(d and s >= threshold for d, s in scored)
         fp = sum(not d and s >= threshold for d, s in scored)
@@ -348,7 +351,7 @@ SECTIONS = {
     "crawl": run_crawl_and_ingest,  # crawl vs bare Scrapy, then ingest of what it staged vs trafilatura
     "store": lambda results, quick: bench_store(100 if quick else 2000, results, rounds=1 if quick else 5),
     "extraction": lambda results, quick: bench_extraction(results),
-    "dedup": lambda results, quick: bench_dedup(results),
+    "dedup": lambda results, quick: bench_dedup(results, quick),
     "daemon": _section("daemon"),  # subprocess per crawl vs one process with AsyncCrawlerRunner
     "distributed": _section("distributed"),  # 1, 2, 4 crawl and ingest workers (needs Redis)
     "memory": _section("memory"),  # peak RSS of crawl and ingest at 10k, 30k, 100k pages
