@@ -130,6 +130,37 @@ def bench_ingest(database_url: str, results: dict) -> None:
                          "ratio": round(ratio, 2), "processes": workers, "ratio_per_core": round(ratio / workers, 2)}
 
 
+def store_corpus(conn: psycopg.Connection, n_rows: int) -> list:
+    """(staged page, fields) for n_rows new articles, staged in `conn`'s (migrated) database: report-sized
+    bodies (~4.5 KB) of sentences from the seed pages, so unrelated reports share stock phrases as real
+    ones do. The same corpus every time (seeded)."""
+    import datetime as dt
+    import hashlib
+    import random
+
+    from gongkai.ingest.pages import StagedPage
+    from gongkai.models import ArticleFields
+
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(Path("/work/shared/seeds").glob("*.txt"))] or ["工作总结"]
+    sentences = [x for seed in seeds for x in re.split(r"(?<=[。；！])", seed) if len(x.strip()) > 8]
+    rng = random.Random(5)
+    now = dt.datetime.now(dt.UTC)
+    articles = []
+    for n in range(n_rows):
+        body = f"第{n}号报告\n" + "".join(rng.sample(sentences, min(60, len(sentences))))[:4500]
+        url = f"http://bench.example/art/2024/1/1/art_1229000000_{n}.html"
+        page_id = conn.execute(
+            """INSERT INTO staged_pages (url, final_url, site, status, body, body_sha256, fetched_at)
+               VALUES (%s, %s, 'bench', 200, ''::bytea, %s, %s) RETURNING id""",
+            (url, url, hashlib.sha256(url.encode()).digest(), now)).fetchone()[0]
+        page = StagedPage(page_id, url, url, "bench", 200, {}, b"", now)
+        articles.append((page, ArticleFields(title=f"某镇{2000 + n % 25}年工作总结{n}", body=body,
+                                             index_no=f"11331024734494628R/2024-{n}", publisher="某镇",
+                                             published_date="2024-08-05", metadata={"索引号": str(n)})))
+    conn.commit()
+    return articles
+
+
 def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
     """Our report writes (dedup lookups, MinHash bands, urls, seq) vs plain COPYs of the same rows.
 
@@ -141,38 +172,18 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
     report_bands) into copies of those tables, identical and plain. Ours and the baselines alternate for
     `rounds` rounds into emptied tables; best of each.
     """
-    import datetime as dt
     import gc
-    import hashlib
-    import random
 
     from gongkai.db import migrate
-    from gongkai.ingest.pages import StagedPage
     from gongkai.ingest.run import BATCH_SIZE
     from gongkai.ingest.store import StoreItem, fingerprint, store_batch
-    from gongkai.models import ArticleFields
 
-    seeds = [p.read_text(encoding="utf-8") for p in sorted(Path("/work/shared/seeds").glob("*.txt"))] or ["工作总结"]
-    sentences = [x for seed in seeds for x in re.split(r"(?<=[。；！])", seed) if len(x.strip()) > 8]
-    rng = random.Random(5)
     written_tables = ("reports", "report_urls", "report_bands")
     database_url = scratch_database()
     try:
         with psycopg.connect(database_url) as conn:
             migrate(conn)
-            now = dt.datetime.now(dt.UTC)
-            articles = []
-            for n in range(n_rows):
-                body = f"第{n}号报告\n" + "".join(rng.sample(sentences, 60))[:4500]
-                url = f"http://bench.example/art/2024/1/1/art_1229000000_{n}.html"
-                page_id = conn.execute(
-                    """INSERT INTO staged_pages (url, final_url, site, status, body, body_sha256, fetched_at)
-                       VALUES (%s, %s, 'bench', 200, ''::bytea, %s, %s) RETURNING id""",
-                    (url, url, hashlib.sha256(url.encode()).digest(), now)).fetchone()[0]
-                page = StagedPage(page_id, url, url, "bench", 200, {}, b"", now)
-                articles.append((page, ArticleFields(title=f"某镇{2000 + n % 25}年工作总结{n}", body=body,
-                                                     index_no=f"11331024734494628R/2024-{n}", publisher="某镇",
-                                                     published_date="2024-08-05", metadata={"索引号": str(n)})))
+            articles = store_corpus(conn, n_rows)
             for table in written_tables:
                 for kind in ("identical", "plain"):
                     conn.execute(f"CREATE TABLE {kind}_{table} (LIKE {table} INCLUDING ALL)")
@@ -180,8 +191,8 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
             conn.commit()
             # Fingerprints are computed by the (parallel) extraction step, before the write phase.
             prints = [fingerprint(fields) for _, fields in articles]
-            # Their ~9 million shingle strings would make each full pass of the garbage collector take
-            # most of a second inside the timed loop; ingest holds one batch of them, not 2,000 rows'.
+            # 2,000 pages' fields and fingerprints would make each full pass of the garbage collector
+            # slower inside the timed loop than in ingest, which holds one batch of them.
             gc.collect()
             gc.freeze()
 

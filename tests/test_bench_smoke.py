@@ -16,3 +16,12 @@ def test_bench_quick_runs():
     assert results["ingest"]["pages"] == results["crawl"]["staged"]
     assert results["dedup"]["sweep"][str(results["dedup"]["threshold"])]["precision"] == 1.0
     assert all(row["ours_bodies_with_chrome"] == 0 for row in results["extraction"].values())
+
+
+def test_store_ab_runs_and_compares_what_both_sides_wrote():
+    """bench.store_ab: the store at a revision vs the working tree (here the same file: same rows)."""
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-m", "bench.store_ab", "HEAD", "--rows", "30", "--rounds", "2",
+                             "--batch", "10"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "same rows written" in result.stdout and "working tree: wall" in result.stdout
