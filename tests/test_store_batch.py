@@ -191,6 +191,24 @@ def test_a_report_rewritten_twice_in_one_batch_is_indexed_under_its_last_body(db
     }
 
 
+def test_urls_and_fields_with_array_syntax_in_them_are_found_again(db):
+    """The lookups send their arrays as literals: quotes, backslashes, braces, commas, blanks and the word
+    NULL in a URL must come back as the same URL, so a re-ingest finds every page's report."""
+    odd = ['"quoted"', "back\\slash", "{braces}", "a,b", "sp ace", "NULL", "", "引号“中文”"]
+    urls = [f"{HOST}/info/{n}/{part}.html" for n, part in enumerate(odd)]
+    urls.append(art(9))  # and a jcms article id beside them
+    first = [(stage(db, url), fields(body=unrelated(n), title=f"朱溪镇{part}2024年工作总结"))
+             for n, (url, part) in enumerate(zip(urls, [*odd, "x"], strict=True))]
+    first[0][1].metadata = {"索引号": 'a"b\\c{d}', "NULL": None}
+    db.commit()
+    assert [what for what, _ in store_in_batches(db, first, len(first))] == ["new"] * len(urls)
+    assert sorted(url for (url,) in db.execute("SELECT url FROM report_urls")) == sorted(urls)
+    again = [(stage(db, page.url), f) for page, f in first]
+    db.commit()
+    assert [what for what, _ in store_in_batches(db, again, len(again))] == ["unchanged"] * len(urls)
+    assert db.execute("SELECT metadata FROM reports WHERE url = %s", (urls[0],)).fetchone()[0] == first[0][1].metadata
+
+
 def test_unchanged_pages_write_nothing(db):
     pages = [(stage(db, art(n)), fields(body=unrelated(n))) for n in range(5)]
     db.commit()
