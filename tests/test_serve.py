@@ -125,9 +125,15 @@ def test_serve_crawls_on_schedule_and_survives_restarts(database_url, tmp_path):
             health = json.loads(body)
             assert health["database"] == "ok" and health["scheduler"] == "running", health
             assert f"crawl:{SITE}" in health["next_runs"]
-            status, metrics = get(f"http://127.0.0.1:{port}/metrics")
-            assert status == 200
-            assert f'gongkai_pages_fetched_total{{site="{SITE}"}} {float(total)}' in metrics
+            # A run's pages are counted when the crawl process has ended (its stats row is final), which can
+            # be after ingest has already stored them: the pages it stages are ingested as they arrive.
+            fetched = f'gongkai_pages_fetched_total{{site="{SITE}"}} {float(total)}'
+
+            def metrics_with_the_run() -> str | None:
+                status, text = get(f"http://127.0.0.1:{port}/metrics")
+                return text if status == 200 and fetched in text else None
+
+            metrics = wait_for("the crawl's metrics", metrics_with_the_run, service)
             for name in ("gongkai_reports_ingested_total{outcome=\"new\"}", "gongkai_ingest_queue_lag_seconds",
                          f'gongkai_crawl_duration_seconds_count{{site="{SITE}"}}', "gongkai_scheduler_up 1.0"):
                 assert name in metrics, name
