@@ -277,7 +277,7 @@ class _Batch:
     rewritten_by_hash: dict[bytes, list[_Report]] = field(default_factory=dict)
     rewritten_by_band: dict[int, list[_Report]] = field(default_factory=dict)
     new_rows: list[tuple[_Report, tuple]] = field(default_factory=list)  # report, COPY row
-    reindexed: dict[_Report, None] = field(default_factory=dict)  # existing reports given a new body, in order
+    rewritten: dict[_Report, None] = field(default_factory=dict)  # reports the batch wrote a body to, in order
     ops: list[tuple[str, tuple]] = field(default_factory=list)  # writes in page order; _Report = its id
 
     def __post_init__(self) -> None:
@@ -492,7 +492,6 @@ class _Batch:
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
         self.ops.append((_NEW_VERSION, (self.seq.next(), *fp.values, page.id, key,
                                         fp.bands_literal, rep)))
-        self.reindexed[rep] = None  # its band index rows are written at the end of the batch, off its last bands
         rep.body_hash, rep.content_hash = fp.body_hash, fp.content_hash
         rep.period_year, rep.period_half = period.year, period.half
         rep.published_date, rep.withdrawn = _date_text(fields.published_date), False
@@ -503,6 +502,7 @@ class _Batch:
 
     def _rewrite(self, rep: _Report, fp: Fingerprint) -> None:
         rep.bands, rep.shingles, rep.rewritten_by, rep.rewritten = frozenset(fp.bands), None, fp, True
+        self.rewritten[rep] = None  # its band index rows are written at the end of the batch, off its last bands
         self.rewritten_by_hash.setdefault(fp.body_hash, []).append(rep)
         for band in fp.probe:
             self.rewritten_by_band.setdefault(band, []).append(rep)
@@ -550,9 +550,7 @@ class _Batch:
                             (_array_literal([row[1] for _, row in self.new_rows]), _bigint_array(ids)))
             for sql, params in self.ops:
                 cur.execute(sql, tuple(p.id if isinstance(p, _Report) else p for p in params))
-            created = {rep.id for rep, _ in self.new_rows}
-            indexed = [rep.id for rep, _ in self.new_rows] + [rep.id for rep in self.reindexed if rep.id not in created]
-            if indexed:
+            if self.rewritten:
                 # Read off the rows as the batch left them: the server has them, the client need not send
                 # PROBE_BANDS numbers per report. One primary key probe per id (OFFSET 0), whatever a young
                 # table's statistics say.
@@ -560,7 +558,7 @@ class _Batch:
                             " SELECT DISTINCT r.id, b.band FROM unnest(%s::bigint[]) AS i(id)"
                             " CROSS JOIN LATERAL (SELECT id, bands FROM reports r WHERE r.id = i.id OFFSET 0) r"
                             " CROSS JOIN LATERAL unnest(r.bands[1:%s]) AS b(band)",
-                            (_bigint_array(indexed), PROBE_BANDS))
+                            (_bigint_array([rep.id for rep in self.rewritten]), PROBE_BANDS))
             if self.seq_given is None:
                 self.seq.save()
 
