@@ -21,6 +21,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 
@@ -161,6 +162,15 @@ def store_corpus(conn: psycopg.Connection, n_rows: int) -> list:
     return articles
 
 
+def store_in_batches(conn: psycopg.Connection, store: ModuleType, articles: list, prints: list, batch: int) -> None:
+    """What ingest_batch does once extraction is done: `store`.store_batch on `batch` pages at a time, one
+    transaction each. `store` is gongkai.ingest.store, or another revision of it (bench.store_ab)."""
+    for offset in range(0, len(articles), batch):
+        with conn.transaction(), conn.cursor() as cur:
+            store.store_batch(cur, [store.StoreItem(page, fields, fp) for (page, fields), fp in
+                                    zip(articles[offset:offset + batch], prints[offset:offset + batch], strict=True)])
+
+
 def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
     """Our report writes (dedup lookups, MinHash bands, urls, seq) vs plain COPYs of the same rows.
 
@@ -175,8 +185,8 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
     import gc
 
     from gongkai.db import migrate
+    from gongkai.ingest import store
     from gongkai.ingest.run import BATCH_SIZE
-    from gongkai.ingest.store import StoreItem, fingerprint, store_batch
 
     written_tables = ("reports", "report_urls", "report_bands")
     database_url = scratch_database()
@@ -190,18 +200,14 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
             conn.execute("ALTER TABLE plain_reports ALTER COLUMN body SET COMPRESSION pglz")
             conn.commit()
             # Fingerprints are computed by the (parallel) extraction step, before the write phase.
-            prints = [fingerprint(fields) for _, fields in articles]
+            prints = [store.fingerprint(fields) for _, fields in articles]
             # 2,000 pages' fields and fingerprints would make each full pass of the garbage collector
             # slower inside the timed loop than in ingest, which holds one batch of them.
             gc.collect()
             gc.freeze()
 
             def ours() -> None:
-                for offset in range(0, n_rows, BATCH_SIZE):
-                    with conn.transaction(), conn.cursor() as cur:
-                        store_batch(cur, [StoreItem(page, fields, fp) for (page, fields), fp in
-                                          zip(articles[offset:offset + BATCH_SIZE],
-                                              prints[offset:offset + BATCH_SIZE], strict=True)])
+                store_in_batches(conn, store, articles, prints, BATCH_SIZE)
 
             def copy_written(kind: str, tables: tuple[str, ...]) -> None:
                 with conn.transaction(), conn.cursor() as cur:

@@ -24,7 +24,7 @@ from types import ModuleType
 
 import psycopg
 
-from bench.__main__ import ROOT, drop_database, scratch_database, store_corpus
+from bench.__main__ import ROOT, drop_database, scratch_database, store_corpus, store_in_batches
 
 STORE = "gongkai/ingest/store.py"
 
@@ -82,17 +82,12 @@ def main() -> int:
             for round_no in range(args.rounds):
                 order = list(sides) if round_no % 2 == 0 else list(reversed(sides))
                 for name in order:
-                    module = sides[name]
                     conn.execute("TRUNCATE reports, report_urls, report_bands, report_versions RESTART IDENTITY")
                     conn.execute("UPDATE feed_counter SET seq = 0")
                     conn.commit()
                     conn.execute("CHECKPOINT")
                     started, cpu_started = time.perf_counter(), time.process_time()
-                    for offset in range(0, args.rows, batch):
-                        with conn.transaction(), conn.cursor() as cur:
-                            module.store_batch(cur, [module.StoreItem(page, fields, fp) for (page, fields), fp in
-                                                     zip(articles[offset:offset + batch],
-                                                         prints[name][offset:offset + batch], strict=True)])
+                    store_in_batches(conn, sides[name], articles, prints[name], batch)
                     wall[name].append(time.perf_counter() - started)
                     cpu[name].append(time.process_time() - cpu_started)
                     digests.setdefault(name, written_rows(conn))
