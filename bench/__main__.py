@@ -373,6 +373,7 @@ SECTIONS = {
     "distributed": _section("distributed"),  # 1, 2, 4 crawl and ingest workers (needs Redis)
     "memory": _section("memory"),  # peak RSS of crawl and ingest at 10k, 30k, 100k pages
     "scale": _section("portals"),  # 10, 100, 1,000 portals end to end, default politeness
+    "recrawl": _section("recrawl"),  # routine recrawl requests vs first listing pages + new articles
 }
 
 

@@ -16,6 +16,9 @@ def test_bench_quick_runs():
     assert results["ingest"]["pages"] == results["crawl"]["staged"]
     assert results["dedup"]["sweep"][str(results["dedup"]["threshold"])]["precision"] == 1.0
     assert all(row["ours_bodies_with_chrome"] == 0 for row in results["extraction"].values())
+    # Request counts, not timings: a routine recrawl reads first listing pages and new articles only.
+    assert results["recrawl"]["worst_ratio"] <= 1.05, results["recrawl"]["runs"]
+    assert all(run["new_articles_staged"] == run["new_articles"] for run in results["recrawl"]["runs"][1:])
 
 
 def test_store_ab_runs_and_compares_what_both_sides_wrote():
