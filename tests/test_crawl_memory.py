@@ -26,6 +26,14 @@ def test_url_set_is_a_set() -> None:
     assert "http://例子.测试/art_1_1.html" not in seen and 12345 not in seen  # any object: str() of it
 
 
+def test_url_set_claim_says_which_urls_were_new() -> None:
+    seen = UrlSet(["http://127.0.0.10/art/1.html"])
+    assert seen.claim(["http://127.0.0.10/art/1.html", "http://127.0.0.10/art/2.html",
+                       "http://127.0.0.10/art/2.html", "http://127.0.0.10/art/3.html"]) == [False, True, False, True]
+    assert len(seen) == 3 and seen.claim([]) == []
+    assert seen.claim(["http://127.0.0.10/art/3.html"]) == [False]
+
+
 def test_url_set_stays_compact() -> None:
     seen = UrlSet(f"http://127.0.0.10:40000/art/2024/8/5/art_1229311250_{n}.html" for n in range(100_000))
     table = seen._slots.itemsize * len(seen._slots)

@@ -20,8 +20,10 @@ from collections import defaultdict
 import psycopg
 import pytest
 import redis
+from scrapy import Request
 
 from bench.scale import scaled_sites
+from gongkai.crawler.middlewares import host_key
 from gongkai.replica.demo import build_demo_sites
 from gongkai.replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica
@@ -79,6 +81,51 @@ def redis_env():
     keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:
         server.delete(*keys)
+
+
+def test_shared_seen_claims_like_the_local_set(redis_env) -> None:
+    """Two workers' SharedSeen on one key: each url is new to exactly one claim, the same answers a
+    local UrlSet gives, a url twice in one page included (a pipelined SADD each)."""
+    from gongkai.crawler.distributed import SharedSeen
+    from gongkai.crawler.spiders.listing import UrlSet
+
+    server = redis.Redis.from_url(REDIS_URL)
+    key = f"{redis_env['GONGKAI_REDIS_PREFIX']}:job:test:seen"
+    first, second, local = SharedSeen(server, key), SharedSeen(server, key), UrlSet()
+    pages = [[f"http://127.0.0.10/art/{n}.html" for n in (1, 2, 2, 3)], [f"http://127.0.0.10/art/{n}.html" for n in (3, 4)]]
+    assert first.claim(pages[0]) == local.claim(pages[0]) == [True, True, False, True]
+    assert second.claim(pages[1]) == local.claim(pages[1]) == [False, True]
+    assert first.claim(pages[1]) == [False, False] and first.claim([]) == []
+
+
+def test_a_process_holding_every_lease_of_a_host_waits_for_its_own_without_asking_redis(redis_env) -> None:
+    """With --concurrency 2, a third request for the host waits until this process releases one of its two
+    leases, and takes it then: it does not poll Redis meanwhile (that was 2 failed asks per request)."""
+    import asyncio
+
+    from scrapy.http import Response
+    from scrapy.utils.test import get_crawler
+
+    from gongkai.crawler.distributed import SharedHostLimiter
+
+    crawler = get_crawler(settings_dict={"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": redis_env["GONGKAI_REDIS_PREFIX"],
+                                         "GONGKAI_SHARED_CONCURRENCY": 2})
+    limiter = SharedHostLimiter(crawler)
+    requests = [Request(f"http://127.0.0.10/art/{n}.html") for n in range(3)]
+    leases = f"{redis_env['GONGKAI_REDIS_PREFIX']}:host:{host_key(requests[0].url)}:leases"
+
+    async def three_requests() -> None:
+        await limiter.process_request(requests[0])
+        await limiter.process_request(requests[1])
+        third = asyncio.ensure_future(limiter.process_request(requests[2]))
+        await asyncio.sleep(0.6)
+        assert not third.done() and limiter.server.zcard(leases) == 2
+        limiter.process_response(requests[0], Response(requests[0].url, status=200))
+        await asyncio.wait_for(third, timeout=2)
+        assert limiter.server.zcard(leases) == 2
+
+    asyncio.run(three_requests())
+    assert not crawler.stats.get_value("shared_limiter/lease_waits"), crawler.stats.get_stats()
 
 
 def cloned_portals(n_sites: int, per_site: int) -> list:

@@ -247,18 +247,19 @@ class Job:
 class SharedSeen:
     """The articles seen in this crawl, shared by all workers.
 
-    ListingSpider only ever asks `url in seen` right before adding the url when the answer is no; so
-    `in` here is an atomic test-and-set (SADD), which is what makes one article one fetch across workers.
+    ListingSpider's one question is UrlSet.claim: add these urls, which were new? Each SADD is an atomic
+    test-and-set, which is what makes one article one fetch across workers; a listing page's urls go in
+    one pipelined round trip.
     """
 
     def __init__(self, server: redis.Redis, key: str) -> None:
         self.server, self.key = server, key
 
-    def __contains__(self, url: object) -> bool:
-        return self.server.sadd(self.key, str(url)) == 0
-
-    def add(self, url: str) -> None:
-        self.server.sadd(self.key, url)
+    def claim(self, urls: Iterable[str]) -> list[bool]:
+        pipe = self.server.pipeline(transaction=False)
+        for url in urls:
+            pipe.sadd(self.key, url)
+        return [added == 1 for added in pipe.execute()]
 
 
 class SharedCounter:
@@ -396,6 +397,11 @@ class SharedHostLimiter:
         self.backoff = settings.getfloat("GONGKAI_BACKOFF_BASE", 2.0)
         self.crawl_delays: dict[str, float] = {}
         self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
+        # The leases this process holds, per host (token -> when Redis lets it expire, monotonic): while
+        # they are all of a host's, no lease can be free, and asking Redis again and again would only cost
+        # round trips on the event loop (it was 2 failed asks per request with one worker).
+        self._held: dict[str, dict[str, float]] = {}
+        self._freed: dict[str, asyncio.Event] = {}
         self._acquire = self.server.register_script(ACQUIRE)
         self._start = self.server.register_script(START)
         self._hold = self.server.register_script(HOLD)
@@ -424,12 +430,16 @@ class SharedHostLimiter:
         lease_ms = int((self.timeout + self.capacity * delay * 2 + 5) * 1000)
         pause = 0.02
         while True:
+            if self._held_here(host) >= self.capacity:
+                await self._one_of_ours_ends(host)
+                continue
             wait_ms = self._acquire(keys=self._keys(host), args=[self.capacity, lease_ms, token, interval])
             if wait_ms >= 0:
                 break
-            self.crawler.stats.inc_value("shared_limiter/lease_waits")
+            self.crawler.stats.inc_value("shared_limiter/lease_waits")  # another process holds the rest
             await asyncio.sleep(pause * random.uniform(0.5, 1.5))
             pause = min(pause * 1.5, 0.1)  # a freed lease is noticed within ~0.1 s
+        self._held.setdefault(host, {})[token] = time.monotonic() + lease_ms / 1000
         request.meta["_gongkai_lease"] = token
         while True:
             if wait_ms > 0:
@@ -440,10 +450,32 @@ class SharedHostLimiter:
             if wait_ms <= 0:
                 break
 
+    def _held_here(self, host: str) -> int:
+        leases = self._held.get(host)
+        if not leases:
+            return 0
+        now = time.monotonic()
+        for token in [token for token, until in leases.items() if until <= now]:
+            del leases[token]  # expired in Redis too: a request that never came back (it should not happen)
+        return len(leases)
+
+    async def _one_of_ours_ends(self, host: str) -> None:
+        """Until this process releases a lease on host (or a second has passed: a lease can expire)."""
+        event = self._freed.setdefault(host, asyncio.Event())
+        try:
+            await asyncio.wait_for(event.wait(), timeout=1.0)
+        except TimeoutError:
+            pass
+
     def _release(self, request: Request) -> None:
         token = request.meta.pop("_gongkai_lease", None)
         if token:
-            self.server.zrem(self._keys(host_key(request.url))[0], token)
+            host = host_key(request.url)
+            self._held.get(host, {}).pop(token, None)
+            freed = self._freed.pop(host, None)
+            if freed is not None:
+                freed.set()
+            self.server.zrem(self._keys(host)[0], token)
 
     def process_response(self, request: Request, response: Response) -> Response:
         self._release(request)

@@ -98,6 +98,19 @@ class UrlSet:
     def __len__(self) -> int:
         return self._count
 
+    def claim(self, urls: Iterable[str]) -> list[bool]:
+        """Add urls; for each, whether it was new (a url given twice is new the first time only).
+
+        The spider's one question about its seen set, asked once per listing page: the shared set of
+        distributed mode (distributed.SharedSeen) answers it in one round trip.
+        """
+        fresh = []
+        for url in urls:
+            before = self._count
+            self.add(url)
+            fresh.append(self._count > before)
+        return fresh
+
 
 class ListingSpider(scrapy.Spider):
     name = "gongkai"
@@ -134,10 +147,11 @@ class ListingSpider(scrapy.Spider):
                                                   "platform": listing.get("platform")})
         for row in self.retry:
             if host_key(row["url"]) in self.allowed_hosts:
+                self.seen_articles.claim([row["url"]])
                 yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
         for row in self.revalidate:
-            if host_key(row["url"]) in self.allowed_hosts and row["url"] not in self.seen_articles:
+            if host_key(row["url"]) in self.allowed_hosts and self.seen_articles.claim([row["url"]])[0]:
                 request = self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
                                                row.get("date"))
                 if row.get("etag"):
@@ -149,7 +163,7 @@ class ListingSpider(scrapy.Spider):
 
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
                         date: str | None) -> Request:
-        self.seen_articles.add(url)
+        """The request for an article the caller has just claimed in seen_articles."""
         # dont_filter: seen_articles already dedups; Scrapy's dupefilter would silently drop a redirect
         # back to this URL (a loop), leaving no trace instead of "max redirections reached".
         return Request(url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
@@ -188,17 +202,19 @@ class ListingSpider(scrapy.Spider):
         unseen = unknown = 0
         articles: list[Request] = []
         listed: list[ListedArticle] = []
+        onsite = []
         for record in page.records:
             if host_key(record.url) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("listing/offsite_records")
                 continue
+            onsite.append(record)
             listed.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
                                         date=record.date))
-            if record.url in self.seen_articles:
+        for record, new in zip(onsite, self.seen_articles.claim([r.url for r in onsite]), strict=True):
+            if not new:
                 continue
             unseen += 1
             if record.url in self.known:
-                self.seen_articles.add(record.url)
                 continue
             unknown += 1
             articles.append(self.article_request(record.url, site, column_url, record.title, record.date))
