@@ -5,6 +5,7 @@ keep-alive connections."""
 from __future__ import annotations
 
 import http.client
+import statistics
 import threading
 import time
 import urllib.parse
@@ -51,12 +52,16 @@ def test_keep_alive_requests_do_not_wait_for_delayed_acks() -> None:
         site = sites[0]
         paths = [urllib.parse.urlsplit(server.article_url(site.name, a)).path for a in site.articles()]
         conn = http.client.HTTPConnection(urllib.parse.urlsplit(site.base_url).netloc, timeout=10)
-        started = time.monotonic()
+        took = []
         for path in paths:
+            started = time.monotonic()
             conn.request("GET", path)
             response = conn.getresponse()
             assert response.status == 200
             response.read()
-        elapsed = time.monotonic() - started
+            took.append(time.monotonic() - started)
         conn.close()
-    assert elapsed < 0.9, f"{len(paths)} keep-alive requests took {elapsed:.2f}s (Nagle: >= 1.2 s)"
+    # With Nagle every request after the first waits >= 40 ms; the median is blind to a few requests slowed
+    # by a busy machine (the suite runs in parallel workers).
+    median = statistics.median(took)
+    assert median < 0.03, f"median keep-alive request took {median * 1000:.0f} ms (Nagle: >= 40 ms)"
