@@ -7,7 +7,10 @@ a JS shell). On one replica and one database, one after another:
 1. a first crawl: every article;
 2. a routine crawl with nothing new: the least it can do is read each column's first listing page;
 3. K new articles at the top of every column (K = 1, 2, 3, 4 in turn, fewer than a listing page holds):
-   the least is each column's first listing page plus the K new articles.
+   the least is each column's first listing page plus the K new articles;
+4. as many new articles per column as its first listing request holds (45 on a jcms column: 3 pages of
+   15 a request), so the first request holds nothing known: the least is two listing requests per
+   column (the second shows where the known articles begin) plus the new articles.
 
 A first listing page is one request on jcms (index.html carries the first records), TRS and generic
 lists, and two on jpaas: the column page, then the gateway call that holds the rows. Working jpaas
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 import sys
 from urllib.parse import urlsplit
 
@@ -33,8 +37,15 @@ import psycopg
 from bench.__main__ import drop_database, scratch_database
 from bench.memory import _env
 
+_NEW_IDS = itertools.count(90_000_000)  # above every replica article id
 # Requests that read a column's first listing page, per platform (see above); 1 where not named.
 FIRST_PAGE_REQUESTS = {"jpaas": 2}
+
+
+def records_per_request(site) -> int:
+    """Listing records one listing request returns: a jcms request (index.html or a dataproxy window) holds
+    a group of pages; the others one page."""
+    return site.per_page * site.group_size if site.platform == "jcms" else site.per_page
 
 
 def _sites(quick: bool) -> list:
@@ -70,15 +81,17 @@ def _crawl(server, listings: list[str], env: dict) -> None:
         raise RuntimeError(f"bench recrawl: crawl failed ({result.returncode}): {result.stderr[-2000:]}")
 
 
-def _add_new_articles(server, sites: list, k: int, round_no: int) -> list[str]:
-    """k new articles at the top of every column (published after everything listed); their URLs."""
+def _add_new_articles(server, sites: list, new: dict[str, int], round_no: int) -> list[str]:
+    """new[site name] new articles at the top of each of its columns (published after everything listed);
+    their URLs."""
     urls = []
     for site in sites:
+        k = new[site.name]
         for column in site.columns:
             newest = max(column.articles, key=lambda a: a.pub_date)
             for n in range(k):
                 article = copy.copy(newest)
-                article.article_id = 9_000_000 + (newest.article_id % 1_000_000) * 10 + round_no * 100_000 + n
+                article.article_id = next(_NEW_IDS)
                 article.pub_date = newest.pub_date + dt.timedelta(days=1 + n)
                 article.title = f"{newest.title}（第{round_no}轮新增{n}）"
                 article.paragraphs = [f"新增第{round_no}-{n}篇：{p}" for p in newest.paragraphs]
@@ -90,14 +103,16 @@ def _add_new_articles(server, sites: list, k: int, round_no: int) -> list[str]:
     return urls
 
 
-def _row(counts: dict, sites: list, new_per_column: int) -> dict:
-    """Ours against the least: each column's first listing page, plus the new articles."""
+def _row(counts: dict, sites: list, new: dict[str, int]) -> dict:
+    """Ours against the least: each column's first listing page, the listing requests it takes to reach the
+    first known article past the new[site name] new ones, and the new articles."""
     least: dict[str, dict[str, int]] = {}
     for site in sites:
+        k = new[site.name]
         row = least.setdefault(site.platform, {"columns": 0, "listings": 0, "new_articles": 0})
         row["columns"] += len(site.columns)
-        row["listings"] += len(site.columns) * FIRST_PAGE_REQUESTS.get(site.platform, 1)
-        row["new_articles"] += len(site.columns) * new_per_column
+        row["listings"] += len(site.columns) * (FIRST_PAGE_REQUESTS.get(site.platform, 1) + k // records_per_request(site))
+        row["new_articles"] += len(site.columns) * k
     by_platform = {}
     for name, row in least.items():
         got = counts.get(name, {"robots": 0, "listings": 0, "articles": 0})
@@ -134,11 +149,13 @@ def run(results: dict, quick: bool) -> None:
             _crawl(server, listings, env)
             first = _count(server, sites)["all"]
             _crawl(server, listings, env)
-            rows.append(_row(_count(server, sites), sites, 0))
-            for k in (1, 2) if quick else (1, 2, 3, 4):
-                new_urls = _add_new_articles(server, sites, k, k)
+            rows.append(_row(_count(server, sites), sites, {s.name: 0 for s in sites}))
+            rounds = [{s.name: k for s in sites} for k in ((1, 2) if quick else (1, 2, 3, 4))]
+            rounds.append({s.name: records_per_request(s) for s in sites})  # a whole first request of new ones
+            for round_no, new in enumerate(rounds, 1):
+                new_urls = _add_new_articles(server, sites, new, round_no)
                 _crawl(server, listings, env)
-                rows.append(_row(_count(server, sites), sites, k))
+                rows.append(_row(_count(server, sites), sites, new))
                 with psycopg.connect(database_url) as conn:
                     staged = conn.execute("SELECT count(DISTINCT url) FROM staged_pages WHERE url = ANY(%s)",
                                           (new_urls,)).fetchone()[0]
@@ -146,7 +163,8 @@ def run(results: dict, quick: bool) -> None:
                 if staged != len(new_urls):
                     raise RuntimeError(f"bench recrawl: {len(new_urls) - staged} of {len(new_urls)} new articles "
                                        "were not staged")
-                print(f"bench: recrawl: {k} new per column: ratio {rows[-1]['ratio']}", file=sys.stderr, flush=True)
+                print(f"bench: recrawl: {rows[-1]['new_articles']} new articles: ratio {rows[-1]['ratio']}",
+                      file=sys.stderr, flush=True)
     finally:
         drop_database(database_url)
     results["recrawl"] = {
