@@ -20,8 +20,9 @@ no cookies, so the column page is part of the least a jpaas listing costs.
 
 Requests are counted in the replica's own log (what the portals served, retries included), split into
 robots.txt (one per host per crawl, counted apart), listing requests (listing pages, dataproxy windows,
-the jpaas shell and its gateway calls) and article pages. `ratio` = (listing + article requests) /
-(columns + new articles); `ratio_with_robots` adds robots.txt to ours. Every new article must be staged.
+the jpaas shell and its gateway calls) and article pages. `ratio` = (listing + article requests) / (the
+least listing requests + new articles), in all and per platform; `ratio_with_robots` adds robots.txt to
+ours. Every new article must be staged.
 """
 
 from __future__ import annotations
