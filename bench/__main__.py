@@ -173,8 +173,7 @@ def store_in_batches(conn: psycopg.Connection, store: ModuleType, articles: list
     timed = _PhaseTimers(store, phases) if phases is not None else None
     try:
         for offset in range(0, len(articles), batch):
-            tx = conn.transaction()
-            with tx, conn.cursor() as cur:
+            with conn.transaction(), conn.cursor() as cur:
                 store.store_batch(cur, [store.StoreItem(page, fields, fp) for (page, fields), fp in
                                         zip(articles[offset:offset + batch], prints[offset:offset + batch],
                                             strict=True)])

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from bench.__main__ import drop_database, scratch_database
+from bench.distributed import _timed
 from bench.memory import _env
 
 _NEW_IDS = itertools.count(90_000_000)  # above every replica article id
@@ -73,13 +74,8 @@ def _count(server, sites: list) -> dict:
 
 
 def _crawl(server, listings: list[str], env: dict) -> None:
-    import subprocess
-
     server.clear_requests()
-    result = subprocess.run([sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", "0", "--no-ingest"],
-                            env=env, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        raise RuntimeError(f"bench recrawl: crawl failed ({result.returncode}): {result.stderr[-2000:]}")
+    _timed([sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", "0", "--no-ingest"], env)
 
 
 def _add_new_articles(server, sites: list, new: dict[str, int], round_no: int) -> list[str]:

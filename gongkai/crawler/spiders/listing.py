@@ -202,22 +202,20 @@ class ListingSpider(scrapy.Spider):
         unseen = unknown = 0
         articles: list[Request] = []
         listed: list[ListedArticle] = []
-        onsite = []
         for record in page.records:
             if host_key(record.url) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("listing/offsite_records")
                 continue
-            onsite.append(record)
             listed.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
                                         date=record.date))
-        for record, new in zip(onsite, self.seen_articles.claim([r.url for r in onsite]), strict=True):
+        for article, new in zip(listed, self.seen_articles.claim([a.url for a in listed]), strict=True):
             if not new:
                 continue
             unseen += 1
-            if record.url in self.known:
+            if article.url in self.known:
                 continue
             unknown += 1
-            articles.append(self.article_request(record.url, site, column_url, record.title, record.date))
+            articles.append(self.article_request(article.url, site, column_url, article.title, article.date))
         if listed:  # before the article requests: the frontier knows an article before its fetch is staged
             yield ListedArticles(listed)
         half = (len(articles) + 1) // 2
