@@ -83,19 +83,24 @@ def redis_env():
         server.delete(*keys)
 
 
-def test_shared_seen_claims_like_the_local_set(redis_env) -> None:
-    """Two workers' SharedSeen on one key: each url is new to exactly one claim, the same answers a
-    local UrlSet gives, a url twice in one page included (a pipelined SADD each)."""
-    from gongkai.crawler.distributed import SharedSeen
-    from gongkai.crawler.spiders.listing import UrlSet
+def test_shared_memory_claims_like_the_local_one(redis_env) -> None:
+    """Two workers' SharedMemory on one job: each url is new to exactly one claim per set, the same answers
+    a local CrawlMemory gives, a url twice in one page included (one pipelined SADD each); listing an
+    article does not request it, requesting one (a retry seed) does not list it."""
+    from gongkai.crawler.distributed import SharedMemory
+    from gongkai.crawler.spiders.listing import CrawlMemory
 
     server = redis.Redis.from_url(REDIS_URL)
-    key = f"{redis_env['GONGKAI_REDIS_PREFIX']}:job:test:seen"
-    first, second, local = SharedSeen(server, key), SharedSeen(server, key), UrlSet()
-    pages = [[f"http://127.0.0.10/art/{n}.html" for n in (1, 2, 2, 3)], [f"http://127.0.0.10/art/{n}.html" for n in (3, 4)]]
-    assert first.claim(pages[0]) == local.claim(pages[0]) == [True, True, False, True]
-    assert second.claim(pages[1]) == local.claim(pages[1]) == [False, True]
-    assert first.claim(pages[1]) == [False, False] and first.claim([]) == []
+    keys = [f"{redis_env['GONGKAI_REDIS_PREFIX']}:job:test:{name}" for name in ("listed", "requested")]
+    first, second, local = SharedMemory(server, *keys), SharedMemory(server, *keys), CrawlMemory()
+    art = [f"http://127.0.0.10/art/{n}.html" for n in range(6)]
+    assert first.claim([], [art[5]]) == local.claim([], [art[5]]) == ([], [True])  # a retry seed
+    page1 = ([art[1], art[2], art[2], art[3]], [art[2], art[2], art[3]])  # 1 is stored: listed, not requested
+    assert first.claim(*page1) == local.claim(*page1) == ([True, True, False, True], [True, False, True])
+    page2 = ([art[3], art[4], art[5]], [art[3], art[4], art[5]])
+    assert second.claim(*page2) == local.claim(*page2) == ([False, True, True], [False, True, False])
+    assert first.claim(*page2) == ([False, False, False], [False, False, False])
+    assert first.claim([], []) == ([], [])
 
 
 def test_a_process_holding_every_lease_of_a_host_waits_for_its_own_without_asking_redis(redis_env) -> None:

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from datetime import datetime
 
 import psycopg
 import pytest
+import redis
 
+from bench.scale import bulk_sites
 from gongkai.replica.demo import build_demo_sites
 from gongkai.replica.server import ReplicaServer
 from tests.test_cli import gongkai
+from tests.test_distributed import REDIS_URL, _redis_up, run
+
+
+def _drop_redis_prefix(prefix: str) -> None:
+    server = redis.Redis.from_url(REDIS_URL)
+    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        server.delete(*keys)
 
 
 @pytest.fixture
@@ -102,3 +113,53 @@ def test_full_walk_withdraws_articles_gone_from_the_listing(xianju, database_url
     after = reports(database_url)
     assert after[url]["withdrawn_at"] is not None
     assert sum(1 for r in {r["id"]: r for r in after.values()}.values() if r["withdrawn_at"]) == 1
+
+
+@pytest.fixture
+def deep_column():
+    """One jcms portal whose single column is 400 articles deep: nine listing requests to its end."""
+    with ReplicaServer(bulk_sites(1, 400)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("mode", ["single", "distributed"])
+def test_full_walk_with_revalidation_reaches_the_end_of_the_listing(deep_column, database_url, mode, request):
+    """`--full --revalidate` walks every listing page and re-checks each stored article once.
+
+    The revalidation seeds ask for every stored URL before any listing page is parsed; the listing pages
+    show the same URLs. That must not read as "pages repeating what was already listed" (the guard
+    against paging in circles), or the walk stops after three pages and a delisted article deep in the
+    column is never noticed.
+    """
+    env: dict[str, str] = {}
+    if mode == "distributed":
+        if not _redis_up():
+            pytest.skip(f"no Redis at {REDIS_URL}")
+        env = {"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": f"gongkai_test_{uuid.uuid4().hex[:10]}"}
+        request.addfinalizer(lambda: _drop_redis_prefix(env["GONGKAI_REDIS_PREFIX"]))
+    site = next(iter(deep_column.sites.values()))
+    column = site.columns[0]
+    urls = deep_column.listing_urls(site.name)
+
+    def crawl_deep(*flags: str) -> list:
+        deep_column.clear_requests()
+        result = run("crawl", *urls, "--delay", "0", *flags, database_url=database_url, env=env, timeout=300)
+        assert result.returncode == 0, result.stderr
+        return [r for r in deep_column.requests if r.path != "/robots.txt"]
+
+    first = crawl_deep()
+    first_listing = [r for r in first if not r.path.startswith("/art/")]
+    assert len(first) - len(first_listing) == 400 and len(first_listing) >= 6
+    victim = column.articles[370]  # on the last listing page but one
+    victim_url = deep_column.article_url(site.name, victim, column.column_id)
+    deep_column.withdraw_article(site.name, victim.article_id, delist=True)
+
+    requests = crawl_deep("--full", "--revalidate")
+    listing = [r for r in requests if not r.path.startswith("/art/")]
+    articles = [r for r in requests if r.path.startswith("/art/")]
+    assert len(listing) == len(first_listing), [r.path for r in listing]
+    assert len(articles) == len({r.path for r in articles}) == 400  # each stored article re-checked once
+    assert sorted(r.status for r in articles) == [304] * 399 + [404]
+    withdrawn = [row for row in reports(database_url).values() if row["withdrawn_at"]]
+    assert [row["title"] for row in withdrawn] == [victim.title]
+    assert victim_url in withdrawn[0]["urls"]

@@ -10,9 +10,10 @@
   Workers have no start requests of their own: they pop from the shared queue; what their callbacks
   yield goes back to it. Callbacks and meta survive the round trip (callbacks are spider methods).
 - **Shared spider state.** The spider's per-crawl memory lives in Redis under the job's key, so a
-  listing's next page can be parsed by any worker: the articles seen in this crawl (an atomic
-  test-and-set, so two workers never both fetch one article), the repeated-page counter per listing,
-  the listings walked to the end, the problems found.
+  listing's next page can be parsed by any worker: the articles listed in this crawl and the articles
+  requested (each an atomic test-and-set, so two workers never both fetch one article; two sets,
+  because a retry or revalidation seed is requested without being listed), the repeated-page
+  counter per listing, the listings walked to the end, the problems found.
 - **Termination.** A worker is "busy" from the moment it pops a request (atomically, in the same Lua
   script) until its engine is idle again; it refreshes that mark every second while working. A worker
   stops when the queue is empty and no other worker is busy. A killed worker's mark expires
@@ -198,7 +199,7 @@ class Job:
         pipe.hset(self.key("alive"), worker, expiry)
         if busy:
             pipe.hset(self.key("busy"), worker, expiry)
-        for name in ("alive", "busy", "workers"):
+        for name in ("alive", "busy", "workers", "listed", "requested", "repeated", "complete", "problems", "stats"):
             pipe.expire(self.key(name), JOB_TTL)
         pipe.execute()
 
@@ -244,22 +245,26 @@ class Job:
 
 # -- shared spider state ------------------------------------------------------------------------------
 
-class SharedSeen:
-    """The articles seen in this crawl, shared by all workers.
+class SharedMemory:
+    """The spider's CrawlMemory (articles listed, articles requested in this crawl), shared by all workers.
 
-    ListingSpider's one question is UrlSet.claim: add these urls, which were new? Each SADD is an atomic
-    test-and-set, which is what makes one article one fetch across workers; a listing page's urls go in
-    one pipelined round trip.
+    Each SADD is an atomic test-and-set, which is what makes one article one fetch across workers; a
+    listing page's claims on both sets go in one pipelined round trip.
     """
 
-    def __init__(self, server: redis.Redis, key: str) -> None:
-        self.server, self.key = server, key
+    def __init__(self, server: redis.Redis, listed_key: str, requested_key: str) -> None:
+        self.server, self.listed_key, self.requested_key = server, listed_key, requested_key
 
-    def claim(self, urls: Iterable[str]) -> list[bool]:
+    def claim(self, listed: list[str], requested: list[str]) -> tuple[list[bool], list[bool]]:
+        if not listed and not requested:
+            return [], []
         pipe = self.server.pipeline(transaction=False)
-        for url in urls:
-            pipe.sadd(self.key, url)
-        return [added == 1 for added in pipe.execute()]
+        for url in listed:
+            pipe.sadd(self.listed_key, url)
+        for url in requested:
+            pipe.sadd(self.requested_key, url)
+        added = [n == 1 for n in pipe.execute()]
+        return added[:len(listed)], added[len(listed):]
 
 
 class SharedCounter:
@@ -315,7 +320,8 @@ class DistributedListingSpider(ListingSpider):
         self.job = Job(server, job_id)
         self.worker = worker
         self.seed = seed
-        self.seen_articles = SharedSeen(server, self.job.key("seen"))  # type: ignore[assignment]
+        self.memory = SharedMemory(  # type: ignore[assignment]
+            server, self.job.key("listed"), self.job.key("requested"))
         self.repeated = SharedCounter(server, self.job.key("repeated"))  # type: ignore[assignment]
         self.complete_columns = SharedSet(server, self.job.key("complete"))  # type: ignore[assignment]
         self.problems = SharedProblems(server, self.job.key("problems"))  # type: ignore[assignment]

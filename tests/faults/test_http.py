@@ -72,8 +72,9 @@ def healed(sites, first):
     server, _, _, _ = sites
     database_url, _ = first
     server.heal()
+    since = len(server.log)
     result = crawl(server.listing_url, database_url=database_url, DOWNLOAD_TIMEOUT="2")
-    return database_url, result
+    return database_url, result, since
 
 
 def _names(table, outcome):
@@ -164,8 +165,12 @@ def test_redirect_loop_is_bounded(sites, first):
 
 def test_after_healing_every_article_is_stored_exactly_once(sites, healed):
     server, _, table, articles = sites
-    database_url, result = healed
+    database_url, result, since = healed
     assert result.returncode == 0, result.stderr
+    # A failed article is both a retry seed and a row of the listing page: one request, not two.
+    requested = [path for _, path, _, _ in server.log[since:]]
+    for name in _names(table, "failed") + _names(table, "refetch") + _names(table, "not_followed"):
+        assert requested.count(server.path(articles[name])) == 1, name
     reports = reports_by_url(database_url)
     for name, article in articles.items():
         report = reports.get(server.url(article))

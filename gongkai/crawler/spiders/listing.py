@@ -51,10 +51,11 @@ LOOKAHEAD_SETTING = "GONGKAI_LISTING_LOOKAHEAD"
 class UrlSet:
     """A set of URLs held as 64-bit digests in an open-addressing hash table (an array, linear probing).
 
-    `known` (every article stored for the crawled sites) and `seen_articles` (every article of this crawl)
-    grow with the database and the crawl: as str in a set a URL costs ~150 bytes, here 12 to 24. A
-    digest collision (about n²/2⁶⁴: one in ten million crawls of a million URLs) makes one article look
-    seen: it stays 'pending' in crawl_urls and the next crawl fetches it.
+    `known` (every article stored for the crawled sites), `listed` and `requested` (every article this
+    crawl's listings showed, and every one it asked for) grow with the database and the crawl: as str
+    in a set a URL costs ~150 bytes, here 12 to 24. A digest collision (about n²/2⁶⁴: one in ten
+    million crawls of a million URLs) makes one article look seen: it stays 'pending' in crawl_urls and
+    the next crawl fetches it.
     """
 
     def __init__(self, urls: Iterable[str] = ()) -> None:
@@ -101,8 +102,6 @@ class UrlSet:
     def claim(self, urls: Iterable[str]) -> list[bool]:
         """Add urls; for each, whether it was new (a url given twice is new the first time only).
 
-        The spider's one question about its seen set, asked once per listing page: the shared set of
-        distributed mode (distributed.SharedSeen) answers it in one round trip.
         """
         fresh = []
         for url in urls:
@@ -110,6 +109,28 @@ class UrlSet:
             self.add(url)
             fresh.append(self._count > before)
         return fresh
+
+
+class CrawlMemory:
+    """What this crawl has listed and what it has requested: two sets, because seeds are not listings.
+
+    `listed`: every article URL a listing page of this crawl showed; a page that shows none new is a
+    repeat (MAX_REPEATED_PAGES). `requested`: every article URL this crawl asked for, by a listing or by
+    a retry/revalidate seed: one fetch each. (One set for both made a --full --revalidate walk stop
+    after 3 pages: every stored URL had been claimed by its revalidation, so no listing page looked new.)
+    """
+
+    def __init__(self) -> None:
+        self.listed = UrlSet()
+        self.requested = UrlSet()
+
+    def claim(self, listed: list[str], requested: list[str]) -> tuple[list[bool], list[bool]]:
+        """Add urls to each set; for each, whether it was new there.
+
+        The spider's one question about its memory, asked once per listing page (and once per seed):
+        distributed mode's shared memory (distributed.SharedMemory) answers it in one round trip.
+        """
+        return self.listed.claim(listed), self.requested.claim(requested)
 
 
 class ListingSpider(scrapy.Spider):
@@ -138,7 +159,7 @@ class ListingSpider(scrapy.Spider):
         self.problems: list[ListingProblem] = []
         self.repeated: dict[str, int] = {}
         self.complete_columns: set[str] = set()
-        self.seen_articles = UrlSet()
+        self.memory = CrawlMemory()
 
     async def start(self) -> AsyncIterator[Any]:
         for listing in self.listings:
@@ -146,12 +167,11 @@ class ListingSpider(scrapy.Spider):
                           dont_filter=True, meta={"column_url": listing["url"], "site": listing["site"],
                                                   "platform": listing.get("platform")})
         for row in self.retry:
-            if host_key(row["url"]) in self.allowed_hosts:
-                self.seen_articles.claim([row["url"]])
+            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
                 yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
         for row in self.revalidate:
-            if host_key(row["url"]) in self.allowed_hosts and self.seen_articles.claim([row["url"]])[0]:
+            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
                 request = self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
                                                row.get("date"))
                 if row.get("etag"):
@@ -163,8 +183,8 @@ class ListingSpider(scrapy.Spider):
 
     def article_request(self, url: str, site: str, column_url: str | None, title: str | None,
                         date: str | None) -> Request:
-        """The request for an article the caller has just claimed in seen_articles."""
-        # dont_filter: seen_articles already dedups; Scrapy's dupefilter would silently drop a redirect
+        """The request for an article the caller has just claimed in memory.requested."""
+        # dont_filter: memory.requested already dedups; Scrapy's dupefilter would silently drop a redirect
         # back to this URL (a loop), leaving no trace instead of "max redirections reached".
         return Request(url, callback=self.parse_article, errback=self.article_failed, dont_filter=True,
                        priority=ARTICLE_PRIORITY,
@@ -199,25 +219,24 @@ class ListingSpider(scrapy.Spider):
         column_url, site = meta["column_url"], meta["site"]
         depth = meta.get("depth", 0)
         lookahead = self.crawler.settings.getbool(LOOKAHEAD_SETTING)
-        unseen = unknown = 0
-        articles: list[Request] = []
-        listed: list[ListedArticle] = []
+        rows: list[ListedArticle] = []
         for record in page.records:
             if host_key(record.url) not in self.allowed_hosts:
                 self.crawler.stats.inc_value("listing/offsite_records")
                 continue
-            listed.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
-                                        date=record.date))
-        for article, new in zip(listed, self.seen_articles.claim([a.url for a in listed]), strict=True):
-            if not new:
-                continue
-            unseen += 1
-            if article.url in self.known:
-                continue
-            unknown += 1
-            articles.append(self.article_request(article.url, site, column_url, article.title, article.date))
-        if listed:  # before the article requests: the frontier knows an article before its fetch is staged
-            yield ListedArticles(listed)
+            rows.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
+                                      date=record.date))
+        # An article not stored is claimed for fetching too: a retry seed may have asked for it already,
+        # and one listed earlier in this crawl was claimed then (so both questions go in one round trip).
+        stored = [a.url in self.known for a in rows]
+        wanted = [a for a, known in zip(rows, stored, strict=True) if not known]
+        new_listed, new_requested = self.memory.claim([a.url for a in rows], [a.url for a in wanted])
+        unseen = sum(new_listed)
+        unknown = sum(new and not known for new, known in zip(new_listed, stored, strict=True))
+        articles = [self.article_request(a.url, site, column_url, a.title, a.date)
+                    for a, new in zip(wanted, new_requested, strict=True) if new]
+        if rows:  # before the article requests: the frontier knows an article before its fetch is staged
+            yield ListedArticles(rows)
         half = (len(articles) + 1) // 2
         for n, request in enumerate(articles):
             if lookahead:
