@@ -24,6 +24,10 @@ DEFAULT_INGEST_INTERVAL = 300.0
 # Daily, spread over an hour: the portals are small government servers; no need for more.
 DEFAULT_INTERVAL = 86400.0
 DEFAULT_JITTER = 3600.0
+# A routine crawl stops at the first known article, so it never sees an article delisted deep in a column
+# or a page edited after it was stored. Once a week a site's scheduled crawl is a refresh instead:
+# every listing page walked, every stored article re-checked with a conditional request (mostly 304s).
+DEFAULT_REFRESH = 7 * 86400.0
 KNOWN_PLATFORMS = ("jcms", "jpaas", "trs", "generic")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -77,6 +81,7 @@ class SiteConfig:
     schedule: Schedule = field(default_factory=Schedule)
     delay: float | None = None
     concurrency: int | None = None
+    refresh: float | None = DEFAULT_REFRESH  # None: never (only `gongkai crawl --full --revalidate` by hand)
     line: int = 0
 
 
@@ -225,7 +230,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ServiceConfig:
             kwargs["http_port"] = doc.integer(http["port"], "http: port: ", 1, 65535)
     defaults: dict[str, Any] = {}
     if "defaults" in top:
-        node = doc.mapping(top["defaults"], "defaults: ", ("schedule", "delay", "concurrency"))
+        node = doc.mapping(top["defaults"], "defaults: ", ("schedule", "delay", "concurrency", "refresh"))
         defaults = _site_options(doc, node, "defaults: ", {})
     sites: list[SiteConfig] = []
     if "sites" in top and doc.value(top["sites"]) is not None:
@@ -270,7 +275,8 @@ def _site(doc: _Doc, node: yaml.Node, defaults: dict[str, Any]) -> SiteConfig:
         label = f"site {doc.value(names[0])!r}: " if names and isinstance(doc.value(names[0]), str) else "site: "
     else:
         label = "site: "
-    fields = doc.mapping(node, label, ("name", "region", "listings", "platform", "schedule", "delay", "concurrency"))
+    fields = doc.mapping(node, label, ("name", "region", "listings", "platform", "schedule", "delay", "concurrency",
+                                       "refresh"))
     if "name" not in fields:
         raise doc.fail(node, "site: missing 'name'")
     name = doc.text(fields["name"], "site: name: ")
@@ -314,7 +320,7 @@ def _site(doc: _Doc, node: yaml.Node, defaults: dict[str, Any]) -> SiteConfig:
 
 
 def _site_options(doc: _Doc, fields: dict[str, yaml.Node], label: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """schedule / delay / concurrency, shared by `defaults:` and each site."""
+    """schedule / delay / concurrency / refresh, shared by `defaults:` and each site."""
     out = dict(defaults)
     if "schedule" in fields:
         out["schedule"] = _schedule(doc, fields["schedule"], label)
@@ -322,6 +328,15 @@ def _site_options(doc: _Doc, fields: dict[str, yaml.Node], label: str, defaults:
         out["delay"] = doc.duration(fields["delay"], f"{label}delay: ", positive=False)
     if "concurrency" in fields:
         out["concurrency"] = doc.integer(fields["concurrency"], f"{label}concurrency: ", 1, 16)
+    if "refresh" in fields:
+        value = doc.value(fields["refresh"])
+        if value is False or (isinstance(value, str) and value.strip().lower() == "never"):
+            out["refresh"] = None
+        else:
+            out["refresh"] = doc.duration(fields["refresh"], f"{label}refresh: ")
+            if out["refresh"] < 3600:
+                raise doc.fail(fields["refresh"], f"{label}refresh: at least 1h (a refresh re-checks every stored "
+                                                  "article of the site), or 'never'")
     return out
 
 

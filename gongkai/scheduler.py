@@ -396,8 +396,11 @@ class Service:
         status, error = "failed", None
         try:
             self._job_event(job, started=True)
-            logger.info("crawl of %s starting", name, extra={"site": name, "job": job})
-            status, error, run_id = self._crawl_subprocess(name)
+            refresh = self._refresh_due(name)
+            logger.info("crawl of %s starting%s", name,
+                        " (refresh: every listing page walked, every stored article re-checked)" if refresh else "",
+                        extra={"site": name, "job": job, "refresh": refresh})
+            status, error, run_id = self._crawl_subprocess(name, refresh)
             duration = time.monotonic() - started
             stats, db_status = self._record_run(name, run_id, status)
             if status in ("ok", "failed") and db_status in ("ok", "failed", "interrupted"):
@@ -423,9 +426,23 @@ class Service:
         if status != "busy":
             self._ingest_job(reason=f"after crawl of {name}")
 
-    def _crawl_subprocess(self, name: str) -> tuple[str, str | None, int | None]:
+    def _refresh_due(self, name: str) -> bool:
+        """Whether this crawl of site `name` is a refresh (`--full --revalidate`): its `refresh` period has
+        passed since the last refresh that ran to its end (ok, or failed on some listing: a failing
+        column must not turn every crawl into a refresh). An interrupted one does not count."""
+        period = self.config.site(name).refresh
+        if period is None:
+            return False
+        with connect(self.database_url, autocommit=True) as conn:
+            recent = conn.execute(
+                """SELECT EXISTS (SELECT 1 FROM crawl_runs WHERE site = %s AND full_walk AND revalidated
+                                    AND status IN ('ok', 'failed') AND started_at > now() - make_interval(secs => %s))""",
+                (name, period)).fetchone()[0]
+        return not recent
+
+    def _crawl_subprocess(self, name: str, refresh: bool = False) -> tuple[str, str | None, int | None]:
         cmd = [sys.executable, "-m", "gongkai", *(["-v"] if self.verbose else []), "crawl", "--site", name,
-               "--config", str(self.config.path), "--no-ingest"]
+               "--config", str(self.config.path), "--no-ingest", *(["--full", "--revalidate"] if refresh else [])]
         env = {**os.environ, "DATABASE_URL": self.database_url, "GONGKAI_PARENT_PID": str(os.getpid()),
                "GONGKAI_SHUTDOWN_TIMEOUT": str(self.config.shutdown_timeout)}
         with self._lock:

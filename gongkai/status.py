@@ -35,7 +35,8 @@ def status_command(args: argparse.Namespace) -> int:
 
 
 def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """One dict per site: name, reports, last_success, last_failure, last_error, running, next_run."""
+    """One dict per site: name, reports, last_success, last_refresh, last_failure, last_error, running,
+    next_run."""
     if names is None:
         names = [r[0] for r in conn.execute(
             "SELECT name FROM sites UNION SELECT site FROM crawl_runs WHERE site IS NOT NULL ORDER BY 1")]
@@ -43,6 +44,8 @@ def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[
         """SELECT n.name,
                   (SELECT count(*) FROM reports r WHERE r.site = n.name) AS reports,
                   (SELECT max(finished_at) FROM crawl_runs c WHERE c.site = n.name AND c.status = 'ok'),
+                  (SELECT max(finished_at) FROM crawl_runs c WHERE c.site = n.name AND c.full_walk AND c.revalidated
+                     AND c.status IN ('ok', 'failed')),
                   f.at, f.status, f.error,
                   EXISTS (SELECT 1 FROM crawl_runs c WHERE c.site = n.name AND c.status = 'running'),
                   j.next_run_at, j.schedule
@@ -52,7 +55,7 @@ def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[
                               ORDER BY c.id DESC LIMIT 1) f ON true
            LEFT JOIN service_jobs j ON j.job = 'crawl:' || n.name
            ORDER BY n.pos""", (names,)).fetchall()
-    keys = ("site", "reports", "last_success", "last_failure", "failure_status", "last_error", "running",
+    keys = ("site", "reports", "last_success", "last_refresh", "last_failure", "failure_status", "last_error", "running",
             "next_run", "schedule")
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
@@ -76,7 +79,7 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
     lines = [service_line(conn)]
     pending = conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]
     lines.append(f"ingest queue: {pending} staged pages pending")
-    table = [("SITE", "REPORTS", "LAST SUCCESS", "LAST FAILURE", "NEXT RUN")]
+    table = [("SITE", "REPORTS", "LAST SUCCESS", "LAST REFRESH", "LAST FAILURE", "NEXT RUN")]
     errors = []
     for r in site_rows(conn, names):
         failure = "-"
@@ -90,7 +93,8 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
             nxt = "-"
         else:
             nxt = _when(r["next_run"], now) + ("" if running_service else " (service not running)")
-        table.append((r["site"], str(r["reports"]), _when(r["last_success"], now), failure, nxt))
+        table.append((r["site"], str(r["reports"]), _when(r["last_success"], now), _when(r["last_refresh"], now),
+                      failure, nxt))
     if len(table) == 1:
         lines.append("no sites configured")
     else:

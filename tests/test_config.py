@@ -56,6 +56,16 @@ def test_default_schedule_is_daily_with_jitter(tmp_path):
     assert site.schedule.interval == 86400 and site.schedule.jitter == 3600
 
 
+def test_refresh_defaults_to_weekly_and_can_be_set_or_switched_off(tmp_path):
+    text = ("defaults: {refresh: 2d}\nsites:\n  - name: a\n    listings: [http://h/col/col1/index.html]\n"
+            "  - name: b\n    listings: [http://h/col/col2/index.html]\n    refresh: never\n"
+            "  - name: c\n    listings: [http://h/col/col3/index.html]\n    refresh: off\n")
+    a, b, c = load_sites(write(tmp_path, text))
+    assert (a.refresh, b.refresh, c.refresh) == (2 * 86400, None, None)
+    (d,) = load_sites(write(tmp_path, "sites:\n  - name: d\n    listings: [http://h/col/col1/index.html]\n"))
+    assert d.refresh == 7 * 86400
+
+
 def test_shipped_config_is_valid():
     config = load_config(REPO / "config" / "sites.yaml")
     assert config.sites and all(s.listings for s in config.sites)
@@ -91,6 +101,8 @@ def test_empty_file_means_no_sites(tmp_path):
     ("site:\n  - name: a\n", 1, "unknown key 'site'"),
     ("sites:\n  - name: a\n    listings: [http://h/c\n", 4, "not valid YAML"),
     ("sites: {name: a}\n", 1, "sites: must be a list"),
+    ("sites:\n  - name: a\n    listings: [http://h/c]\n    refresh: 10m\n", 4, "site 'a': refresh: at least 1h"),
+    ("defaults: {refresh: weekly}\n", 1, "defaults: refresh: 'weekly' is not a duration"),
 ])
 def test_bad_file_is_one_line_with_file_and_line(tmp_path, text, line, expected):
     path = write(tmp_path, text)

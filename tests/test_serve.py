@@ -236,6 +236,9 @@ def test_status_shows_last_failure_and_why(database_url, tmp_path):
         conn.execute("INSERT INTO sites (name, listings) VALUES ('a', ARRAY['http://127.0.0.1:9/col/col1/index.html'])")
         conn.execute("INSERT INTO crawl_runs (listing_urls, status, finished_at) "
                      "VALUES (ARRAY['http://127.0.0.1:9/col/col1/index.html'], 'ok', now() - interval '1 day')")
+        conn.execute("INSERT INTO crawl_runs (listing_urls, status, finished_at, full_walk, revalidated) "
+                     "VALUES (ARRAY['http://127.0.0.1:9/col/col1/index.html'], 'ok', now() - interval '3 days', "
+                     "true, true)")
         conn.execute("INSERT INTO crawl_runs (listing_urls, status, finished_at, error) VALUES "
                      "(ARRAY['http://127.0.0.1:9/col/col1/index.html'], 'failed', now(), 'listing answered 503')")
         assert conn.execute("SELECT array_agg(DISTINCT site) FROM crawl_runs").fetchone()[0] == ["a"]  # trigger
@@ -244,7 +247,8 @@ def test_status_shows_last_failure_and_why(database_url, tmp_path):
     lines = shown.stdout.splitlines()
     assert lines[0] == "service: never started (run `gongkai serve`)"
     row_a = next(line for line in lines if line.startswith("a "))
-    assert "(24h ago)" in row_a and "(failed)" in row_a
+    assert "(24h ago)" in row_a and "(3d ago)" in row_a and "(failed)" in row_a  # success, refresh, failure
+    assert "LAST REFRESH" in lines[2]
     assert "  a: listing answered 503" in lines
     assert any(line.startswith("b ") for line in lines)
 
@@ -284,3 +288,52 @@ def test_kill_9_of_the_service_loses_nothing_and_the_next_start_resumes(database
                 assert code == 0, service.tail()
     ((rows, urls),) = query(database_url, "SELECT count(*), count(DISTINCT url) FROM staged_pages")
     assert rows == urls == total, (rows, urls, total)
+
+
+def test_a_scheduled_crawl_is_a_refresh_when_the_site_is_due_one(database_url, tmp_path):
+    """A routine crawl stops at the first known article: it never sees an edit, nor an article delisted
+    below the first page. Every `refresh` period a scheduled crawl walks every page and re-checks every
+    stored article instead (`--full --revalidate`); the crawls between stay routine."""
+    site = next(s for s in build_demo_sites() if s.name == SITE)
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    with ReplicaServer([site]) as replica:
+        write_config(config, replica, port, "2s")
+        config.write_text(config.read_text(encoding="utf-8").replace("    delay: 0\n", "    delay: 0\n    refresh: 1h\n"),
+                          encoding="utf-8")
+        total = len(site.crawlable_articles())
+        column = site.columns[0]
+        service = Service(config, database_url, log)
+        try:
+            wait_for("the first crawl's reports", lambda: query(
+                database_url, "SELECT count(*) FROM reports WHERE site = %s", SITE)[0][0] == total, service)
+            # Never refreshed: the first crawl was the refresh; the next ones are routine.
+            wait_for("two routine crawls after it", lambda: query(
+                database_url, "SELECT count(*) FROM crawl_runs WHERE status = 'ok' AND NOT full_walk")[0][0] >= 2,
+                service)
+            runs = query(database_url, "SELECT full_walk, revalidated FROM crawl_runs WHERE status = 'ok' ORDER BY id")
+            assert runs[0] == (True, True) and set(runs[1:]) == {(False, False)}, runs
+            kinds = [row[0] for row in query(database_url, "SELECT kind FROM crawl_history WHERE status = 'ok' ORDER BY id")]
+            assert kinds[0] == "refresh" and set(kinds[1:]) == {"routine"}, kinds
+
+            edited, delisted = column.articles[-1], column.articles[-2]  # the oldest two: deep in the listing
+            edited_url = replica.article_url(SITE, edited, column.column_id)
+            delisted_url = replica.article_url(SITE, delisted, column.column_id)
+            replica.edit_article(SITE, edited.article_id, paragraphs=[*edited.paragraphs[:-1], "（本段已于2026年12月更正）"])
+            with replica.lock:  # gone from the listing, the page itself still answers
+                column.articles = [a for a in column.articles if a.article_id != delisted.article_id]
+            time.sleep(5)  # two more routine crawls: neither notices
+            assert query(database_url, "SELECT version FROM reports r JOIN report_urls u ON u.report_id = r.id "
+                                       "WHERE u.url = %s", edited_url) == [(1,)]
+            # The refresh is due (as if an hour had passed since the last one).
+            replica.clear_requests()
+            query(database_url, "UPDATE crawl_runs SET started_at = started_at - interval '2 hours' WHERE full_walk")
+            wait_for("the edit caught and the delisted article withdrawn", lambda: query(
+                database_url, "SELECT r.version, r.withdrawn_at IS NOT NULL FROM reports r "
+                              "JOIN report_urls u ON u.report_id = r.id WHERE u.url = ANY(%s) ORDER BY u.url = %s",
+                [edited_url, delisted_url], edited_url) == [(1, True), (2, False)], service)
+            statuses = [r.status for r in replica.requests if "/art/" in r.path]
+            assert statuses.count(304) >= total - 2, statuses  # re-checked cheaply
+            assert "refresh: every listing page walked" in log.read_text(encoding="utf-8")
+        finally:
+            code, _ = service.stop()
+        assert code == 0, service.tail()

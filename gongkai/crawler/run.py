@@ -90,7 +90,9 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
             if item["url"] in unfinished:
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
-        run_id = conn.execute("INSERT INTO crawl_runs (listing_urls) VALUES (%s) RETURNING id", (urls,)).fetchone()[0]
+        run_id = conn.execute(
+            "INSERT INTO crawl_runs (listing_urls, full_walk, revalidated) VALUES (%s, %s, %s) RETURNING id",
+            (urls, full, revalidate)).fetchone()[0]
         retry = [
             {"url": url, "site": site, "column_url": column_url, "title": title,
              "date": date.isoformat() if date else None}
