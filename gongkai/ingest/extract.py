@@ -53,23 +53,29 @@ _URL_DATE_RES = (
 _CELL_SEP = "\x1f"  # stands for the tab between cells until the line's whitespace is collapsed
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 
-# Lines that are page chrome, for bodies not cut by sentinels (containers, trafilatura).
+# Lines that are page chrome, for bodies not cut by sentinels (containers, trafilatura). Each is anchored
+# to the shape of the widget or info line, never to a word alone: a report may well say 总阅读次数达52万,
+# 分享"枫桥经验"做法, 字号老店 or 无障碍模式改造完成, and those lines are body.
 _CHROME_LINE_RES = [
     re.compile(p)
     for p in (
         r"^◇?\s*(您)?(当前|现在)(所在)?的?位置",
-        r"^(发布日期|发布时间|公开日期|信息来源|来源)\s*[:：]",
-        r"(访问次数|浏览次数|点击数|阅读次数)\s*[:：]?",
-        r"^【?\s*字号\s*[:：]?",
-        r"^(分享到?|扫一扫)",
-        r"^【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭)\s*】?(\s*【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭)\s*】?)*$",
+        r"^(发布日期|发布时间|公开日期|信息来源|来源)\s*[:：]\s*[\d\s:：年月日/.\-]*$",
+        r"^.{0,60}(访问次数|浏览次数|点击次数|点击数|阅读次数)\s*[:：]?\s*\d*\s*$",
+        r"^【?\s*字(号|体)\s*[:：]",
+        r"^分享到?\s*[:：]|^扫一扫(在手机|手机)",
+        r"^(【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭|收藏本页|收藏)\s*】?\s*)+$",
         r"^编辑\s*[:：]\s*[(（]?\s*$",
         r"^相关(链接|附件)\s*[:：]?$",
-        r"^(主办|承办|协办)(单位)?\s*[:：]",
-        r"(ICP\s*备|公网安备|网站标识码|Produced\s+By|大汉网络|大汉版通)",
-        r"^(进入)?(老年|无障碍)模式",
+        r"^(主办|承办|协办)(单位)?\s*[:：].{0,40}(ICP|备案|网站标识码|电话)",
+        r"^.{0,80}(ICP\s*备\s*\d|公网安备\s*\d|网站标识码\s*[:：]?\s*\d|Produced\s+By|大汉网络|大汉版通)",
+        r"^(进入)?(老年|无障碍)模式\s*$",
+        r"^(上一篇|下一篇)\s*[:：]",
+        r"^(责任编辑|编辑|审核|校对)\s*[:：].{0,30}$",
+        r"^【?\s*我要纠错\s*】?$",
     )
 ]
+_SENTENCE_PUNCT_RE = re.compile(r"[，。；！？]")
 _CHALLENGE_STRONG_RE = re.compile(
     r"\$_ts\s*=|\$_ts\[|__jsl_clearance|__jsluid|safeline_bot_challenge|safeline_bot_token|"
     r"cf-browser-verification|challenge-platform|<title>\s*Just a moment",
@@ -120,6 +126,7 @@ def _text_lines(
     """
     stack = [_Lines()]
     rows: list[list[list[str]]] = []
+    numbers: dict[HtmlElement, int] = {}
     active = not use_markers
     done = False
     for event in walk(el, skip):
@@ -137,6 +144,12 @@ def _text_lines(
             continue
         node = event[1]
         tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        if tag == "li" and kind == "start" and active:
+            number = _list_number(node, numbers)
+            if number:
+                stack[-1].brk()
+                stack[-1].add(number)
+                continue
         if tag in ("td", "th"):
             if kind == "start":
                 stack.append(_Lines())
@@ -165,6 +178,21 @@ def _text_lines(
     return stack[0].finish()
 
 
+def _list_number(li: HtmlElement, numbers: dict[HtmlElement, int]) -> str:
+    """"3. " for the third item of a numbered list (<ol>, decimal: what a browser shows), else ""."""
+    ol = li.getparent()
+    if ol is None or not isinstance(ol.tag, str) or ol.tag.lower() != "ol" or (ol.get("type") or "1") != "1":
+        return ""
+    if "list-style" in (ol.get("style") or "") and "none" in (ol.get("style") or ""):
+        return ""
+    if ol not in numbers:
+        start = (ol.get("start") or "1").strip()
+        numbers[ol] = (int(start) if start.lstrip("-").isdigit() else 1) - 1
+    value = (li.get("value") or "").strip()
+    numbers[ol] = int(value) if value.isdigit() else numbers[ol] + 1
+    return f"{numbers[ol]}. "
+
+
 def _emit(builder: _Lines, lines: list[str]) -> None:
     """Append finished lines to `builder`, each as its own line."""
     builder.brk()
@@ -174,10 +202,23 @@ def _emit(builder: _Lines, lines: list[str]) -> None:
 
 
 def _is_chrome_line(line: str) -> bool:
+    """An info line, widget or footer line of the page, not a line of the report.
+
+    A line that opens with a metadata label is chrome when it shows two or more labels (来源：X 发布时间：Y)
+    or is short and no sentence (发布机构：某某镇). A sentence that opens with one (来源：镇统计站数据显示，…)
+    is body, and so is a lone 日期： line, which is how a report's signature ends.
+    """
     if any(r.search(line) for r in _CHROME_LINE_RES):
         return True
     match = LABEL_RE.match(line)
-    return bool(match and (match.group("colon") or "\t" in line) and re.sub(r"\s", "", match.group("label")) in META_LABELS)
+    if not (match and (match.group("colon") or "\t" in line)):
+        return False
+    label = re.sub(r"\s", "", match.group("label"))
+    if label not in META_LABELS:
+        return False
+    if count_meta_labels(line) >= 2:
+        return True
+    return label != "日期" and len(line) <= 40 and not _SENTENCE_PUNCT_RE.search(line) and "\t" not in line
 
 
 def _first_text(root: HtmlElement, xpath: str) -> str:
@@ -262,10 +303,21 @@ def _metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[
                 candidates[el] = labels
     # A wrapper is a block only if it shows more labels than any one block inside it (the doubled
     # desktop + mobile block); otherwise the inner block is enough and the wrapper may hold the body.
-    return {
+    blocks = {
         el for el, labels in candidates.items()
         if not any(candidates.get(d, 0) >= labels for d in el.iterdescendants(*_META_BLOCK_TAGS))
     }
+    # Nor is a wrapper that holds text besides its label-bearing parts (the 索引号 table, the info line and
+    # a short body in one <div>, in short Word-split spans that _has_prose cannot see): its parts are.
+    out: set[HtmlElement] = set()
+    for el in blocks:
+        inner = {d for d in el.iterdescendants(*_META_BLOCK_TAGS)
+                 if len(d.text_content()) < 600 and count_meta_labels(d.text_content())}
+        if inner and len(_squash("".join(e[1] for e in walk(el, inner.__contains__) if e[0] == "text"))) > 40:
+            out |= {d for d in inner if count_meta_labels(d.text_content()) >= 2}
+        else:
+            out.add(el)
+    return out
 
 
 _PROSE_CHARS = 60
@@ -311,27 +363,34 @@ def _trafilatura_lines(root: HtmlElement) -> list[str]:
 
     Its text is not used directly: it splits Word spans onto separate lines and collapses
     &nbsp; runs.  A line of ours is kept when most of its 6-character shingles occur in
-    trafilatura's output.
+    trafilatura's output; a short one (a menu item would match anywhere) only when it is a whole
+    line there, or a table row. Table pipes of trafilatura's output are ignored: our rows join
+    cells with a tab. Our lines skip header/footer/nav chrome as trafilatura's input does.
     """
     cleaned = _clean_copy_for_trafilatura(root)
     extracted = trafilatura.extract(cleaned, favor_recall=True, include_tables=True, include_comments=False) or ""
-    target = _squash(extracted)
-    body = root.find("body")
-    blocks = _metadata_blocks(root)
-    ours = _text_lines(body if body is not None else root, use_markers=False, skip=blocks.__contains__)
+    target = _squash(extracted.replace("|", ""))
     if not target:
         return []
+    whole_lines = {_squash(line.replace("|", "")) for line in extracted.split("\n")}
+    body = root.find("body")
+    blocks = _metadata_blocks(root)
+    ours = _text_lines(body if body is not None else root, use_markers=False,
+                       skip=lambda el: el in blocks or _is_chrome_container(el))
     kept = []
     for line in ours:
         flat = _squash(line)
         if not flat:
             continue
+        if len(flat) < 12:
+            if flat in whole_lines or (len(flat) >= 4 and "\t" in line and flat in target):
+                kept.append(line)
+            continue
         if flat in target:
             kept.append(line)
             continue
         shingles = [flat[i : i + 6] for i in range(0, max(len(flat) - 5, 1))]
-        hits = sum(1 for s in shingles if s in target)
-        if len(flat) >= 12 and hits >= 0.6 * len(shingles):
+        if sum(1 for s in shingles if s in target) >= 0.6 * len(shingles):
             kept.append(line)
     return kept
 
@@ -433,6 +492,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
     root = _parse(html)
     title = _title(root, html)
     region = find_body_region(root)
+    in_body: Callable[[HtmlElement], bool] | None = None
     if region.markers:
         body_el = root.find("body")
         lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
@@ -442,12 +502,14 @@ def extract_article(html: str, url: str) -> ArticleFields:
             ln for ln in _text_lines(region.container, use_markers=False, skip=blocks.__contains__)
             if not _is_chrome_line(ln)
         ]
+        # The metadata is read outside the body (and from blocks inside it): a body line 来源：… is not.
+        body_elements = set(region.container.iter()).difference(*(set(b.iter()) for b in blocks))
+        in_body = body_elements.__contains__
     else:
         lines = [ln for ln in _trafilatura_lines(root) if not _is_chrome_line(ln)]
-    if title and lines and " ".join(lines[0].split()) == title:
-        lines = lines[1:]
+    lines = _without_title(lines, title)
 
-    meta = parse_metadata_block(root, title=title)
+    meta = parse_metadata_block(root, title=title, skip=in_body)
     published = _date_from(meta, "发布日期", "公开日期", "发布时间", "公布日期", "日期")
     if published is None:
         for pub in root.xpath("//meta[@name='PubDate' or @name='pubdate']/@content"):
@@ -469,6 +531,20 @@ def extract_article(html: str, url: str) -> ArticleFields:
         attachments=_attachments(root, url),
         metadata=meta,
     )
+
+
+def _without_title(lines: list[str], title: str) -> list[str]:
+    """The body without the title the page repeats as its first line (or two, split by a <br>), spacing
+    aside."""
+    flat = _squash(title)
+    while flat and lines:  # the page's title cell, then the body's own copy: both go
+        if _squash(lines[0]) == flat:
+            lines = lines[1:]
+        elif len(lines) > 1 and _squash(lines[0] + lines[1]) == flat:
+            lines = lines[2:]
+        else:
+            break
+    return lines
 
 
 def _visible_text(root: HtmlElement) -> str:

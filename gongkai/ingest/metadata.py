@@ -46,8 +46,9 @@ LABEL_RE = re.compile(
     + r"[ \t\r\n\f\xa0\u3000]*(?P<colon>[:：])?"
 )
 _STRIP_KEY_RE = re.compile(r"[\s\u3000\xa0:：]+")
-_BULLETS = " \t\r\n\f\xa0\u3000•·●◆■▪◇|│/【】[]"
-_VALUE_STRIP = " \u3000•·●◆■▪|│"
+# A colon in a text node of its own (<b>索引号</b>：<span>…) separates like a bullet.
+_BULLETS = " \t\r\n\f\xa0\u3000•·●◆■▪◇|│/【】[]:："
+_VALUE_STRIP = " \u3000•·●◆■▪|│:："
 _ASCII_WS_RE = re.compile(r"[ \t\r\n\f]+")
 
 # Elements whose content is never visible article text.
@@ -73,8 +74,19 @@ def normalize_label(label: str) -> str:
     return _STRIP_KEY_RE.sub("", label)
 
 
+# A line break in the HTML source between two Chinese characters (or a Chinese character and a figure) is
+# no space: Word's HTML export wraps long paragraphs anywhere, 党的\n二十大 must read 党的二十大 (CSS Text 3
+# drops such segment breaks between East Asian wide characters).
+_WIDE = "\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60"
+_CJK_BREAK_RE = re.compile(
+    rf"(?<=[{_WIDE}])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}0-9])|(?<=[0-9%])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}])")
+
+
 def collapse_ws(text: str) -> str:
-    """HTML whitespace semantics for one line: ASCII runs collapse, NBSP becomes a space."""
+    """HTML whitespace semantics for one line: ASCII runs collapse, NBSP becomes a space, a source line
+    break between Chinese characters goes."""
+    if "\n" in text:
+        text = _CJK_BREAK_RE.sub("", text)
     return _ASCII_WS_RE.sub(" ", text).replace("\xa0", " ").strip()
 
 
