@@ -149,3 +149,18 @@ def test_concurrent_writers_get_seqs_in_commit_order(database_url):
     assert order == [1, 2]
     first.close()
     second.close()
+
+
+def test_attachment_only_reports_of_two_towns_are_two_reports_and_a_repost_is_found(db):
+    """No body to compare (the report is its file): the title tells them apart, and finds the repost."""
+    def only_file(title: str, name: str) -> ArticleFields:
+        return ArticleFields(title=title, body="", published_date="2025-01-10",
+                             attachments=[Attachment(name, f"{HOST}/module/download/downfile.jsp?filename={name}")])
+
+    zhuxi, xiage = f"{HOST}/art/2025/1/10/art_1229311252_1.html", f"{HOST}/art/2025/1/10/art_1229311252_2.html"
+    assert store(db, stage(db, zhuxi), only_file("朱溪镇2024年工作总结", "zx.pdf")) == "new"
+    assert store(db, stage(db, xiage), only_file("下各镇2024年工作总结", "xg.pdf")) == "new"
+    repost = f"{HOST}/art/2025/1/12/art_1229300001_3.html"
+    assert store(db, stage(db, repost), only_file("朱溪镇2024年工作总结", "zx-copy.pdf")) == "repost"
+    assert [(r[3], r[6]) for r in reports(db)] == [("朱溪镇2024年工作总结", sorted([zhuxi, repost])),
+                                                   ("下各镇2024年工作总结", [xiage])]

@@ -39,7 +39,7 @@ _BLOCK_TAGS = frozenset(
      "aside", "center", "form", "fieldset", "address", "hr", "figure", "figcaption", "main", "details",
      "summary", "tr", "br"}
 )
-_FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
+FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
 _CHROME_ANCESTOR_RE = re.compile(r"(^|[\s_-])(header|footer|foot|nav|navbar|menu|topbar|bottom)([\s_-]|$)", re.I)
 _TITLE_RSS_RE = re.compile(r"<!--\s*ZJEG_RSS\.title\.begin\s*-->(.*?)<!--\s*ZJEG_RSS\.title\.end\s*-->", re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
@@ -76,6 +76,9 @@ _CHROME_LINE_RES = [
     )
 ]
 _SENTENCE_PUNCT_RE = re.compile(r"[，。；！？]")
+# A "page not found" page a portal answers with status 200 (soft 404, anatomy 7.5): its title or heading.
+_NOT_FOUND_RE = re.compile(r"页面不存在|页面已删除|信息已删除|信息已撤销|文章不存在|找不到(该|此)?页面|页面未找到|404\s*(Not\s*Found|错误)",
+                           re.I)
 _CHALLENGE_STRONG_RE = re.compile(
     r"\$_ts\s*=|\$_ts\[|__jsl_clearance|__jsluid|safeline_bot_challenge|safeline_bot_token|"
     r"cf-browser-verification|challenge-platform|<title>\s*Just a moment",
@@ -422,7 +425,7 @@ def _base_url(root: HtmlElement, url: str) -> str:
 def _is_file_link(absolute: str) -> bool:
     parts = urlsplit(absolute)
     path = unquote(parts.path).lower()
-    return path.endswith(_FILE_EXTS) or path.endswith("/module/download/downfile.jsp")
+    return path.endswith(FILE_EXTS) or path.endswith("/module/download/downfile.jsp")
 
 
 def _shown(el: HtmlElement, top: HtmlElement) -> bool:
@@ -447,7 +450,7 @@ def _attachments(root: HtmlElement, url: str) -> list[Attachment]:
         if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
             continue
         absolute = urljoin(base, href)
-        if absolute in seen or not _is_file_link(absolute) or not _shown(a, top) or _in_chrome(a):
+        if absolute in seen or not _is_file_link(absolute) or not _shown(a, top) or _in_page_frame(a):
             continue
         seen.add(absolute)
         name = " ".join(a.text_content().split())
@@ -458,7 +461,32 @@ def _attachments(root: HtmlElement, url: str) -> list[Attachment]:
             query = parse_qs(urlsplit(absolute).query)
             name = (query.get("filename") or [""])[0] or unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
         found.append(Attachment(name=name, url=absolute))
+    # A report shown in an embedded PDF viewer (#pdfshow[data-value], <embed>/<iframe>/<object>), not linked.
+    for el in top.xpath("//*[@id='pdfshow'][@data-value] | //embed[@src] | //iframe[@src] | //object[@data]"):
+        ref = (el.get("data-value") or el.get("src") or el.get("data") or "").strip()
+        absolute = urljoin(base, ref) if ref else ""
+        if not absolute or absolute in seen or not _is_file_link(absolute) or _in_page_frame(el):
+            continue
+        seen.add(absolute)
+        found.append(Attachment(name=unquote(urlsplit(absolute).path.rsplit("/", 1)[-1]), url=absolute))
     return found
+
+
+_FRAME_RE = re.compile(r"(^|[\s_-])(header|footer|nav|navbar|menu|topbar)([\s_-]|$)", re.I)
+
+
+def _in_page_frame(el: HtmlElement) -> bool:
+    """Inside the site's header, footer or navigation. Narrower than _in_chrome: a file list in an
+    article's tail (div.art_bottom, .con-foot, after the body) is the article's."""
+    node: HtmlElement | None = el
+    while node is not None:
+        if isinstance(node.tag, str):
+            if node.tag.lower() in ("header", "footer", "nav"):
+                return True
+            if _FRAME_RE.search(f"{node.get('id') or ''} {node.get('class') or ''}"):
+                return True
+        node = node.getparent()
+    return False
 
 
 def _meta_value(meta: dict[str, str], *keys: str) -> str | None:
@@ -551,6 +579,22 @@ def _visible_text(root: HtmlElement) -> str:
     body = root.find("body")
     parts = [e[1] for e in walk(body if body is not None else root) if e[0] == "text"]
     return _squash("".join(parts))
+
+
+def is_not_found_page(html: str) -> bool:
+    """True for a "page not found" page served with status 200 (a soft 404), never for an article.
+
+    It says so in its <title> or a heading, and has neither an article title meta nor content sentinels
+    nor much text: a real report may well say 页面不存在 somewhere in its body.
+    """
+    if not _NOT_FOUND_RE.search(html) or "ZJEG_RSS.content" in html or re.search(r"ArticleTitle", html, re.I):
+        return False
+    try:
+        root = _parse(html)
+    except (etree.ParserError, ValueError):
+        return False
+    said = " ".join([root.findtext(".//title") or ""] + [h.text_content() for h in root.xpath("//h1|//h2|//h3")])
+    return bool(_NOT_FOUND_RE.search(said)) and len(_visible_text(root)) < 300
 
 
 def is_challenge_page(html: str) -> bool:

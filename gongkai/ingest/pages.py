@@ -5,12 +5,16 @@ Pure: bytes and headers in, data out. The store decides what the outcome does to
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
+from datetime import date
+from email.message import Message
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.extract import extract_article, is_challenge_page
-from gongkai.models import ArticleFields
+from gongkai.ingest.extract import FILE_EXTS, extract_article, is_challenge_page, is_not_found_page
+from gongkai.models import ArticleFields, Attachment
 
 
 @dataclass
@@ -23,6 +27,8 @@ class StagedPage:
     headers: dict[str, list[str]]
     body: bytes
     fetched_at: Any
+    listing_title: str | None = None  # the row that listed it: what a file row's report is called
+    listing_date: date | str | None = None
 
 
 @dataclass
@@ -33,11 +39,42 @@ class PageOutcome:
     fingerprint: Any = None  # store.Fingerprint, filled in before the write phase
 
 
-def content_type(headers: dict[str, list[str]]) -> str | None:
+def header(headers: dict[str, list[str]], name: str) -> str | None:
     for key, values in headers.items():
-        if key.lower() == "content-type" and values:
+        if key.lower() == name and values:
             return values[0]
     return None
+
+
+def content_type(headers: dict[str, list[str]]) -> str | None:
+    return header(headers, "content-type")
+
+
+def attachment_filename(headers: dict[str, list[str]]) -> str | None:
+    """The file name a Content-Disposition gives (RFC 6266, filename*=UTF-8'' included), if any."""
+    value = header(headers, "content-disposition")
+    if not value:
+        return None
+    message = Message()
+    message["content-disposition"] = value
+    name = message.get_filename() or ""
+    if any("\x80" <= c <= "\xff" for c in name):  # raw UTF-8 or GBK bytes (headers are staged as latin-1)
+        raw = name.encode("latin-1", "replace")
+        for charset in ("utf-8", "gb18030"):
+            try:
+                name = raw.decode(charset)
+                break
+            except UnicodeDecodeError:
+                continue
+    name = " ".join(name.split())
+    return name or None
+
+
+def is_text_type(ctype: str) -> bool:
+    """A page to decode and read (text/html, text/plain, XHTML, XML), by its media type: a .docx is
+    application/vnd.openxmlformats-officedocument…, which has "xml" in it and is a file."""
+    mime = ctype.split(";", 1)[0].strip().lower()
+    return not mime or mime.startswith("text/") or mime in ("application/xhtml+xml", "application/xml")
 
 
 def examine_page(page: StagedPage) -> PageOutcome:
@@ -49,12 +86,33 @@ def examine_page(page: StagedPage) -> PageOutcome:
     if not page.body.strip():
         return PageOutcome("retry", note="empty response")
     ctype = content_type(page.headers) or ""
-    if ctype and not any(t in ctype.lower() for t in ("html", "xml", "text/plain")):
+    if ctype and not is_text_type(ctype):
+        document = document_report(page, ctype)
+        if document is not None:
+            return PageOutcome("article", fields=document, note=f"a listed document: {ctype}")
         return PageOutcome("skip", note=f"not an HTML page: {ctype}")
     html = decode_html(page.body, ctype or None)
     if is_challenge_page(html):
         return PageOutcome("retry", note="anti-bot challenge page instead of the article")
+    if is_not_found_page(html):  # a soft 404 must not become a report, nor a new version of one
+        return PageOutcome("retry", note="a 'page not found' page answered with status 200")
     fields = extract_article(html, page.final_url or page.url)
     if not fields.title or not fields.body.strip() and not fields.attachments:
         return PageOutcome("retry", note="no article title or body found")
     return PageOutcome("article", fields=fields)
+
+
+_DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "ms-excel", "wps", "ofd")
+
+
+def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:
+    """A listing row that links straight to a file (a .pdf, .doc… report: anatomy 1.6, 3.5) is the report:
+    titled by its row, the file as its only attachment. Without a row title it is not known as a report."""
+    title = " ".join((page.listing_title or "").split())
+    url = page.final_url or page.url
+    name = attachment_filename(page.headers) or unquote(posixpath.basename(urlsplit(url).path))
+    if not title or not (name.lower().endswith(FILE_EXTS) or any(t in ctype.lower() for t in _DOCUMENT_TYPES)):
+        return None
+    published = page.listing_date.isoformat() if isinstance(page.listing_date, date) else page.listing_date
+    return ArticleFields(title=title, body="", published_date=published or None,
+                         attachments=[Attachment(name=name or title, url=url)])

@@ -57,14 +57,15 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
     counts: Counter = Counter()
     with conn.transaction(), conn.cursor() as cur:
         rows = cur.execute(
-            """SELECT id, url, final_url, site, status, headers, body, fetched_at FROM staged_pages
+            """SELECT id, url, final_url, site, status, headers, body, fetched_at, listing_title, listing_date
+               FROM staged_pages
                WHERE ingest_state = 'pending' ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
             (batch_size,),
         ).fetchall()
         if not rows:
             return counts
         pages = [StagedPage(id=r[0], url=r[1], final_url=r[2], site=r[3], status=r[4], headers=r[5] or {},
-                            body=bytes(r[6]), fetched_at=r[7]) for r in rows]
+                            body=bytes(r[6]), fetched_at=r[7], listing_title=r[8], listing_date=r[9]) for r in rows]
         started = time.monotonic()
         outcomes: list[PageOutcome | Exception] = []
         for page in pages:

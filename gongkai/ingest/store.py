@@ -107,7 +107,11 @@ def fingerprint(fields: ArticleFields) -> Fingerprint:
     enough = len(np.unique(hashes)) >= MIN_SHINGLES or len(normalised_shingles(text)) >= MIN_SHINGLES
     bands = bands_of(minhash(hashes)) if enough else []
     probe = probe_bands(bands)
-    hashed, period = body_hash(fields.body), parse_period(fields.title)
+    # A body too short to tell one report from another (详见附件, or none: a report that is only its file) is
+    # matched with its title: two towns' attachment-only reports of one year are two reports, a repost of
+    # one (same title, same line) is still found.
+    hashed = body_hash(fields.body) if enough else body_hash(fields.title + "\n" + fields.body)
+    period = parse_period(fields.title)
     content = content_hash(fields)
     return Fingerprint(text, bands, hashed, content, period, _field_values(fields, hashed, content, period), probe,
                        _bigint_array(bands), ",".join(map(str, probe)))

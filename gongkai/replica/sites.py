@@ -78,9 +78,12 @@ class ReplicaArticle:
     retry_after: int = 1
     withdrawn: bool = False  # still listed, page answers 404
     private: bool = False  # listed under /private/… (robots-disallowed on the demo)
+    file_row: bool = False  # listed as a link straight to its first attachment (anatomy 1.6, 3.5): no page
     site: ReplicaSite | None = field(default=None, repr=False, compare=False)
 
     def url_path_for(self, column_id: int) -> str:
+        if self.file_row and self.attachments:
+            return self.attachments[0].href
         d = self.pub_date
         prefix = "/private" if self.private else ""
         return f"{prefix}/art/{d.year}/{d.month}/{d.day}/art_{column_id}_{self.article_id}.html"

@@ -1,0 +1,41 @@
+"""A listing row that links straight to a file is a report: crawled, staged and ingested as one.
+
+Some towns publish a summary only as a .docx/.pdf and list the file itself (portal-anatomy 1.6, 3.5):
+the row's title is the report's title, the file its attachment. Before, such a row was fetched once,
+staged, skipped as "not an HTML page", recorded fetched and never looked at again: a report lost.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.server import ReplicaServer
+from gongkai.replica.sites import ReplicaAttachment
+from tests.test_cli import gongkai
+
+
+def test_a_row_linking_straight_to_a_file_becomes_an_attachment_only_report(database_url):
+    site = next(s for s in build_demo_sites() if s.name == "qujiang")
+    column = site.columns[0]
+    article = copy.copy(max(column.articles, key=lambda a: a.pub_date))
+    article.article_id += 7001
+    article.title = "大洲镇2025年工作计划"
+    article.attachments = [ReplicaAttachment("大洲镇2025年工作计划.docx", "5d41402abc4b2a76b9719d911017c592.docx")]
+    article.file_row = True
+    with ReplicaServer([site]) as replica:
+        replica.add_article("qujiang", column.column_id, article)
+        listed = replica.article_url("qujiang", article, column.column_id)
+        assert "/module/download/downfile.jsp" in listed
+        result = gongkai("crawl", *replica.listing_urls("qujiang"), "--delay", "0", database_url=database_url,
+                         timeout=300)
+        assert result.returncode == 0, result.stderr
+        export = gongkai("export", database_url=database_url)
+    rows = [json.loads(line) for line in export.stdout.splitlines()]
+    (report,) = [r for r in rows if listed in r["urls"]]
+    assert report["title"] == "大洲镇2025年工作计划" and report["body"] == ""
+    assert report["published_date"] == article.pub_date.date().isoformat()
+    assert [(a["name"], a["url"].rsplit("/", 1)[1]) for a in report["attachments"]] == [
+        ("大洲镇2025年工作计划.docx", "5d41402abc4b2a76b9719d911017c592.docx")]  # its name from Content-Disposition
+    assert len(rows) == len(site.crawlable_articles())  # every other article too, none lost
