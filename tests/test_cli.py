@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+
+import pytest
 
 
 def gongkai(*args: str, database_url: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -44,9 +47,24 @@ def test_bad_database_url_is_one_clear_line():
     assert garbage.returncode == 3 and "bad database URL" in one_line_error(garbage)
 
 
-def test_password_never_printed():
-    result = gongkai("export", database_url="postgresql://user:s3cretpw@127.0.0.1:1/db")
-    assert "s3cretpw" not in result.stderr + result.stdout
+@pytest.mark.parametrize("password", ["s3cretpw", "S3cret%zzPW", "S3cret/PW", "S3c@retPW", "S3c#ret?PW"])
+def test_password_never_printed(password):
+    """Not even when it holds what URL parsers split on, or a bad %-escape they quote back."""
+    result = gongkai("export", database_url=f"postgresql://user:{password}@127.0.0.1:1/db")
+    assert result.returncode in (2, 3) and "Traceback" not in result.stderr, result.stderr
+    for piece in {password, *(p for p in re.split(r"[@:/?#%]", password) if len(p) >= 3)}:
+        assert piece not in result.stderr + result.stdout, (piece, result.stderr)
+
+
+@pytest.mark.parametrize("password", ["S3cret/PW", "S3cret#PW", "S3cret?PW", "S3c@retPW"])
+def test_redis_password_never_printed(password, database_url):
+    env_url = f"redis://:{password}@127.0.0.1:1/0"
+    result = subprocess.run([sys.executable, "-m", "gongkai", "crawl", "http://127.0.0.1:9/col/col1/index.html"],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "DATABASE_URL": database_url, "REDIS_URL": env_url})
+    assert result.returncode == 3 and "cannot reach Redis" in result.stderr, result.stderr
+    for piece in {password, *(p for p in re.split(r"[@:/?#%]", password) if len(p) >= 3)}:
+        assert piece not in result.stderr + result.stdout, (piece, result.stderr)
 
 
 def test_unreachable_host_fails_with_one_line(database_url):

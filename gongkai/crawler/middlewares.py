@@ -130,11 +130,11 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
         return None
     text = value.decode("latin-1") if isinstance(value, bytes) else value
     text = text.strip()
-    if text.isdigit():
-        return float(text)
+    if text.isascii() and text.isdigit():  # not "²": str.isdigit() takes it, float() does not
+        return 1e12 if len(text) > 12 else float(text)  # more than 31,000 years is "long"; never inf
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
@@ -156,6 +156,8 @@ class PoliteRetryMiddleware:
         self.cap = settings.getfloat("GONGKAI_BACKOFF_MAX", 120.0)
         self.retry_after_max = settings.getfloat("GONGKAI_RETRY_AFTER_MAX", 600.0)
         self.host_hold_until: dict[str, float] = {}
+        # Hosts that asked for a longer rest than we wait in one crawl: not asked again until the next.
+        self.closed_hosts: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
         crawler.signals.connect(self._robots_parsed, signal=signals.robots_parsed)
@@ -174,13 +176,20 @@ class PoliteRetryMiddleware:
         if delay:
             self.crawl_delays[host_key(request.url)] = min(float(delay), self.crawl_delay_max)
 
+    def _slot(self, request: Request) -> Any:
+        """The request's downloader slot (Scrapy keys them by hostname), if it has one yet."""
+        return self.crawler.engine.downloader.slots.get(urlsplit(request.url).hostname or "")
+
     async def process_request(self, request: Request) -> None:
         key = host_key(request.url)
+        if key in self.closed_hosts:
+            raise IgnoreRequest(self.closed_hosts[key])
         crawl_delay = self.crawl_delays.get(key)
         if crawl_delay:
-            slot = self.crawler.engine.downloader.slots.get(urlsplit(request.url).hostname or "")
-            if slot is not None and slot.delay < crawl_delay:
-                slot.delay = crawl_delay
+            slot = self._slot(request)
+            if slot is not None and (slot.delay < crawl_delay or slot.randomize_delay):
+                # At least Crawl-delay between requests: Scrapy's jitter (0.5x-1.5x) would go below it.
+                slot.delay, slot.randomize_delay = max(slot.delay, crawl_delay), False
         wait = self.host_hold_until.get(key, 0.0) - time.monotonic()
         if wait > 0:
             self.crawler.stats.inc_value("backoff/waits")
@@ -191,7 +200,14 @@ class PoliteRetryMiddleware:
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
         if retry_after is not None and retry_after > self.retry_after_max:
-            logger.warning("giving up on %s for this crawl: Retry-After %.0fs is too long", request.url, retry_after)
+            key = host_key(request.url)
+            if key not in self.closed_hosts:
+                logger.warning("%s asks for a rest of %.0fs (Retry-After): not asking it again in this crawl; "
+                               "its pages are fetched by the next one", key, retry_after)
+            self.closed_hosts[key] = f"{key} asked for a rest of {retry_after:.0f}s (Retry-After): next crawl"
+            downloader = self.crawler.engine.downloader
+            if hasattr(downloader, "close_host"):  # and the requests already queued there (downloader.py)
+                downloader.close_host(urlsplit(request.url).hostname or "", self.closed_hosts[key])
             self.crawler.stats.inc_value("retry/retry_after_too_long")
             return response
         retry = self._retry(request, f"HTTP {response.status}", retry_after)
@@ -217,7 +233,11 @@ class PoliteRetryMiddleware:
         delay = max(backoff, retry_after or 0.0)
         # Whatever failed, the host gets a rest: hold every request to it, not just this one.
         key = host_key(request.url)
-        self.host_hold_until[key] = max(self.host_hold_until.get(key, 0.0), time.monotonic() + delay)
+        until = max(self.host_hold_until.get(key, 0.0), time.monotonic() + delay)
+        self.host_hold_until[key] = until
+        downloader = self.crawler.engine.downloader
+        if hasattr(downloader, "hold_host"):  # requests already queued at the downloader wait too (downloader.py)
+            downloader.hold_host(urlsplit(request.url).hostname or "", until)
         stats.inc_value("retry/count")
         stats.inc_value(f"retry/reason_count/{reason}")
         logger.info("retrying %s in %.1fs (attempt %d, %s)", request.url, delay, attempt, reason)

@@ -7,8 +7,10 @@ in a project-local data directory, so a newcomer needs no server and no configur
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import psycopg
 
@@ -39,8 +41,38 @@ def resolve_database_url() -> str:
         raise DatabaseError(f"embedded PostgreSQL could not start: {exc}") from exc
 
 
+def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+    """(scheme://, user, the rest after the userinfo) of a URL with credentials; None without.
+
+    By hand, before any parser sees the URL: a password may hold '/', '@', '#', '?' or a bad '%' escape,
+    and parsers then take part of it for the host or path and echo it in their errors.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    userinfo, _, after = rest.rpartition("@")  # a host never holds '@': the last one ends the userinfo
+    return scheme + "://", userinfo.partition(":")[0], after
+
+
+def scrub(text: str, url: str) -> str:
+    """`text` (an error message) without the URL's password or any piece of it a parser split off."""
+    parts = _split_userinfo(url)
+    userinfo = url.partition("://")[2].rpartition("@")[0] if parts else ""
+    password = userinfo.partition(":")[2]
+    if not password:
+        return text
+    secrets = {password, unquote(password), *(p for p in re.split(r"[@:/?#%]", password) if len(p) >= 3)}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def redact(url: str) -> str:
     """A database URL fit for logs and error messages: no password."""
+    parts = _split_userinfo(url)
+    if parts is not None:
+        scheme, user, rest = parts
+        url = f"{scheme}{quote(unquote(user), safe='')}@{rest}" if user else scheme + rest
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
@@ -51,13 +83,14 @@ def redact(url: str) -> str:
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
-    """Open a connection, turning every failure into a one-line DatabaseError."""
+    """Open a connection, turning every failure into a one-line DatabaseError (never with the password)."""
     try:
         return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="gongkai")
     except psycopg.ProgrammingError as exc:
-        raise DatabaseError(f"bad database URL ({exc.__class__.__name__}): {_first_line(exc)}") from exc
+        raise DatabaseError(f"bad database URL {redact(url)} ({exc.__class__.__name__}): "
+                            f"{scrub(_first_line(exc), url)}") from exc
     except psycopg.OperationalError as exc:
-        raise DatabaseError(f"cannot connect to the database {redact(url)}: {_first_line(exc)}") from exc
+        raise DatabaseError(f"cannot connect to the database {redact(url)}: {scrub(_first_line(exc), url)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:
