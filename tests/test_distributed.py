@@ -291,6 +291,30 @@ def test_per_host_politeness_holds_across_workers(database_url, redis_env):
     assert max(peaks.values()) == 2, "concurrency 2 was never used"
 
 
+def test_a_host_asking_for_hours_of_rest_does_not_stall_the_job_nor_the_next(database_url, redis_env):
+    """Retry-After: 3600 from every article: the workers give the host up for this crawl (the pages stay
+    'failed' for the next one) instead of holding it in Redis for an hour, or, for a huge value, for
+    decades, which stalled this job and every later job on the host."""
+    from gongkai.replica import faults as F
+
+    site = F.fault_site("distributed-rest", 8, skip=40)
+    with F.FaultServer(site, F.fault_address(83)) as server:
+        for article in server.column.articles:
+            server.set_fault(server.path(article), F.status(503, retry_after="9" * 400))
+        started = time.monotonic()
+        result = run("crawl", server.listing_url, "--delay", "0", "--workers", "2", "--no-ingest",
+                     database_url=database_url, env=redis_env, timeout=120)
+        took = time.monotonic() - started
+        host = f"{F.fault_address(83)}:{server.port}"
+        ttl = redis.Redis.from_url(REDIS_URL).pttl(f"{redis_env['GONGKAI_REDIS_PREFIX']}:host:{host}:next")
+    assert took < 60, result.stderr
+    assert "asks for a rest of" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert ttl < 1300 * 1000, ttl  # at most the 600 s cap (+ the key's 600 s margin), not decades
+    with psycopg.connect(database_url) as conn:
+        states = {row[0] for row in conn.execute("SELECT state FROM crawl_urls")}
+    assert states == {"failed"}
+
+
 def test_serve_roles_crawler_and_ingest_equal_one_process(replica, single_process, database_url, redis_env):
     """The scaled deployment: a coordinator with no local workers, two `serve --role crawler` processes
     and two `serve --role ingest` processes, all stopped with SIGTERM at the end."""

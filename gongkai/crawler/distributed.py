@@ -49,11 +49,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy_redis import picklecompat
 from scrapy_redis.queue import PriorityQueue
@@ -87,18 +88,22 @@ def connect(url: str) -> redis.Redis:
 
 def check_redis(url: str) -> None:
     """One clear line (exit 3, like the database) when REDIS_URL is wrong or Redis is down."""
-    from gongkai.db import DatabaseError
+    from gongkai.db import DatabaseError, scrub
 
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
     except (redis.RedisError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+        first = scrub((str(exc).strip().splitlines() or [exc.__class__.__name__])[0], url)
         raise DatabaseError(f"cannot reach Redis at REDIS_URL {redact_redis(url)}: {first}") from None
 
 
 def redact_redis(url: str) -> str:
-    from urllib.parse import urlsplit
+    """REDIS_URL fit for logs: scheme, host, port, database; never the credentials."""
+    from gongkai.db import _split_userinfo
 
+    split = _split_userinfo(url)
+    if split is not None:  # cut by hand first: a password holding '/' or '#' fools urlsplit
+        url = split[0] + split[2]
     try:
         parts = urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")
@@ -401,6 +406,7 @@ class SharedHostLimiter:
         self.capacity = max(1, settings.getint("GONGKAI_SHARED_CONCURRENCY", 2))
         self.timeout = settings.getfloat("DOWNLOAD_TIMEOUT", 30)
         self.backoff = settings.getfloat("GONGKAI_BACKOFF_BASE", 2.0)
+        self.hold_max = settings.getfloat("GONGKAI_RETRY_AFTER_MAX", 600.0)
         self.crawl_delays: dict[str, float] = {}
         self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
         # The leases this process holds, per host (token -> when Redis lets it expire, monotonic): while
@@ -455,6 +461,19 @@ class SharedHostLimiter:
             wait_ms = self._start(keys=[self._keys(host)[2]], args=[interval])
             if wait_ms <= 0:
                 break
+        # Given up while this request waited (PoliteRetryMiddleware: Retry-After longer than a crawl waits).
+        closed = self._closed_reason(request)
+        if closed:
+            self._release(request)
+            raise IgnoreRequest(closed)
+
+    def _closed_reason(self, request: Request) -> str | None:
+        """Why this process gave the request's host up for this crawl (PerHostDownloader.close_host), if it did."""
+        try:
+            downloader = self.crawler.engine.downloader
+        except (AttributeError, RuntimeError):  # no engine (yet)
+            return None
+        return getattr(downloader, "closed", {}).get(urlsplit(request.url).hostname or "")
 
     def _held_here(self, host: str) -> int:
         leases = self._held.get(host)
@@ -487,7 +506,9 @@ class SharedHostLimiter:
         self._release(request)
         if response.status in RETRY_STATUSES:
             retry_after = parse_retry_after(response.headers.get(b"Retry-After")) or 0.0
-            hold = max(retry_after, self.backoff)
+            # Longer than a crawl waits: each worker's PoliteRetryMiddleware gives the host up (one request
+            # each at most); held in Redis, it would stall this job and every later job on the host.
+            hold = self.backoff if retry_after > self.hold_max else max(retry_after, self.backoff)
             self._hold(keys=self._keys(host_key(request.url))[1:2], args=[int(hold * 1000)])
         return response
 
