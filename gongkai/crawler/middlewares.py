@@ -81,13 +81,16 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         await super()._parse_robots(response, netloc, request)
 
     def _robots_error(self, exc: Exception, netloc: str) -> None:
-        if isinstance(exc, IgnoreRequest):  # e.g. robots.txt redirected off the configured hosts: no rules
-            super()._robots_error(exc, netloc)
+        if isinstance(exc, IgnoreRequest) and "max redirections" in str(exc):
+            super()._robots_error(exc, netloc)  # RFC 9309 2.3.1.2: not reached in 5 redirects: no rules
             return
-        logger.warning("robots.txt of %s could not be fetched (%s): fetching nothing from it in this crawl",
-                       netloc, exc.__class__.__name__)
+        # Anything else we refused to read (a redirect off the configured hosts, which we never follow; a
+        # body over the size bound, compressed or not) is rules we could not read: nothing is fetched.
+        reason = str(exc) if isinstance(exc, IgnoreRequest) and str(exc) else exc.__class__.__name__
+        logger.warning("robots.txt of %s could not be read (%s): fetching nothing from it in this crawl",
+                       netloc, reason[:200])
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
-        self._settle(netloc, UnreachableRobots(exc.__class__.__name__))
+        self._settle(netloc, UnreachableRobots(reason[:200]))
 
     def _settle(self, netloc: str, parser: Any) -> None:
         pending = self._parsers.get(netloc)

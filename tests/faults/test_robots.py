@@ -52,3 +52,22 @@ def test_unreachable_robots_fetches_nothing_until_it_answers(database_url):
         assert again.returncode == 0, again.stderr
     assert len(reports_by_url(database_url)) == 6
     check_invariants(database_url)
+
+
+def test_robots_we_refuse_to_read_means_nothing_fetched(database_url):
+    """A robots.txt that redirects off the configured hosts (which we never follow) or is too large once
+    decompressed has rules we could not read: nothing is fetched, as if unreachable. Before, both meant
+    "no rules", so a portal whose (unread) robots.txt said Disallow: / was crawled in full."""
+    sentinel = F.fault_site("robots-elsewhere", 1, skip=60)
+    site = F.fault_site("robots-refused", 4, skip=61)
+    with F.FaultServer(sentinel, F.fault_address(72)) as elsewhere, F.FaultServer(site, F.fault_address(73)) as server:
+        elsewhere.set_fault("/robots.txt", F.page(b"User-agent: *\nDisallow: /\n", "text/plain"))
+        for fault in (F.redirect(f"{elsewhere.base_url}/robots.txt"), F.Fault("gzip_bomb", size=64 << 20)):
+            server.set_fault("/robots.txt", fault)
+            mark = len(server.log)
+            result = crawl(server.listing_url, database_url=database_url)
+            assert result.returncode == 1, result.stderr
+            assert [p for _, p, _, _ in server.log[mark:] if p != "/robots.txt"] == [], fault
+            assert any("robots.txt unreachable" in line for line in gongkai_lines(result)), result.stderr
+        assert [p for _, p, _, _ in elsewhere.log] == []  # the redirect was not followed
+    assert reports_by_url(database_url) == {}
