@@ -73,19 +73,18 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 2.5: at least 500 KiB parsed; the rest is not read
+
+
 def fetch_listing(url: str, timeout: float = 20) -> str:
     """GET one listing page politely: robots.txt obeyed, our User-Agent, same-host redirects, size cap."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{url!r} is not an http(s) URL of a column listing page")
-    robots = urllib.robotparser.RobotFileParser(f"{parts.scheme}://{parts.netloc}/robots.txt")
-    try:
-        robots.read()
-    except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"{url}: cannot reach {parts.netloc}: {getattr(exc, 'reason', exc)}") from None
+    opener = urllib.request.build_opener(_SameHostRedirects)
+    robots = _read_robots(opener, f"{parts.scheme}://{parts.netloc}/robots.txt", timeout)
     if not robots.can_fetch(USER_AGENT, url):
         raise ConfigError(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
-    opener = urllib.request.build_opener(_SameHostRedirects)
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -98,6 +97,25 @@ def fetch_listing(url: str, timeout: float = 20) -> str:
     if len(body) > MAX_LISTING_BYTES:
         raise ConfigError(f"{url}: page larger than {MAX_LISTING_BYTES // 2**20} MB: not a listing")
     return decode_html(body, content_type)
+
+
+def _read_robots(opener: urllib.request.OpenerDirector, url: str, timeout: float) -> urllib.robotparser.RobotFileParser:
+    """robots.txt as the crawl reads it (RFC 9309): with our User-Agent, a timeout and a size bound (not
+    RobotFileParser.read(), which sends Python-urllib's and waits and reads without end); 4xx: no rules;
+    5xx or unreachable: the listing is not fetched."""
+    robots = urllib.robotparser.RobotFileParser(url)
+    try:
+        with opener.open(urllib.request.Request(url, headers={"User-Agent": USER_AGENT}), timeout=timeout) as resp:
+            body = resp.read(MAX_ROBOTS_BYTES)
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500 and exc.code != 429:
+            robots.parse([])
+            return robots
+        raise ConfigError(f"robots.txt at {url} answered HTTP {exc.code}: not fetching the listing") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(f"cannot reach {urlsplit(url).netloc}: {getattr(exc, 'reason', exc)}") from None
+    robots.parse(body.decode("utf-8", "replace").splitlines())
+    return robots
 
 
 def default_name(url: str, taken: set[str]) -> str:

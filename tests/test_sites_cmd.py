@@ -66,3 +66,26 @@ def test_add_rejects_what_is_not_a_listing(replica, tmp_path):
     assert not config.exists()
     unreachable = gongkai("sites", "add", "http://127.0.0.1:9/col/col1/index.html", "--config", str(config))
     assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+
+
+def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
+    """`sites add` reads robots.txt as the crawl does: a portal that never answers it, or sends 40 MB, costs
+    a bounded wait and read (RobotFileParser.read() blocked forever and buffered all of it)."""
+    import time
+
+    from gongkai.config import ConfigError
+    from gongkai.replica import faults as F
+    from gongkai.sites_cmd import fetch_listing
+
+    site = F.fault_site("sites-add-robots", 2, skip=70)
+    with F.FaultServer(site, F.fault_address(74)) as server:
+        server.set_fault("/robots.txt", F.Fault("stall", seconds=60))
+        started = time.monotonic()
+        with pytest.raises(ConfigError, match="cannot reach"):
+            fetch_listing(server.listing_url, timeout=1)
+        assert time.monotonic() - started < 10
+        server.set_fault("/robots.txt", F.Fault("huge", size=40 << 20))
+        assert "datastore" in fetch_listing(server.listing_url, timeout=10)  # first 512 KB read: no rules
+        server.set_fault("/robots.txt", F.status(503))
+        with pytest.raises(ConfigError, match="HTTP 503"):
+            fetch_listing(server.listing_url, timeout=5)
