@@ -23,6 +23,10 @@ from twisted.internet.defer import CancelledError, Deferred
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 521, 522, 524}
+# A JavaScript challenge in front of the whole host (瑞数 answers 412 with `$_ts`, 加速乐 521 with
+# `__jsl_clearance` cookie script; portal-anatomy 5.3): every further request would get the same wall.
+_WAF_STATUSES = {412, 521}
+_WAF_MARKERS = (b"$_ts", b"__jsl_clearance", b"__jsluid", b"document.cookie")
 
 
 def host_key(url: str) -> str:
@@ -199,22 +203,31 @@ class PoliteRetryMiddleware:
             await asyncio.sleep(wait)  # Scrapy runs on the asyncio reactor
 
     def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status in _WAF_STATUSES and any(m in response.body[:65536] for m in _WAF_MARKERS):
+            self._close_host(request, f"{host_key(request.url)} answers with a JavaScript challenge "
+                                      f"(HTTP {response.status}, anti-bot wall): not fetched in this crawl")
+            return response
         if response.status not in RETRY_STATUSES or request.meta.get("dont_retry"):
             return response
         retry_after = parse_retry_after(response.headers.get(b"Retry-After"))
         if retry_after is not None and retry_after > self.retry_after_max:
-            key = host_key(request.url)
-            if key not in self.closed_hosts:
-                logger.warning("%s asks for a rest of %.0fs (Retry-After): not asking it again in this crawl; "
-                               "its pages are fetched by the next one", key, retry_after)
-            self.closed_hosts[key] = f"{key} asked for a rest of {retry_after:.0f}s (Retry-After): next crawl"
-            downloader = self.crawler.engine.downloader
-            if hasattr(downloader, "close_host"):  # and the requests already queued there (downloader.py)
-                downloader.close_host(urlsplit(request.url).hostname or "", self.closed_hosts[key])
+            self._close_host(request, f"{host_key(request.url)} asked for a rest of {retry_after:.0f}s "
+                                      "(Retry-After): next crawl")
             self.crawler.stats.inc_value("retry/retry_after_too_long")
             return response
         retry = self._retry(request, f"HTTP {response.status}", retry_after)
         return retry or response
+
+    def _close_host(self, request: Request, reason: str) -> None:
+        """Ask the host nothing more in this crawl: its pages stay failed, for the next one."""
+        key = host_key(request.url)
+        if key not in self.closed_hosts:
+            logger.warning("%s; its pages are fetched by the next crawl", reason)
+            self.crawler.stats.inc_value("hosts/closed")
+        self.closed_hosts[key] = reason
+        downloader = self.crawler.engine.downloader
+        if hasattr(downloader, "close_host"):  # and the requests already queued there (downloader.py)
+            downloader.close_host(urlsplit(request.url).hostname or "", reason)
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if isinstance(exception, IgnoreRequest) or request.meta.get("dont_retry"):

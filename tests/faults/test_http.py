@@ -35,7 +35,7 @@ def _faults(server: F.FaultServer, sentinel: F.FaultServer) -> dict[str, tuple[s
         "empty 200": ("refetch", F.page(b"")),
         "challenge 200 (Ruishu $_ts)": ("refetch", F.page(F.CHALLENGE_SHELL)),
         "challenge 200 (SafeLine)": ("refetch", F.page(F.SAFELINE_SHELL)),
-        "412 Ruishu": ("failed", F.page(F.CHALLENGE_SHELL, code=412)),
+        "412 without a challenge": ("failed", F.status(412)),  # one page's error: the host stays open
         "gzip bomb": ("failed", F.Fault("gzip_bomb", size=64 << 20)),
         "50 MB page": ("failed", F.Fault("huge", size=50 << 20)),
         "redirect loop": ("failed", F.redirect(server.path(arts[16]))),

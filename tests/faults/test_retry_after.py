@@ -1,4 +1,6 @@
-"""A host's request for rest (429/503 with Retry-After) holds every request to it, queued ones included;
+"""A host behind a JavaScript challenge (瑞数 412, 加速乐 521) is asked nothing more in this crawl.
+
+A host's request for rest (429/503 with Retry-After) holds every request to it, queued ones included;
 one it asks for longer than a crawl waits closes the host for the rest of this crawl; and no header value
 can crash the parser.
 """
@@ -48,4 +50,23 @@ def test_a_longer_rest_than_a_crawl_waits_closes_the_host_for_this_crawl(databas
     assert 1 <= len(asked) <= 8, asked
     states = frontier(database_url)
     assert len(states) == 20 and {state for state, _ in states.values()} == {"failed"}  # the next crawl retries
-    assert "asks for a rest of 3600s" in result.stderr
+    assert "asked for a rest of 3600s" in result.stderr
+
+
+@pytest.mark.parametrize(("status", "shell"), [(412, "ruishu"), (521, "jiasule")])
+def test_a_host_behind_a_javascript_challenge_is_not_asked_again_this_crawl(database_url, status, shell):
+    """瑞数 answers every request with 412 and a `$_ts` script, 加速乐 with 521 and a cookie script: the
+    wall fronts the whole host, so further requests only hammer it (521 was even retried)."""
+    body = F.CHALLENGE_SHELL if shell == "ruishu" else (
+        b"<html><script>document.cookie=('__jsl_clearance=1700000000.1|0|'+'abc');location.href=location.pathname"
+        b"</script></html>")
+    site = F.fault_site(f"waf-{status}", 16, skip=40)
+    with F.FaultServer(site, F.fault_address(84 if status == 412 else 85)) as server:
+        for article in server.column.articles:
+            server.set_fault(server.path(article), F.page(body, code=status))
+        result = crawl(server.listing_url, database_url=database_url)
+        asked = [path for _, path, _, _ in server.log if path.startswith("/art/")]
+    assert 1 <= len(asked) <= 8, asked  # those already in flight (concurrency 4), then none of the 16
+    assert "JavaScript challenge" in result.stderr
+    states = frontier(database_url)
+    assert len(states) == 16 and {state for state, _ in states.values()} == {"failed"}  # the next crawl retries
