@@ -208,6 +208,20 @@ def test_jpaas_paging_ends():
         jpaas.parse_continuation("<html>502 Bad Gateway</html>", first.url, first.state)
 
 
+def test_jpaas_success_false_after_the_first_page_ends_the_list():
+    """Deployments without a pager answer success:false past the last page: the end, not an error (a
+    listing problem made every crawl exit 1 and the column never counted as completely walked)."""
+    first = jpaas.parse_listing_page(read("jpaas/col1229187636.html"), JPAAS_URL).next
+    page1 = jpaas.parse_continuation(read("jpaas/unit_page1.json"), first.url, first.state)
+    for body in (read("jpaas/unit_fail.json"), '{"success":false,"message":"暂无数据","data":[]}',
+                 '{"success":false}'):
+        end = jpaas.parse_continuation(body, page1.next.url, page1.next.state)
+        assert end.records == [] and end.next is None
+    # on page 1 it still says the list could not be read (wrong ids), not that it is empty
+    with pytest.raises(UnsupportedListing, match="success=false"):
+        jpaas.parse_continuation('{"success":false,"data":[]}', first.url, first.state)
+
+
 def test_jpaas_widget_without_ids_is_a_clear_error():
     html = read("jpaas/col1229187636.html").replace("'tplSetId':'zfHuDn7pjzPV0dB1wLhu9',", "")
     with pytest.raises(UnsupportedListing, match="lacks one of webId, tplSetId, pageId, tagId"):

@@ -237,3 +237,77 @@ def test_routine_recrawl_reads_first_pages_only(replica, crawled):
     paths = sorted(r.path for r in replica.requests if r.path != "/robots.txt")
     assert paths == ["/gkml/ghjh/hengdian/list.html", "/zwgk/ghjh/jhzj/index.html"]
     assert export(database_url) == before
+
+
+def _unit_pages(requests) -> set[tuple[str, int, int]]:
+    """(pageId, pageNo, status) of every gateway request in the log."""
+    pages = set()
+    for r in requests:
+        if r.path == jpaas.API_PATH:
+            query = dict(parse_qsl(r.query))
+            pages.add((query["pageId"], json.loads(query["paramJson"])["pageNo"], r.status))
+    return pages
+
+
+def test_jpaas_success_false_past_the_last_page_ends_the_list(database_url):
+    """A deployment without a pager that answers success:false past the last page (portal-anatomy 2.3):
+    the crawl reads to that answer and ends cleanly, and the column counts as completely walked, so a
+    --full walk notices an article gone from it. (It was a listing problem: exit 1 on every crawl and
+    no column ever complete.)"""
+    site = jpaas.build_site(pager=False, past_end="fail")
+    with ReplicaServer([site]) as server:
+        urls = server.listing_urls("yiwu")
+        first = gongkai("crawl", *urls, "--delay", "0", database_url=database_url, timeout=300)
+        assert first.returncode == 0, first.stderr
+        # 34 rows: pages 1-3 and the success:false 4th; 6 rows: page 1 and the 2nd
+        assert _unit_pages(server.requests) == {("1229187636", n, 200) for n in (1, 2, 3, 4)} | {
+            ("1229187644", 1, 200), ("1229187644", 2, 200)}
+        assert {u for r in export(database_url) for u in r["urls"]} == {u for _, _, u in listed(server)}
+        column = site.columns[0]
+        victim = column.articles[20]  # on page 2
+        server.withdraw_article("yiwu", victim.article_id, delist=True)
+        again = gongkai("crawl", *urls, "--delay", "0", "--full", database_url=database_url, timeout=300)
+        assert again.returncode == 0, again.stderr
+    withdrawn = [r for r in export(database_url) if r["withdrawn_at"]]
+    assert [r["urls"] for r in withdrawn] == [[server.article_url("yiwu", victim, column.column_id)]]
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status FROM crawl_runs ORDER BY id").fetchall() == [("ok",), ("ok",)]
+
+
+def test_replica_jpaas_success_false_past_the_end():
+    site = jpaas.build_site(pager=False, past_end="fail")
+    column = site.columns[1]  # 6 rows
+    page1 = jpaas.unit_html(site, column, 1, 15, "127.0.0.10:8000")
+    assert page1.count("<li>") == 6 and "data-page" not in page1
+    headers = {"Referer": "http://127.0.0.10:8000/", "X-Requested-With": "XMLHttpRequest"}
+    query = ("parseType=bulidstatic&webId=3549&tplSetId=zfHuDn7pjzPV0dB1wLhu9&pageType=column&tagId="
+             + quote(jpaas.LIST_TAG) + "&editType=null&pageId=1229187644&paramJson=" + quote('{"pageNo":2,"pageSize":15}'))
+    status, body, _, _ = jpaas.unit(site, query, headers)
+    assert status == 200 and json.loads(body) == {"success": False, "message": "没有更多数据", "data": None}
+    # an empty column's page 1 is an empty list, not a failure
+    column.articles = []
+    status, body, _, _ = jpaas.unit(site, query.replace(quote('"pageNo":2'), quote('"pageNo":1')), headers)
+    assert json.loads(body)["success"] is True and json.loads(body)["data"]["html"] == ""
+
+
+def test_rows_naming_the_site_in_another_form_are_fetched_at_the_listings_address(database_url):
+    """One list links its own articles as https:// (this host is HTTP-only: real ones answer 410 there) and
+    as www.<host>: both are the listing's articles, fetched and stored at its http address, not dropped
+    as another site's (www.) nor requested over https (recorded gone, or failed, every crawl)."""
+    site = jpaas.build_site()
+    column = site.columns[1]
+    site.options["host_forms"] = {column.articles[0].article_id: "https", column.articles[2].article_id: "www"}
+    with ReplicaServer([site]) as server:
+        base = server.base_url("yiwu")
+        host = base.removeprefix("http://")
+        rows = jpaas.unit_html(site, column, 1, 15, host)
+        assert f'href="https://{host}/col/' in rows and f'href="http://www.{host}/col/' in rows
+        result = gongkai("crawl", server.listing_urls("yiwu")[1], "--delay", "0", database_url=database_url,
+                         timeout=300)
+        assert result.returncode == 0, result.stderr
+        expected = {server.article_url("yiwu", a, column.column_id) for a in column.articles}
+    assert "other sites" not in result.stderr and "could not fetch" not in result.stderr, result.stderr
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT url, state FROM crawl_urls").fetchall())
+    assert states == dict.fromkeys(expected, "fetched")
+    assert {u for r in export(database_url) for u in r["urls"]} == expected

@@ -125,6 +125,10 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
         crash = outcome.lost_workers  # a lost worker's listings may be incomplete: no delisting from them
     else:
         stats, problems, complete_columns, crash = _crawl_here(settings, listings, retry, known, recheck, full)
+    raised = sum(int(v) for k, v in stats.items() if k.startswith("spider_exceptions/"))
+    if raised:  # a callback that raised stopped whatever it was walking: the run must not end 'ok'
+        problems.append(f"{raised} errors while reading pages (tracebacks in the log): what they held is "
+                        "fetched by the next crawl")
     if stats.get("stage/unstaged"):
         problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
                         "not be staged; the next crawl fetches them again")

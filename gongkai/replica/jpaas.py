@@ -12,6 +12,16 @@
   webId/tplSetId gives success:false.
 - Articles `/col/col<id>/art/<YYYY>/art_<32 hex>.html` (jcms article layouts); articles whose ids are in
   `options["legacy"]` are listed at their old jcms `/art/Y/M/D/art_<col>_<id>.html` address instead.
+
+Deployment quirks (portal-anatomy 1.6, 2.3; off by default, where the replica follows 7.1):
+- `options["pager"] = False`: no pager in `data.html` ("pager, if present"), so a client learns where the list
+  ends only by asking past it.
+- `options["past_end"] = "fail"`: past the last page the answer is `{"success":false,…,"data":null}`
+  instead of an empty `data.html` (crawlers "page until an empty/duplicate page or success:false").
+  Page 1 of an empty column still answers success with an empty html.
+- `options["host_forms"] = {article_id: "https" | "www"}`: that row's link is absolute and names the site in
+  another form: `https://` on this HTTP-only host (the http/https mix of one list; real HTTPS there
+  answers 410), or the host with `www.` added (or removed). The article is served at its http address.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import json
 import random
 import re
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from gongkai.replica.articles import footer_html, head_html, header_html
 from gongkai.replica.generic import Reply, article_page, not_found, page_count, reply_html
@@ -84,20 +94,40 @@ def render_listing(site: ReplicaSite, column: ReplicaColumn) -> str:
 """
 
 
-def _row(site: ReplicaSite, column: ReplicaColumn, art: ReplicaArticle | None) -> str:
+def row_href(site: ReplicaSite, column: ReplicaColumn, art: ReplicaArticle, host: str) -> str:
+    """The link a row carries: the article's path, or (options["host_forms"]) an absolute URL naming
+    this site in another form; `host` is host[:port] as the client asked for it."""
+    path = article_path(site, column, art)
+    form = site.options.get("host_forms", {}).get(art.article_id)
+    if form == "https":
+        return f"https://{host}{path}"
+    if form == "www":
+        return f"http://{host.removeprefix('www.') if host.startswith('www.') else 'www.' + host}{path}"
+    return path
+
+
+def _row(site: ReplicaSite, column: ReplicaColumn, art: ReplicaArticle | None, host: str) -> str:
     if art is None:
         return '<li class="kong"></li>'
     title = _S(art.list_title or art.title)
-    return (f'<li><a title="{title}" href="{article_path(site, column, art)}" target="_blank">{title}</a>'
+    return (f'<li><a title="{title}" href="{_S(row_href(site, column, art, host))}" target="_blank">{title}</a>'
             f'<span class="date">{art.pub_date:%Y-%m-%d}</span></li>')
 
 
-def unit_html(site: ReplicaSite, column: ReplicaColumn, page_no: int, page_size: int) -> str:
+def past_end(column: ReplicaColumn, page_no: int, page_size: int) -> bool:
+    """Whether page `page_no` lies past the column's last page (page 1 never does)."""
+    return page_no > page_count(column.records(), page_size)
+
+
+def unit_html(site: ReplicaSite, column: ReplicaColumn, page_no: int, page_size: int, host: str = "") -> str:
     rows = column.records()
     count = page_count(rows, page_size)
     if page_no < 1 or page_no > count or not rows:
         return ""
-    items = "".join(_row(site, column, a) for a in rows[(page_no - 1) * page_size:page_no * page_size])
+    host = host or urlsplit(site.base_url).netloc
+    items = "".join(_row(site, column, a, host) for a in rows[(page_no - 1) * page_size:page_no * page_size])
+    if not site.options.get("pager", True):
+        return f'<ul class="list">{items}</ul>'
 
     def link(p: int, text: str) -> str:
         return f'<a href="javascript:;" data-page="{p}">{text}</a>'
@@ -138,7 +168,9 @@ def unit(site: ReplicaSite, query: str, headers: Any) -> Reply:
     column = next((c for c in site.columns if _page_id(site, c) == params.get("pageId")), None)
     fragment = ""
     if column is not None and params.get("tagId") == LIST_TAG:
-        fragment = unit_html(site, column, page_no, page_size)
+        if site.options.get("past_end") == "fail" and past_end(column, page_no, page_size):
+            return _json({"success": False, "message": "没有更多数据", "data": None})
+        fragment = unit_html(site, column, page_no, page_size, headers.get("Host") or "")
     elif column is not None and params.get("tagId") == NAV_TAG:
         fragment = (f'<ul class="lmdh"><li class="on"><a href="{listing_path(site, column)}">'
                     f"{_S(column.name)}</a></li></ul>")
@@ -167,8 +199,11 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any) -
     return None
 
 
-def build_site(seed: int = 8803) -> ReplicaSite:
-    """Yiwu-like jpaas portal: two columns (34 and 6 reports), 15 a page; two legacy jcms links."""
+def build_site(seed: int = 8803, **quirks: Any) -> ReplicaSite:
+    """Yiwu-like jpaas portal: two columns (34 and 6 reports), 15 a page; two legacy jcms links.
+
+    `quirks` go into the site's options (pager, past_end, host_forms: see the module docstring).
+    """
     from gongkai.replica.demo import _assign_ids, _report, credit_code
 
     rng = random.Random(seed)
@@ -187,5 +222,5 @@ def build_site(seed: int = 8803) -> ReplicaSite:
         article_layout=L003, region="义乌市", domain="www.yw.gov.cn", site_code="3307820001",
         robots_txt="User-agent: *\nDisallow: /module/visitcount/\n", platform="jpaas",
         options={"tpl_set_id": "zfHuDn7pjzPV0dB1wLhu9", "strict": True, "legacy": legacy,
-                 "query_attr": "queryData"},
+                 "query_attr": "queryData", **quirks},
     )

@@ -31,7 +31,7 @@ MAX_RECORDS = 20000
 _DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.S | re.I)
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)
 _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[(.*?)\]\]>\s*</nextgroup>", re.S | re.I)
-_TOTALRECORD = re.compile(r"<totalrecord>\s*(\d+)\s*</totalrecord>", re.I)
+_TOTALRECORD = re.compile(r"<totalrecord>\s*(\d{1,9})\s*</totalrecord>", re.I)  # 5,000 digits: no total
 _DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
 _MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
 
@@ -80,7 +80,11 @@ def parse_record(raw: str, base_url: str) -> ListingRecord | None:
     if href.lower().startswith(("javascript:", "#", "mailto:")):
         return None
     href = _MALFORMED_HOST.sub(r"\1/\2", href)
-    url = urljoin(base_url, href)
+    try:
+        url = urljoin(base_url, href)
+        urlsplit(url).port  # noqa: B018 - raises on a port that is no number
+    except ValueError:  # http://[broken/…: one bad row, not the whole listing
+        return None
     title = _clean_title(link.get("title") or "")
     if not title:
         # Title and date may both sit inside the link (<span>T</span><i>date</i>): drop the date part.
@@ -123,7 +127,7 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
     elif param_block:
         config.ajax_param = _js_object_pairs(param_block.group(1))
     for name, attr in (("totalRecord", "total_record"), ("perPage", "per_page"), ("groupSize", "group_size")):
-        match = re.search(rf"\b{name}\s*:\s*['\"]?(\d+)", html)
+        match = re.search(rf"\b{name}\s*:\s*['\"]?(\d{{1,9}})(?!\d)", html)  # no 5,000-digit int()
         if match:
             setattr(config, attr, int(match.group(1)))
     proxy = re.search(r"proxyUrl\s*:\s*['\"]([^'\"]+)['\"]", html)

@@ -14,8 +14,10 @@ Zhejiang sites, reproduced by the replica, not verified against a live site from
   deployments answer 403 without them.
 - The answer is `{"success":true,"data":{"html":"<ul><li><a href title>…</a><span>date</span></li>…"}}`
   with an optional pager (`data-page` attributes) inside the html. Past the last page the html is
-  empty (or the last page again on some deployments); there is rarely a total. Paging stops on an
-  empty page, a page that repeats the previous one, the pager's last data-page, or MAX_PAGES.
+  empty, or the last page again, or the answer is success:false, depending on the deployment; there
+  is rarely a total. Paging stops on an empty page, a page that repeats the previous one, success:false
+  on a page after the first, the pager's last data-page, or MAX_PAGES. success:false on page 1 is an
+  error (wrong ids): the list was never read.
 - Article links are `/col/col<id>/art/<YYYY>/art_<32 hex>.html`, next to legacy jcms
   `/art/Y/M/D/art_<col>_<id>.html` links; both are kept.
 The column page itself usually lists nothing (rows arrive by script), so its ListingPage holds no
@@ -163,6 +165,7 @@ def records_of(fragment: str, base: str) -> tuple[list[ListingRecord], int | Non
 
 
 def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
+    """A gateway answer: its rows and the next page's request, or no request at the end of the list."""
     try:
         answer = json.loads(body)
     except ValueError as exc:
@@ -170,6 +173,8 @@ def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
     if not isinstance(answer, dict):
         raise UnsupportedListing("jpaas gateway answered JSON that is not an object")
     if answer.get("success") is False:
+        if state["page_no"] > 1:  # past the last page: the way many deployments end a list (anatomy 2.3)
+            return ListingPage(records=[])
         raise UnsupportedListing(f"jpaas gateway answered success=false: {answer.get('message') or ''}".strip())
     data = answer.get("data")
     fragment = data.get("html") if isinstance(data, dict) else None

@@ -11,6 +11,7 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
@@ -34,6 +35,10 @@ GONE_STATUSES = [404, 410]
 # A listing whose pages stop bringing articles not seen in this crawl this many times in a row is
 # paging in circles (a proxy that ignores the window, a total that keeps growing).
 MAX_REPEATED_PAGES = 3
+# Rows read from one listing page at most. A jcms page embeds per_page x group_size (45 to 150) rows, a
+# dataproxy window as many: a page claiming 150,000 (a broken or hostile template) would make 150,000
+# 'pending' frontier rows that every later crawl retries, and hold them all in memory at once.
+MAX_ROWS_PER_PAGE = 1000
 # Articles go before listing pages. Scrapy's per-host queue is LIFO, so the next listing page (yielded
 # after a page's articles) came first: a column was walked to its end before its articles were
 # fetched, holding every article request of the crawl in memory at once (~2.4 KB each, 240 MB per
@@ -46,6 +51,36 @@ ARTICLE_PRIORITY = 1
 # once per page), and a column still holds at most about one and a half pages of article requests.
 # Not with one global queue (scrapy-redis): there a deep column would wait for every shallow one.
 LOOKAHEAD_SETTING = "GONGKAI_LISTING_LOOKAHEAD"
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _site_of(parts: SplitResult) -> tuple[str, int | None]:
+    """(host without a leading www., port unless the scheme's default): what one site's URLs share."""
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    return host.removeprefix("www."), None if port == DEFAULT_PORTS.get(parts.scheme.lower()) else port
+
+
+def same_site_url(url: str, listing_url: str) -> str | None:
+    """`url` in the listing page's scheme and host[:port] if it is on the listing's site, else None.
+
+    Lists mix forms of their own site's address (portal-anatomy 1.6): www. or not, a default port
+    spelt out, http:// or https:// (and HTTPS answers 410 on an HTTP-only host, 2.3). Compared with the
+    listing hosts as written, such a row is dropped as another site's, or fetched at an address the site
+    does not serve; in the listing's form it shares the listing's politeness, allowlist entry and
+    article identity.
+    """
+    try:
+        row, listing = urlsplit(url), urlsplit(listing_url)
+        if row.scheme.lower() not in DEFAULT_PORTS or not row.hostname or _site_of(row) != _site_of(listing):
+            return None
+    except ValueError:  # a port that is no number
+        return None
+    host = listing.hostname or ""
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{listing.port}" if listing.port else "")
+    if (row.scheme, row.netloc) == (listing.scheme, netloc):
+        return url
+    return urlunsplit((listing.scheme, netloc, row.path, row.query, row.fragment))
 
 
 class UrlSet:
@@ -196,36 +231,51 @@ class ListingSpider(scrapy.Spider):
         try:
             platform = platform_by_name(meta["platform"]) if meta.get("platform") else detect_platform(response.text)
             page = platform.parse_listing_page(response.text, response.url)
-        except (UnsupportedListing, AttributeError) as exc:  # AttributeError: a binary answer has no .text
-            problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any parser failure is this listing's problem, said loudly
+            problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {_parse_error(exc)}")
             self.problems.append(problem)
             yield problem
             return
-        yield from self.follow(page, meta, platform.NAME)
+        yield from self.follow(page, meta, platform.NAME, response.url)
 
     def parse_continuation(self, response: Response) -> Iterable[Any]:
         meta = response.meta
         platform = platform_by_name(meta["platform"])
         try:
             page = platform.parse_continuation(response.text, response.url, meta["state"])
-        except (UnsupportedListing, AttributeError) as exc:
-            problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: pagination at {response.url}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - as above: the walk stops here, and the run says so
+            problem = ListingProblem(meta["column_url"],
+                                     f"{meta['column_url']}: pagination at {response.url}: {_parse_error(exc)}")
             self.problems.append(problem)
             yield problem
             return
-        yield from self.follow(page, meta, platform.NAME)
+        yield from self.follow(page, meta, platform.NAME, response.url)
 
-    def follow(self, page: ListingPage, meta: dict[str, Any], platform_name: str) -> Iterable[Any]:
+    def follow(self, page: ListingPage, meta: dict[str, Any], platform_name: str,
+               page_url: str | None = None) -> Iterable[Any]:
+        """Claim and request a listing page's articles, then its next page. `page_url`: the page's own URL
+        (default: the column's), whose scheme and host[:port] the rows on its site are written in."""
         column_url, site = meta["column_url"], meta["site"]
         depth = meta.get("depth", 0)
         lookahead = self.crawler.settings.getbool(LOOKAHEAD_SETTING)
         rows: list[ListedArticle] = []
-        for record in page.records:
-            if host_key(record.url) not in self.allowed_hosts:
-                self.crawler.stats.inc_value("listing/offsite_records")
+        offsite: list[str] = []
+        records = page.records
+        if len(records) > MAX_ROWS_PER_PAGE:
+            self.crawler.stats.inc_value("listing/rows_over_limit", len(records) - MAX_ROWS_PER_PAGE)
+            self.logger.warning("%s: a listing page with %d rows: reading the first %d", column_url, len(records),
+                                MAX_ROWS_PER_PAGE)
+            records = records[:MAX_ROWS_PER_PAGE]
+        for record in records:
+            url = same_site_url(record.url, page_url or column_url) or record.url
+            if host_key(url) not in self.allowed_hosts:
+                offsite.append(record.url)
                 continue
-            rows.append(ListedArticle(url=record.url, site=site, column_url=column_url, title=record.title,
-                                      date=record.date))
+            rows.append(ListedArticle(url=url, site=site, column_url=column_url, title=record.title, date=record.date))
+        if offsite:
+            self.crawler.stats.inc_value("listing/offsite_records", len(offsite))
+            self.logger.warning("%s: %d rows link to other sites (not followed): e.g. %s", column_url, len(offsite),
+                                offsite[0])
         # An article not stored is claimed for fetching too: a retry seed may have asked for it already,
         # and one listed earlier in this crawl was claimed then (so both questions go in one round trip).
         stored = [a.url in self.known for a in rows]
@@ -242,11 +292,13 @@ class ListingSpider(scrapy.Spider):
             if lookahead:
                 request.priority = -3 * depth - (0 if n < half else 2)
             yield request
-        yield from self.next_page(page, meta, platform_name, unseen, unknown, depth, lookahead)
+        oldest = rows[-1].url if rows else None
+        yield from self.next_page(page, meta, platform_name, unseen, unknown, depth, lookahead, oldest)
 
     def next_page(self, page: ListingPage, meta: dict[str, Any], platform_name: str, unseen: int, unknown: int,
-                  depth: int, lookahead: bool) -> Iterable[Request]:
-        """The request for the listing's next page, if the walk goes on."""
+                  depth: int, lookahead: bool, oldest: str | None = None) -> Iterable[Request]:
+        """The request for the listing's next page, if the walk goes on. `oldest`: the page's last row
+        followed (as claimed: in the listing's form)."""
         column_url = meta["column_url"]
         self.crawler.stats.inc_value("listing/pages")
         self.repeated[column_url] = 0 if unseen else self.repeated.get(column_url, 0) + 1
@@ -258,10 +310,9 @@ class ListingSpider(scrapy.Spider):
             self.logger.warning("%s: stopped paging, %d pages in a row repeated what was already listed",
                                 column_url, MAX_REPEATED_PAGES)
             return
-        on_site = [r.url for r in page.records if host_key(r.url) in self.allowed_hosts]
         # A page without records (a jpaas shell whose rows come from the gateway) says nothing yet.
         if not (self.full or column_url in self.walk_all) and page.records and (
-                not unknown or (on_site and on_site[-1] in self.known)):
+                not unknown or (oldest is not None and oldest in self.known)):
             # Listings run newest first: once the oldest row of a page is one we already have, every
             # later page is older still and known too. (A back-dated insertion deep in a listing is
             # the full walk's job.)
@@ -319,6 +370,18 @@ class ListingSpider(scrapy.Spider):
         problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {what} failed: {reason}")
         self.problems.append(problem)
         yield problem
+
+
+def _parse_error(exc: Exception) -> str:
+    """What went wrong reading a listing page, in one line. UnsupportedListing says it; a binary answer has
+    no .text (AttributeError); anything else is a page our parser did not expect: name it, so the run
+    ends 'failed' and the next routine crawl walks the whole listing (a silent stop lost its rest)."""
+    if isinstance(exc, UnsupportedListing):
+        return str(exc)
+    if isinstance(exc, AttributeError):
+        return f"not a text page ({exc})"
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"the page could not be read ({exc.__class__.__name__}: {detail})"
 
 
 def _describe(failure: Failure) -> str:
