@@ -85,3 +85,17 @@ def test_a_report_shown_in_a_pdf_viewer_is_an_attachment_only_report() -> None:
     assert outcome.kind == "article" and outcome.fields.body == ""
     assert [(a.name, a.url) for a in outcome.fields.attachments] == [
         ("某某镇2024年工作总结.pdf", "http://www.zjxj.gov.cn/picture/0/2501/某某镇2024年工作总结.pdf")]
+
+
+def test_a_report_published_as_scanned_pages_is_stored_with_its_images() -> None:
+    """No text in the body, only the scanned pages as <img>: before, 'no article title or body found' and
+    a retry at every crawl, for ever. The page's logo outside the body is not one of them."""
+    edge = (Path(__file__).parent / "fixtures" / "edge" / "attachment_only__markers.html").read_text(encoding="utf-8")
+    start, end = edge.index('<p>详见附件：'), edge.index('<meta name="ContentEnd">')
+    scans = '<p><img src="/picture/0/2501101.jpg"></p>\n<p style="text-align:center"><img src="/picture/0/2501102.jpg"></p>\n'
+    html = (edge[:start] + scans + edge[end:]).replace("<body>", '<body><img src="/images/logo.png">', 1)
+    url = "http://www.zjxj.gov.cn/art/2025/1/10/art_1229311252_3942999.html"
+    outcome = examine_page(page(html.encode("utf-8"), "text/html; charset=UTF-8", url))
+    assert outcome.kind == "article" and outcome.fields.body == ""
+    assert [a.url for a in outcome.fields.attachments] == ["http://www.zjxj.gov.cn/picture/0/2501101.jpg",
+                                                           "http://www.zjxj.gov.cn/picture/0/2501102.jpg"]

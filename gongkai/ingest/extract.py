@@ -23,6 +23,7 @@ from gongkai.ingest.metadata import (
     LABEL_RE,
     META_LABELS,
     SKIP_TAGS,
+    BodyRegion,
     collapse_ws,
     count_meta_labels,
     find_body_region,
@@ -489,6 +490,31 @@ def _in_page_frame(el: HtmlElement) -> bool:
     return False
 
 
+def _body_images(root: HtmlElement, region: BodyRegion, url: str) -> list[Attachment]:
+    """The images of a body that has no text (a report published as scanned pages, anatomy 3.5), in
+    order: its only content, kept as attachments so the report is stored and not retried forever."""
+    if not region.markers and region.container is None:
+        return []  # no known body: a page's images are its logos and banners
+    base = _base_url(root, url)
+    body = root.find("body")
+    top = region.container if region.container is not None else (body if body is not None else root)
+    found: list[Attachment] = []
+    active = not region.markers
+    for event in walk(top):
+        if event[0] == "marker":
+            active = event[1]
+            continue
+        if not active or event[0] != "start" or not isinstance(event[1].tag, str) or event[1].tag.lower() != "img":
+            continue
+        src = (event[1].get("src") or "").strip()
+        if not src or src.startswith("data:"):
+            continue
+        absolute = urljoin(base, src)
+        if absolute not in {a.url for a in found}:
+            found.append(Attachment(name=unquote(urlsplit(absolute).path.rsplit("/", 1)[-1]), url=absolute))
+    return found
+
+
 def _meta_value(meta: dict[str, str], *keys: str) -> str | None:
     for key in keys:
         value = meta.get(key)
@@ -536,6 +562,9 @@ def extract_article(html: str, url: str) -> ArticleFields:
     else:
         lines = [ln for ln in _trafilatura_lines(root) if not _is_chrome_line(ln)]
     lines = _without_title(lines, title)
+    attachments = _attachments(root, url)
+    if not lines and not attachments:  # a scanned report: its pages are images in the body
+        attachments = _body_images(root, region, url)
 
     meta = parse_metadata_block(root, title=title, skip=in_body)
     published = _date_from(meta, "发布日期", "公开日期", "发布时间", "公布日期", "日期")
@@ -556,7 +585,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
         written_date=_date_from(meta, "成文日期", "生成日期", "发文日期"),
         published_date=published,
         category=_meta_value(meta, "组配分类", "主题分类", "公开目录"),
-        attachments=_attachments(root, url),
+        attachments=attachments,
         metadata=meta,
     )
 
