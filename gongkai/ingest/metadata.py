@@ -190,12 +190,28 @@ def find_body_region(root: HtmlElement) -> BodyRegion:
     return BodyRegion()
 
 
+# A table or list cell is one chunk, whatever spans it is split into: Word-pasted blocks split labels
+# (<span>发布</span><span>机构：</span>) and values (某某<span>镇</span>, <span>2025</span>年<span>1</span>月…).
+_CELL_TAGS = frozenset({"td", "th", "dd", "dt", "li"})
+_BLANK = " \t\r\n\f\xa0\u3000"
+
+
 def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str, HtmlElement]]:
-    """Non-blank text nodes outside the sentinel-marked body, with their owning element."""
+    """Non-blank text outside the sentinel-marked body, with its owning element: one chunk per text node,
+    or per innermost table/list cell (its whole text, owned by the cell)."""
     body = root.find("body")
     start = body if body is not None else root
     inside = False
     done = False
+    cells: list[tuple[HtmlElement, list[str]]] = []  # open cells, innermost last, with their text so far
+
+    def flush() -> Iterator[tuple[str, HtmlElement]]:
+        cell, parts = cells[-1]
+        text = "".join(parts)
+        parts.clear()
+        if text.strip(_BLANK):
+            yield text, cell
+
     for event in walk(start):
         kind = event[0]
         if kind == "marker":
@@ -204,10 +220,21 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
             elif not event[1] and inside:
                 inside = False
                 done = True
-        elif kind == "text" and not (skip_marked_body and inside):
-            text = event[1]
-            if text.strip(" \t\r\n\f\xa0\u3000"):
-                yield text, event[2]
+        elif kind == "text":
+            if skip_marked_body and inside:
+                continue
+            if cells:
+                cells[-1][1].append(event[1])
+            elif event[1].strip(_BLANK):
+                yield event[1], event[2]
+        elif isinstance(event[1].tag, str) and event[1].tag.lower() in _CELL_TAGS:
+            if kind == "start":
+                if cells:
+                    yield from flush()  # an outer cell's text before a nested one
+                cells.append((event[1], []))
+            elif cells and cells[-1][0] is event[1]:
+                yield from flush()
+                cells.pop()
 
 
 def _near(label_owner: HtmlElement, value_owner: HtmlElement, levels: int = 3) -> bool:
