@@ -22,11 +22,11 @@ from gongkai.ingest.pages import StagedPage, examine_page
 EDGE = Path(__file__).parent / "fixtures" / "edge"
 CASES = json.loads((EDGE / "cases.json").read_text(encoding="utf-8"))
 
-# Not handled yet (see the notes): a lone 打印 / 【打印】 line is taken for the print button (it is one, on
-# almost every page that has it); a related-links list inside div.body.
+# Not handled (see the notes): a lone 打印 / 【打印】 line is taken for the print button, which it is on
+# almost every page that has one.
 KNOWN_GAPS = {
     "chrome_words_in_body__container", "chrome_words_in_body__bare", "line_daying_line__container",
-    "line_daying_line__bare", "divbody_related",
+    "line_daying_line__bare",
 }
 
 

@@ -407,6 +407,16 @@ def _is_chrome_container(el: HtmlElement) -> bool:
     return bool(_CHROME_ANCESTOR_RE.search(ident))
 
 
+# Widgets a template puts inside the body's container, after the text: related articles, share and
+# print bars (div.related, .xgwz 相关文章, .bdsharebuttonbox, .tools).
+_TAIL_WIDGET_RE = re.compile(r"(^|[\s_-])(related|relate|xgwz|xglj|xgxx|share|bdsharebuttonbox|fenxiang|tools)"
+                             r"([\s_-]|$)", re.I)
+
+
+def _is_tail_widget(el: HtmlElement) -> bool:
+    return bool(_TAIL_WIDGET_RE.search(f"{el.get('id') or ''} {el.get('class') or ''}"))
+
+
 def _in_chrome(el: HtmlElement) -> bool:
     node: HtmlElement | None = el
     while node is not None:
@@ -553,7 +563,8 @@ def extract_article(html: str, url: str) -> ArticleFields:
     elif region.container is not None:
         blocks = _metadata_blocks(region.container, keep=region.container)
         lines = [
-            ln for ln in _text_lines(region.container, use_markers=False, skip=blocks.__contains__)
+            ln for ln in _text_lines(region.container, use_markers=False,
+                                     skip=lambda el: el in blocks or _is_tail_widget(el))
             if not _is_chrome_line(ln)
         ]
         # The metadata is read outside the body (and from blocks inside it): a body line 来源：… is not.
