@@ -48,6 +48,16 @@ def test_a_listed_files_name_comes_from_its_content_disposition() -> None:
         assert attachment.name == "柳城镇.pdf", disposition
 
 
+def test_what_is_read_as_a_page_goes_by_media_type() -> None:
+    from gongkai.ingest.pages import is_text_type
+
+    for page_type in ("text/html; charset=GBK", "TEXT/HTML", "text/plain", "application/xhtml+xml", "text/xml", ""):
+        assert is_text_type(page_type), page_type
+    for file_type in ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/pdf",
+                      "text/css", "image/jpeg", "application/octet-stream"):
+        assert not is_text_type(file_type), file_type
+
+
 def test_a_file_nobody_listed_and_a_stray_binary_are_not_reports() -> None:
     assert examine_page(page(PDF, "application/pdf")).kind == "skip"  # no row title: not known as a report
     assert examine_page(page(b"\x89PNG", "image/png", listing_title="镇2024年工作总结")).kind == "skip"

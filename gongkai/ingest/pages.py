@@ -74,7 +74,8 @@ def is_text_type(ctype: str) -> bool:
     """A page to decode and read (text/html, text/plain, XHTML, XML), by its media type: a .docx is
     application/vnd.openxmlformats-officedocument…, which has "xml" in it and is a file."""
     mime = ctype.split(";", 1)[0].strip().lower()
-    return not mime or mime.startswith("text/") or mime in ("application/xhtml+xml", "application/xml")
+    return not mime or mime.endswith("html") or mime in ("text/plain", "text/xml", "application/xhtml+xml",
+                                                         "application/xml")
 
 
 def examine_page(page: StagedPage) -> PageOutcome:
