@@ -20,6 +20,7 @@ from lxml.html import HtmlElement
 
 from gongkai.ingest.dates import parse_date
 from gongkai.ingest.metadata import (
+    BLANK,
     LABEL_RE,
     META_LABELS,
     SKIP_TAGS,
@@ -335,7 +336,7 @@ def _has_prose(el: HtmlElement) -> bool:
     """
     for event in walk(el):
         if event[0] == "text":
-            text = event[1].strip(" \t\r\n\f\xa0\u3000")
+            text = event[1].strip(BLANK)
             if len(text) >= _PROSE_CHARS and not count_meta_labels(text):
                 return True
     return False
@@ -399,12 +400,14 @@ def _trafilatura_lines(root: HtmlElement) -> list[str]:
     return kept
 
 
-def _is_chrome_container(el: HtmlElement) -> bool:
+def _named(el: HtmlElement, pattern: re.Pattern[str]) -> bool:
+    """Whether the element's id or class names it as `pattern` says."""
+    return bool(pattern.search(f"{el.get('id') or ''} {el.get('class') or ''}"))
+
+
+def _is_chrome_container(el: HtmlElement, ident_re: re.Pattern[str] = _CHROME_ANCESTOR_RE) -> bool:
     tag = el.tag.lower() if isinstance(el.tag, str) else ""
-    if tag in ("header", "footer", "nav"):
-        return True
-    ident = f"{el.get('id') or ''} {el.get('class') or ''}"
-    return bool(_CHROME_ANCESTOR_RE.search(ident))
+    return tag in ("header", "footer", "nav") or _named(el, ident_re)
 
 
 # Widgets a template puts inside the body's container, after the text: related articles, share and
@@ -414,13 +417,14 @@ _TAIL_WIDGET_RE = re.compile(r"(^|[\s_-])(related|relate|xgwz|xglj|xgxx|share|bd
 
 
 def _is_tail_widget(el: HtmlElement) -> bool:
-    return bool(_TAIL_WIDGET_RE.search(f"{el.get('id') or ''} {el.get('class') or ''}"))
+    return _named(el, _TAIL_WIDGET_RE)
 
 
-def _in_chrome(el: HtmlElement) -> bool:
+def _in_chrome(el: HtmlElement, ident_re: re.Pattern[str] = _CHROME_ANCESTOR_RE) -> bool:
+    """Inside a header, footer or navigation element, or one whose id/class `ident_re` names so."""
     node: HtmlElement | None = el
     while node is not None:
-        if isinstance(node.tag, str) and _is_chrome_container(node):
+        if isinstance(node.tag, str) and _is_chrome_container(node, ident_re):
             return True
         node = node.getparent()
     return False
@@ -461,7 +465,7 @@ def _attachments(root: HtmlElement, url: str) -> list[Attachment]:
         if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
             continue
         absolute = urljoin(base, href)
-        if absolute in seen or not _is_file_link(absolute) or not _shown(a, top) or _in_page_frame(a):
+        if absolute in seen or not _is_file_link(absolute) or not _shown(a, top) or _in_chrome(a, _FRAME_RE):
             continue
         seen.add(absolute)
         name = " ".join(a.text_content().split())
@@ -470,34 +474,27 @@ def _attachments(root: HtmlElement, url: str) -> list[Attachment]:
             name = (query.get("showname") or [""])[0].strip()
         if not name:
             query = parse_qs(urlsplit(absolute).query)
-            name = (query.get("filename") or [""])[0] or unquote(urlsplit(absolute).path.rsplit("/", 1)[-1])
+            name = (query.get("filename") or [""])[0] or file_name(absolute)
         found.append(Attachment(name=name, url=absolute))
     # A report shown in an embedded PDF viewer (#pdfshow[data-value], <embed>/<iframe>/<object>), not linked.
     for el in top.xpath("//*[@id='pdfshow'][@data-value] | //embed[@src] | //iframe[@src] | //object[@data]"):
         ref = (el.get("data-value") or el.get("src") or el.get("data") or "").strip()
         absolute = urljoin(base, ref) if ref else ""
-        if not absolute or absolute in seen or not _is_file_link(absolute) or _in_page_frame(el):
+        if not absolute or absolute in seen or not _is_file_link(absolute) or _in_chrome(el, _FRAME_RE):
             continue
         seen.add(absolute)
-        found.append(Attachment(name=unquote(urlsplit(absolute).path.rsplit("/", 1)[-1]), url=absolute))
+        found.append(Attachment(name=file_name(absolute), url=absolute))
     return found
 
 
+# The site's own frame: header, footer, navigation. Narrower than _CHROME_ANCESTOR_RE (no "bottom",
+# "foot"): a file list in an article's tail (div.art_bottom, .con-foot, after the body) is the article's.
 _FRAME_RE = re.compile(r"(^|[\s_-])(header|footer|nav|navbar|menu|topbar)([\s_-]|$)", re.I)
 
 
-def _in_page_frame(el: HtmlElement) -> bool:
-    """Inside the site's header, footer or navigation. Narrower than _in_chrome: a file list in an
-    article's tail (div.art_bottom, .con-foot, after the body) is the article's."""
-    node: HtmlElement | None = el
-    while node is not None:
-        if isinstance(node.tag, str):
-            if node.tag.lower() in ("header", "footer", "nav"):
-                return True
-            if _FRAME_RE.search(f"{node.get('id') or ''} {node.get('class') or ''}"):
-                return True
-        node = node.getparent()
-    return False
+def file_name(url: str) -> str:
+    """The last path segment of a file's URL, %-decoded: the name a link without text goes by."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
 def _body_images(root: HtmlElement, region: BodyRegion, url: str) -> list[Attachment]:
@@ -509,6 +506,7 @@ def _body_images(root: HtmlElement, region: BodyRegion, url: str) -> list[Attach
     body = root.find("body")
     top = region.container if region.container is not None else (body if body is not None else root)
     found: list[Attachment] = []
+    seen: set[str] = set()
     active = not region.markers
     for event in walk(top):
         if event[0] == "marker":
@@ -520,8 +518,9 @@ def _body_images(root: HtmlElement, region: BodyRegion, url: str) -> list[Attach
         if not src or src.startswith("data:"):
             continue
         absolute = urljoin(base, src)
-        if absolute not in {a.url for a in found}:
-            found.append(Attachment(name=unquote(urlsplit(absolute).path.rsplit("/", 1)[-1]), url=absolute))
+        if absolute not in seen:
+            seen.add(absolute)
+            found.append(Attachment(name=file_name(absolute), url=absolute))
     return found
 
 

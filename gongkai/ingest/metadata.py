@@ -46,8 +46,10 @@ LABEL_RE = re.compile(
     + r"[ \t\r\n\f\xa0\u3000]*(?P<colon>[:：])?"
 )
 _STRIP_KEY_RE = re.compile(r"[\s\u3000\xa0:：]+")
+# What a page shows as blank: HTML's whitespace, NBSP and the ideographic space.
+BLANK = " \t\r\n\f\xa0\u3000"
 # A colon in a text node of its own (<b>索引号</b>：<span>…) separates like a bullet.
-_BULLETS = " \t\r\n\f\xa0\u3000•·●◆■▪◇|│/【】[]:："
+_BULLETS = BLANK + "•·●◆■▪◇|│/【】[]:："
 _VALUE_STRIP = " \u3000•·●◆■▪|│:："
 _ASCII_WS_RE = re.compile(r"[ \t\r\n\f]+")
 
@@ -193,7 +195,6 @@ def find_body_region(root: HtmlElement) -> BodyRegion:
 # A table or list cell is one chunk, whatever spans it is split into: Word-pasted blocks split labels
 # (<span>发布</span><span>机构：</span>) and values (某某<span>镇</span>, <span>2025</span>年<span>1</span>月…).
 _CELL_TAGS = frozenset({"td", "th", "dd", "dt", "li"})
-_BLANK = " \t\r\n\f\xa0\u3000"
 
 
 def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str, HtmlElement]]:
@@ -209,7 +210,7 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
         cell, parts = cells[-1]
         text = "".join(parts)
         parts.clear()
-        if text.strip(_BLANK):
+        if text.strip(BLANK):
             yield text, cell
 
     for event in walk(start):
@@ -225,7 +226,7 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
                 continue
             if cells:
                 cells[-1][1].append(event[1])
-            elif event[1].strip(_BLANK):
+            elif event[1].strip(BLANK):
                 yield event[1], event[2]
         elif isinstance(event[1].tag, str) and event[1].tag.lower() in _CELL_TAGS:
             if kind == "start":
@@ -273,7 +274,7 @@ def is_label_match(text: str, match: re.Match[str]) -> bool:
     if not at_word_start:
         return False
     after = text[match.end("label"):]
-    return not after or after[0] in " \t\r\n\f\xa0\u3000"
+    return not after or after[0] in BLANK
 
 
 def count_meta_labels(text: str) -> int:

@@ -5,15 +5,13 @@ Pure: bytes and headers in, data out. The store decides what the outcome does to
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.extract import FILE_EXTS, extract_article, is_challenge_page, is_not_found_page
+from gongkai.ingest.extract import FILE_EXTS, extract_article, file_name, is_challenge_page, is_not_found_page
 from gongkai.models import ArticleFields, Attachment
 
 
@@ -111,7 +109,7 @@ def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:
     titled by its row, the file as its only attachment. Without a row title it is not known as a report."""
     title = " ".join((page.listing_title or "").split())
     url = page.final_url or page.url
-    name = attachment_filename(page.headers) or unquote(posixpath.basename(urlsplit(url).path))
+    name = attachment_filename(page.headers) or file_name(url)
     if not title or not (name.lower().endswith(FILE_EXTS) or any(t in ctype.lower() for t in _DOCUMENT_TYPES)):
         return None
     published = page.listing_date.isoformat() if isinstance(page.listing_date, date) else page.listing_date
