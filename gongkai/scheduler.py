@@ -39,6 +39,7 @@ from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config, 
 from gongkai.db import DatabaseError, connect, redact
 from gongkai.logs import relay_line
 from gongkai.service import HealthServer, Metrics
+from gongkai.status import FINISHED_REFRESH
 
 logger = logging.getLogger("gongkai.serve")
 
@@ -435,8 +436,8 @@ class Service:
             return False
         with connect(self.database_url, autocommit=True) as conn:
             recent = conn.execute(
-                """SELECT EXISTS (SELECT 1 FROM crawl_runs WHERE site = %s AND full_walk AND revalidated
-                                    AND status IN ('ok', 'failed') AND started_at > now() - make_interval(secs => %s))""",
+                f"""SELECT EXISTS (SELECT 1 FROM crawl_runs r WHERE r.site = %s AND {FINISHED_REFRESH}
+                                     AND r.started_at > now() - make_interval(secs => %s))""",
                 (name, period)).fetchone()[0]
         return not recent
 

@@ -34,6 +34,12 @@ def status_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# A crawl run that counts as a site's refresh (`--full --revalidate` run to its end: ok, or failed on some
+# listing; an interrupted one does not count), over crawl_runs aliased `r`. The service
+# refreshes a site when its last such run is older than the site's `refresh` period (scheduler.py).
+FINISHED_REFRESH = "r.full_walk AND r.revalidated AND r.status IN ('ok', 'failed')"
+
+
 def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[dict[str, Any]]:
     """One dict per site: name, reports, last_success, last_refresh, last_failure, last_error, running,
     next_run."""
@@ -44,8 +50,7 @@ def site_rows(conn: psycopg.Connection, names: list[str] | None = None) -> list[
         """SELECT n.name,
                   (SELECT count(*) FROM reports r WHERE r.site = n.name) AS reports,
                   (SELECT max(finished_at) FROM crawl_runs c WHERE c.site = n.name AND c.status = 'ok'),
-                  (SELECT max(finished_at) FROM crawl_runs c WHERE c.site = n.name AND c.full_walk AND c.revalidated
-                     AND c.status IN ('ok', 'failed')),
+                  (SELECT max(r.finished_at) FROM crawl_runs r WHERE r.site = n.name AND """ + FINISHED_REFRESH + """),
                   f.at, f.status, f.error,
                   EXISTS (SELECT 1 FROM crawl_runs c WHERE c.site = n.name AND c.status = 'running'),
                   j.next_run_at, j.schedule

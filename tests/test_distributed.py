@@ -77,6 +77,10 @@ def redis_env():
     """A key prefix of its own; every key under it is deleted afterwards."""
     prefix = f"gongkai_test_{uuid.uuid4().hex[:10]}"
     yield {"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": prefix}
+    drop_redis_prefix(prefix)
+
+
+def drop_redis_prefix(prefix: str) -> None:
     server = redis.Redis.from_url(REDIS_URL)
     keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
     if keys:

@@ -14,20 +14,12 @@ from datetime import datetime
 
 import psycopg
 import pytest
-import redis
 
 from bench.scale import bulk_sites
 from gongkai.replica.demo import build_demo_sites
 from gongkai.replica.server import ReplicaServer
 from tests.test_cli import gongkai
-from tests.test_distributed import REDIS_URL, _redis_up, run
-
-
-def _drop_redis_prefix(prefix: str) -> None:
-    server = redis.Redis.from_url(REDIS_URL)
-    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
-    if keys:
-        server.delete(*keys)
+from tests.test_distributed import REDIS_URL, _redis_up, drop_redis_prefix, run
 
 
 @pytest.fixture
@@ -136,7 +128,7 @@ def test_full_walk_with_revalidation_reaches_the_end_of_the_listing(deep_column,
         if not _redis_up():
             pytest.skip(f"no Redis at {REDIS_URL}")
         env = {"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": f"gongkai_test_{uuid.uuid4().hex[:10]}"}
-        request.addfinalizer(lambda: _drop_redis_prefix(env["GONGKAI_REDIS_PREFIX"]))
+        request.addfinalizer(lambda: drop_redis_prefix(env["GONGKAI_REDIS_PREFIX"]))
     site = next(iter(deep_column.sites.values()))
     column = site.columns[0]
     urls = deep_column.listing_urls(site.name)

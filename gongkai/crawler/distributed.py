@@ -99,9 +99,9 @@ def check_redis(url: str) -> None:
 
 def redact_redis(url: str) -> str:
     """REDIS_URL fit for logs: scheme, host, port, database; never the credentials."""
-    from gongkai.db import _split_userinfo
+    from gongkai.db import split_userinfo
 
-    split = _split_userinfo(url)
+    split = split_userinfo(url)
     if split is not None:  # cut by hand first: a password holding '/' or '#' fools urlsplit
         url = split[0] + split[2]
     try:

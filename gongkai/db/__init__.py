@@ -41,7 +41,7 @@ def resolve_database_url() -> str:
         raise DatabaseError(f"embedded PostgreSQL could not start: {exc}") from exc
 
 
-def _split_userinfo(url: str) -> tuple[str, str, str] | None:
+def split_userinfo(url: str) -> tuple[str, str, str] | None:
     """(scheme://, user, the rest after the userinfo) of a URL with credentials; None without.
 
     By hand, before any parser sees the URL: a password may hold '/', '@', '#', '?' or a bad '%' escape,
@@ -56,7 +56,7 @@ def _split_userinfo(url: str) -> tuple[str, str, str] | None:
 
 def scrub(text: str, url: str) -> str:
     """`text` (an error message) without the URL's password or any piece of it a parser split off."""
-    parts = _split_userinfo(url)
+    parts = split_userinfo(url)
     userinfo = url.partition("://")[2].rpartition("@")[0] if parts else ""
     password = userinfo.partition(":")[2]
     if not password:
@@ -69,7 +69,7 @@ def scrub(text: str, url: str) -> str:
 
 def redact(url: str) -> str:
     """A database URL fit for logs and error messages: no password."""
-    parts = _split_userinfo(url)
+    parts = split_userinfo(url)
     if parts is not None:
         scheme, user, rest = parts
         url = f"{scheme}{quote(unquote(user), safe='')}@{rest}" if user else scheme + rest
