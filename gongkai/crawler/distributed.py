@@ -103,7 +103,7 @@ def redact_redis(url: str) -> str:
 
     split = split_userinfo(url)
     if split is not None:  # cut by hand first: a password holding '/' or '#' fools urlsplit
-        url = split[0] + split[2]
+        url = split[0] + split[3]
     try:
         parts = urlsplit(url)
         host = f"{parts.hostname}:{parts.port}" if parts.port else (parts.hostname or "")

@@ -41,8 +41,8 @@ def resolve_database_url() -> str:
         raise DatabaseError(f"embedded PostgreSQL could not start: {exc}") from exc
 
 
-def split_userinfo(url: str) -> tuple[str, str, str] | None:
-    """(scheme://, user, the rest after the userinfo) of a URL with credentials; None without.
+def split_userinfo(url: str) -> tuple[str, str, str, str] | None:
+    """(scheme://, user, password, the rest after the userinfo) of a URL with credentials; None without.
 
     By hand, before any parser sees the URL: a password may hold '/', '@', '#', '?' or a bad '%' escape,
     and parsers then take part of it for the host or path and echo it in their errors.
@@ -51,14 +51,14 @@ def split_userinfo(url: str) -> tuple[str, str, str] | None:
     if not sep or "@" not in rest:
         return None
     userinfo, _, after = rest.rpartition("@")  # a host never holds '@': the last one ends the userinfo
-    return scheme + "://", userinfo.partition(":")[0], after
+    user, _, password = userinfo.partition(":")
+    return scheme + "://", user, password, after
 
 
 def scrub(text: str, url: str) -> str:
     """`text` (an error message) without the URL's password or any piece of it a parser split off."""
     parts = split_userinfo(url)
-    userinfo = url.partition("://")[2].rpartition("@")[0] if parts else ""
-    password = userinfo.partition(":")[2]
+    password = parts[2] if parts else ""
     if not password:
         return text
     secrets = {password, unquote(password), *(p for p in re.split(r"[@:/?#%]", password) if len(p) >= 3)}
@@ -71,7 +71,7 @@ def redact(url: str) -> str:
     """A database URL fit for logs and error messages: no password."""
     parts = split_userinfo(url)
     if parts is not None:
-        scheme, user, rest = parts
+        scheme, user, _, rest = parts
         url = f"{scheme}{quote(unquote(user), safe='')}@{rest}" if user else scheme + rest
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
