@@ -28,7 +28,7 @@ DEFAULT_JITTER = 3600.0
 # or a page edited after it was stored. Once a week a site's scheduled crawl is a refresh instead:
 # every listing page walked, every stored article re-checked with a conditional request (mostly 304s).
 DEFAULT_REFRESH = 7 * 86400.0
-KNOWN_PLATFORMS = ("jcms", "jpaas", "trs", "generic")
+KNOWN_PLATFORMS = ("jcms", "jpaas", "xxgk", "trs", "generic")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")

@@ -245,9 +245,9 @@ def test_detection_picks_the_platform(path, name):
 
 
 def test_order_specific_before_generic_and_generic_claims_none_of_theirs():
-    assert [m.NAME for m in all_platforms()] == ["jcms", "jpaas", "trs", "generic"]
+    assert [m.NAME for m in all_platforms()] == ["jcms", "jpaas", "xxgk", "trs", "generic"]
     for path in ("jcms/listings/zjxj_col1229311252.html", "jpaas/col1229187636.html", "trs/index.html",
-                 "trs/container_variant.html"):
+                 "trs/container_variant.html", "xxgk/column.html", "xxgk/column_script.html"):
         assert not generic.detect(read(path)), path
     assert not trs.detect(read("jcms/listings/zjxj_col1229311252.html"))
     assert not jpaas.detect(read("trs/index.html"))

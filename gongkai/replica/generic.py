@@ -17,6 +17,7 @@ import html
 import math
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from gongkai.replica.articles import head_html, header_html, render_article, render_not_found
@@ -134,7 +135,8 @@ def render_listing(site: ReplicaSite, column: ReplicaColumn, page: int) -> str:
 """
 
 
-def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any) -> Reply | None:
+def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
+          form: Sequence[tuple[str, str]] = ()) -> Reply | None:
     if method not in ("GET", "HEAD"):
         return None
     m = _LIST.match(path)

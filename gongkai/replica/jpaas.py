@@ -31,6 +31,7 @@ import html
 import json
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -177,7 +178,8 @@ def unit(site: ReplicaSite, query: str, headers: Any) -> Reply:
     return _json({"success": True, "message": "操作成功", "data": {"html": fragment}})
 
 
-def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any) -> Reply | None:
+def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
+          form: Sequence[tuple[str, str]] = ()) -> Reply | None:
     if method not in ("GET", "HEAD"):
         return None
     if path == API_PATH:

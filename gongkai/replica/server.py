@@ -19,7 +19,7 @@ Routes per site:
   GET  /module/visitcount/visit.jsp         tiny HTML
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
-Sites whose `platform` is not jcms (trs, generic, jpaas) are first offered to
+Sites whose `platform` is not jcms (trs, generic, jpaas, xxgk) are first offered to
 gongkai/replica/<platform>.py's route(); what it leaves (None) takes the routes above.
 """
 
@@ -338,8 +338,8 @@ class ReplicaServer:
         headers: Any = None,
     ) -> _Response:
         with self.lock:
-            if site.platform != "jcms":  # trs / generic / jpaas pages first, then the common routes
-                reply = platform_module(site).route(site, method, path, query, headers or {})
+            if site.platform != "jcms":  # trs / generic / jpaas / xxgk pages first, then the common routes
+                reply = platform_module(site).route(site, method, path, query, headers or {}, form)
                 if reply is not None:
                     return _Response(*reply)
             return self._route_locked(site, method, path, query, form)

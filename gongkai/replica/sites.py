@@ -167,7 +167,7 @@ class ReplicaSite:
     address: str | None = None  # 127.0.0.x to bind; None -> assigned by the server
     port: int = 0  # 0 -> ephemeral
     base_url: str = ""  # set by ReplicaServer.start()
-    platform: str = "jcms"  # "trs" | "generic" | "jpaas": pages served by gongkai/replica/<platform>.py
+    platform: str = "jcms"  # "trs" | "generic" | "jpaas" | "xxgk": pages served by gongkai/replica/<platform>.py
     options: dict[str, Any] = field(default_factory=dict)  # that platform's settings (paths, ids, quirks)
 
     def __post_init__(self) -> None:

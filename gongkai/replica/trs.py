@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import random
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from gongkai.replica.articles import body_html, layout_pairs
@@ -155,7 +156,8 @@ def render_article(site: ReplicaSite, column: ReplicaColumn, a: ReplicaArticle) 
 """
 
 
-def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any) -> Reply | None:
+def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
+          form: Sequence[tuple[str, str]] = ()) -> Reply | None:
     if method not in ("GET", "HEAD"):
         return None
     m = _INDEX.match(path)

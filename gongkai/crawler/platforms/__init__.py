@@ -41,9 +41,9 @@ class UnsupportedListing(Exception):
 
 def all_platforms() -> list[ModuleType]:
     """Every platform, in detection order: the specific ones first, the generic list last."""
-    from gongkai.crawler.platforms import generic, jcms, jpaas, trs
+    from gongkai.crawler.platforms import generic, jcms, jpaas, trs, xxgk
 
-    return [jcms, jpaas, trs, generic]
+    return [jcms, jpaas, xxgk, trs, generic]
 
 
 def platform_by_name(name: str) -> ModuleType:

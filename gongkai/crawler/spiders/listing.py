@@ -301,11 +301,12 @@ class ListingSpider(scrapy.Spider):
         followed (as claimed: in the listing's form)."""
         column_url = meta["column_url"]
         self.crawler.stats.inc_value("listing/pages")
-        self.repeated[column_url] = 0 if unseen else self.repeated.get(column_url, 0) + 1
+        if page.records:  # a page of none of this column's rows (an xxgk search page of other columns') is no repeat
+            self.repeated[column_url] = 0 if unseen else self.repeated.get(column_url, 0) + 1
         if page.next is None:
             self.complete_columns.add(column_url)
             return
-        if self.repeated[column_url] >= MAX_REPEATED_PAGES:
+        if self.repeated.get(column_url, 0) >= MAX_REPEATED_PAGES:
             self.crawler.stats.inc_value("listing/stopped_repeating")
             self.logger.warning("%s: stopped paging, %d pages in a row repeated what was already listed",
                                 column_url, MAX_REPEATED_PAGES)

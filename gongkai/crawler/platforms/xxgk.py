@@ -1,0 +1,199 @@
+"""Hanweb 信息公开目录 (the xxgk module): rows come from POST /module/xxgk/search.jsp, a page at a time.
+
+What this relies on (portal-anatomy 1.7 and 7.1; seen in public crawlers of hangzhou.gov.cn,
+sthjt.zj.gov.cn, zjepb.gov.cn, jiangxi.gov.cn and harbin; reproduced by the replica, not verified
+against a live site from here):
+
+- The column page (`/col/col<id>/index.html`) draws the list by posting a form to
+  `/module/xxgk/search.jsp`: `infotypeId` (the category: 计划总结 is H0100004 in Hangzhou, A0212,
+  B001A011 or F0100001 elsewhere), `jdid`, `area` (a 9-digit org code, may be empty), `divid=div<id>`,
+  the search box's `vc_title`, `vc_number`, `vc_filenumber`, `vc_all`, `texttype`, `fbtime`, and
+  `sortfield`, `currpage`, `standardXxgk`, `isAllList`, `requestUrl`. The page carries them as the
+  hidden fields of its 信息检索 form, or as a search.jsp URL or a JS object in a script; all three
+  are read, the form first. Where a field has no value the server's default (empty) is sent.
+- A search.jsp URL with those fields in its query string is a listing too: a GET of it answers page 1,
+  so `gongkai crawl 'http://…/module/xxgk/search.jsp?infotypeId=…&divid=…'` works.
+- The answer is an HTML table, rows `<tr class="tr_main_value_odd|even">` whose link carries the title
+  (`title=` or `mc=`, the shown text may be cut with …), `gkfs="主动公开"` and the date (`rq=` or a cell),
+  and a pager cell with 下一页 / 尾 页 and `共N页`. Past the last page the table is empty.
+- search.jsp does not filter by column reliably: it answers the category for the whole area, other
+  departments' and towns' rows included. Rows are kept when their link is `art_<id>_…` for this
+  column (the id of the listing URL's `/col/col<id>/` or of `divid`); links of other shapes (a file)
+  are kept too. A page may hold none of this column's rows and the walk goes on to `共N页`.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+from lxml.html import HtmlElement
+
+from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
+from gongkai.crawler.platforms.generic import parse_date, parse_html, row_record
+from gongkai.models import ListingRecord
+
+NAME = "xxgk"
+DETECT_HINT = "a 信息公开目录 form or script posting to /module/xxgk/search.jsp, or its result table"
+
+SEARCH_PATH = "/module/xxgk/search.jsp"
+MAX_PAGES = 500
+# The form fields a browser sends, in its order, with the values used where the page gives none.
+FORM_DEFAULTS: dict[str, str] = {
+    "infotypeId": "", "jdid": "", "area": "", "divid": "", "vc_title": "", "vc_number": "",
+    "sortfield": ",createdatetime:0,orderid:0", "currpage": "1", "vc_filenumber": "", "vc_all": "",
+    "texttype": "0", "fbtime": "-1",
+}
+IDENTITY = ("infotypeId", "jdid", "area", "divid")  # what says which list this is
+
+_ROW_CLASS = re.compile(r"\btr_main_value_(?:odd|even)\b")
+_PAGES = re.compile(r"共\s*(\d{1,6})\s*页")
+_ART_COLUMN = re.compile(r"art_(\d+)_\d+\.s?html?", re.I)
+_COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
+_SEARCH_URL = re.compile(r"""[^\s"'<>()]*/module/xxgk/search\.jsp\?[^\s"'<>()]*""", re.I)
+_JS_PAIR = re.compile(r"""['"]?(infotypeId|jdid|area|divid|sortfield|standardXxgk|isAllList)['"]?\s*[:=]\s*"""
+                      r"""(?:'([^'\n]*)'|"([^"\n]*)")""")
+
+
+def detect(html: str) -> bool:
+    if SEARCH_PATH not in html and not _ROW_CLASS.search(html):
+        return False
+    return bool(search_form(html) or _ROW_CLASS.search(html))
+
+
+def _form_fields(form: HtmlElement) -> dict[str, str]:
+    """The fields a browser would submit: named inputs (checked boxes only), selects, textareas."""
+    fields: dict[str, str] = {}
+    for element in form.iter("input", "select", "textarea"):
+        name = element.get("name")
+        if not name or name in fields:
+            continue
+        if element.tag == "select":
+            options = element.xpath(".//option")
+            chosen = next((o for o in options if o.get("selected") is not None), options[0] if options else None)
+            fields[name] = (chosen.get("value") if chosen is not None and chosen.get("value") is not None
+                            else (chosen.text_content().strip() if chosen is not None else ""))
+        elif element.tag == "textarea":
+            fields[name] = element.text_content()
+        elif (element.get("type") or "").lower() in ("checkbox", "radio") and element.get("checked") is None:
+            continue
+        elif (element.get("type") or "").lower() not in ("submit", "button", "reset", "image"):
+            fields[name] = element.get("value") or ""
+    return fields
+
+
+def search_form(html: str) -> tuple[str, dict[str, str]] | None:
+    """(search.jsp URL as written, fields) from the page's form, search.jsp URL or script object."""
+    if SEARCH_PATH not in html:
+        return None
+    root = parse_html(html)
+    for form in root.iter("form"):
+        action = (form.get("action") or "").strip()
+        if SEARCH_PATH in action:
+            return action, _form_fields(form)
+    urls = [html_lib.unescape(m.group(0)) for m in _SEARCH_URL.finditer(html)]
+    for url in urls:
+        fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        if any(fields.get(k) for k in IDENTITY):
+            return url, {k: v for k, v in fields.items() if k in FORM_DEFAULTS}
+    pairs = {m.group(1): next(g for g in m.groups()[1:] if g is not None) for m in _JS_PAIR.finditer(html)}
+    if any(pairs.get(k) for k in IDENTITY):  # a script's data object, posted to the search.jsp URL it names
+        return (urls[0] if urls else SEARCH_PATH), pairs
+    return None
+
+
+def column_ids(listing_url: str, fields: dict[str, str]) -> frozenset[str]:
+    """The column ids this listing's article links carry (art_<id>_…): the URL's col<id> and divid's."""
+    ids = set()
+    found = _COLUMN_IN_URL.search(urlsplit(listing_url).path)
+    if found:
+        ids.add(found.group(1))
+    divid = re.fullmatch(r"div(\d+)", fields.get("divid", "").strip())
+    if divid:
+        ids.add(divid.group(1))
+    return frozenset(ids)
+
+
+def search_request(listing_url: str, action: str, fields: dict[str, str], page_no: int,
+                   columns: frozenset[str], previous_first: str | None = None) -> ListingRequest:
+    """The POST a browser sends for page `page_no` (1-based); currpage in the form, not the query."""
+    parts = urlsplit(urljoin(listing_url, action))
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in fields and k != "currpage"]
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+    in_query = {k for k, _ in query}  # the servlet reads a field from the query string first: say it once
+    form = {**{k: v for k, v in FORM_DEFAULTS.items() if k not in in_query}, **fields, "currpage": str(page_no)}
+    headers = {"Referer": listing_url, "X-Requested-With": "XMLHttpRequest"}
+    state = {"listing_url": listing_url, "action": action, "fields": fields, "page_no": page_no,
+             "columns": sorted(columns), "previous_first": previous_first}
+    return ListingRequest(url=url, method="POST", formdata=form, state=state, headers=headers)
+
+
+def result_rows(root: HtmlElement, base: str) -> list[ListingRecord]:
+    """Every row of a search.jsp answer (all columns): link, full title, date."""
+    records = []
+    for row in root.xpath("//tr[contains(@class, 'tr_main_value_')]"):
+        if not _ROW_CLASS.search(row.get("class") or ""):
+            continue
+        record = row_record(row, base)
+        if record is None:
+            continue
+        link = next((a for a in row.iter("a") if urljoin(base, (a.get("href") or "").strip()) == record.url), None)
+        if link is not None:
+            title = " ".join((link.get("title") or link.get("mc") or "").split())
+            date = parse_date(link.get("rq") or "")
+            record = ListingRecord(url=record.url, title=title or record.title, date=date or record.date)
+        records.append(record)
+    return records
+
+
+def page_count(root: HtmlElement) -> int | None:
+    """共N页 of the pager, if the answer has one."""
+    found = _PAGES.search(" ".join(root.text_content().split()))
+    return int(found.group(1)) if found else None
+
+
+def in_column(record: ListingRecord, columns: frozenset[str] | set[str]) -> bool:
+    found = _ART_COLUMN.search(record.url)
+    return not columns or found is None or found.group(1) in columns
+
+
+def _page(html: str, listing_url: str, action: str, fields: dict[str, str], page_no: int,
+          columns: frozenset[str], previous_first: str | None) -> ListingPage:
+    root = parse_html(html)
+    rows = result_rows(root, listing_url)
+    first = rows[0].url if rows else None
+    if not rows or first == previous_first:  # past the end: an empty table, or the last page again
+        return ListingPage(records=[])
+    pages = page_count(root)
+    records = [r for r in rows if in_column(r, columns)]
+    next_request = None
+    if page_no < MAX_PAGES and (pages is None or page_no < pages):
+        next_request = search_request(listing_url, action, fields, page_no + 1, columns, previous_first=first)
+    return ListingPage(records=records, next=next_request, total=None)
+
+
+def parse_listing_page(html: str, url: str) -> ListingPage:
+    """A column page (its form, no rows yet: the request for page 1), or a search.jsp answer fetched
+    by GET from a URL naming the list (its rows, and the POST for page 2)."""
+    if SEARCH_PATH in urlsplit(url).path:
+        fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        if not any(fields.get(k) for k in IDENTITY):
+            raise UnsupportedListing(f"an xxgk search.jsp URL names no list: give one of {', '.join(IDENTITY)}")
+        asked = fields.pop("currpage", "1")
+        page_no = int(asked) if re.fullmatch(r"[0-9]{1,6}", asked) else 1
+        return _page(html, url, SEARCH_PATH, fields, page_no, column_ids(url, fields), None)
+    found = search_form(html)
+    if found is None:
+        raise UnsupportedListing(f"not an xxgk column page: no {DETECT_HINT} found")
+    action, fields = found
+    fields = {k: v for k, v in fields.items() if k != "currpage"}
+    if not any(fields.get(k) for k in IDENTITY):
+        raise UnsupportedListing(f"the xxgk search form names no list: none of {', '.join(IDENTITY)} has a value")
+    return ListingPage(records=[], next=search_request(url, action, fields, 1, column_ids(url, fields)))
+
+
+def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
+    """A search.jsp answer: this column's rows and the next page's request, none after the last page."""
+    return _page(body, state["listing_url"], state["action"], state["fields"], state["page_no"],
+                 frozenset(state["columns"]), state.get("previous_first"))

@@ -1,0 +1,215 @@
+"""The Hanweb 信息公开目录 (xxgk) platform: its parser on saved pages, and `gongkai crawl` of a replica.
+
+search.jsp answers a category for the whole area, every department's and town's rows mixed; a town's
+column must get its own rows, all of them, and nothing of the others'. The replica's first three pages
+hold only the 区发改局's rows, so a crawl that took a page without its column's rows for a repeat, or
+one that trusted search.jsp to filter, fails here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import pytest
+
+from gongkai.crawler.platforms import UnsupportedListing, detect_platform, platform_by_name, xxgk
+from gongkai.replica import xxgk as replica_xxgk
+from gongkai.replica.server import ReplicaServer
+from tests.test_cli import gongkai
+from tests.test_crawl_jcms import FIELDS, first_difference
+from tests.test_platforms_e2e import export, listed
+
+FIXTURES = Path(__file__).parent / "fixtures" / "xxgk"
+COLUMN_URL = "http://xxgk.shangyu.gov.cn/col/col1229423101/index.html"
+
+
+def fixture(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+# -- the parser, on saved pages -------------------------------------------------------------------------
+
+def test_column_page_is_detected_and_gives_the_forms_post():
+    html = fixture("column.html")
+    assert detect_platform(html) is xxgk
+    page = xxgk.parse_listing_page(html, COLUMN_URL)
+    assert page.records == []
+    request = page.next
+    assert request.method == "POST" and request.url == "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp"
+    assert request.formdata == {
+        "infotypeId": "B001A011", "jdid": "2328", "area": "002590173", "divid": "div1229423101", "vc_title": "",
+        "vc_number": "", "sortfield": ",createdatetime:0,orderid:0", "currpage": "1", "vc_filenumber": "",
+        "vc_all": "", "texttype": "0", "fbtime": "-1", "standardXxgk": "1", "isAllList": "1"}
+    assert request.headers == {"Referer": COLUMN_URL, "X-Requested-With": "XMLHttpRequest"}
+
+
+def test_a_script_posting_a_data_object_is_read_like_the_form():
+    url = "http://www.hangzhou.gov.cn/col/col1256283/index.html"
+    html = fixture("column_script.html")
+    assert detect_platform(html) is xxgk
+    request = xxgk.parse_listing_page(html, url).next
+    assert request.url == ("http://www.hangzhou.gov.cn/module/xxgk/search.jsp"
+                           "?standardXxgk=1&isAllList=1&texttype=0&fbtime=-1")
+    form = request.formdata
+    assert (form["infotypeId"], form["jdid"], form["area"], form["divid"], form["currpage"]) == (
+        "H0100004", "149", "", "div1256283", "1")
+    assert "texttype" not in form and "fbtime" not in form  # in the query string already: said once
+    assert request.state["columns"] == ["1256283"]
+
+
+def test_a_search_page_keeps_this_columns_rows_with_full_titles_and_asks_for_the_next():
+    state = xxgk.parse_listing_page(fixture("column.html"), COLUMN_URL).next.state
+    state = {**state, "page_no": 4}
+    page = xxgk.parse_continuation(fixture("search_page4.html"), "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp",
+                                   state)
+    assert [(r.url, r.title, r.date) for r in page.records] == [
+        ("http://xxgk.shangyu.gov.cn/art/2021/4/6/art_1229423101_5543299.html",
+         "百官街道2020年工作总结和2021年工作计划", "2021-04-06"),  # shown text cut with …: title= is whole
+        ("http://xxgk.shangyu.gov.cn/art/2020/7/5/art_1229423101_5540738.html",  # a relative link
+         "百官街道2020年上半年工作总结和下半年工作思路", "2020-07-05"),
+        ("http://xxgk.shangyu.gov.cn/art/2020/4/20/art_1229423101_5537182.html",
+         "百官街道2019年工作总结和2020年工作计划", "2020-04-20")]
+    # the 区发改局's and 丰惠镇's rows on the page are other columns'; 共9页: page 5 is next
+    assert page.next.formdata["currpage"] == "5" and page.next.formdata["divid"] == "div1229423101"
+    last = xxgk.parse_continuation(fixture("search_page4.html"), "", {**state, "page_no": 9})
+    assert last.next is None and len(last.records) == 3
+
+
+def test_past_the_last_page_or_a_repeated_page_ends_the_list():
+    state = xxgk.parse_listing_page(fixture("column.html"), COLUMN_URL).next.state
+    empty = xxgk.parse_continuation(fixture("search_past_end.html"), "", {**state, "page_no": 10})
+    assert empty.records == [] and empty.next is None
+    page4 = fixture("search_page4.html")
+    first = xxgk.parse_continuation(page4, "", {**state, "page_no": 4}).next.state["previous_first"]
+    again = xxgk.parse_continuation(page4, "", {**state, "page_no": 5, "previous_first": first})
+    assert again.records == [] and again.next is None  # a server ignoring currpage: stop, do not loop
+
+
+def test_a_search_url_is_a_listing_of_its_own():
+    url = ("http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp?infotypeId=B001A011&jdid=2328&area=002590173"
+           "&divid=div1229423101&sortfield=,createdatetime:0,orderid:0&currpage=4")
+    page = xxgk.parse_listing_page(fixture("search_page4.html"), url)
+    assert len(page.records) == 3 and page.next.method == "POST"
+    assert page.next.url == "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp"
+    assert page.next.formdata["currpage"] == "5" and page.next.formdata["infotypeId"] == "B001A011"
+    with pytest.raises(UnsupportedListing, match="names no list"):
+        xxgk.parse_listing_page(fixture("search_page4.html"), "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp")
+
+
+def test_a_form_that_names_no_list_is_a_clear_error():
+    emptied = fixture("column.html")
+    for value in ("B001A011", "2328", "002590173", "div1229423101"):
+        emptied = emptied.replace(f'value="{value}"', 'value=""')
+    with pytest.raises(UnsupportedListing, match="names no list"):
+        xxgk.parse_listing_page(emptied, COLUMN_URL)
+
+
+def test_other_platforms_pages_are_not_taken_for_xxgk():
+    root = Path(__file__).parent / "fixtures"
+    pages = sorted(p for platform in ("jcms", "jpaas", "trs", "generic", "layouts")
+                   for p in (root / platform).rglob("*.htm*"))
+    assert len(pages) > 20
+    for page in pages:
+        assert not xxgk.detect(page.read_text(encoding="utf-8", errors="replace")), page
+
+
+# -- the replica ----------------------------------------------------------------------------------------
+
+def test_replica_search_is_not_filtered_by_column():
+    site = replica_xxgk.build_site()
+    params = {"infotypeId": "B001A011", "divid": "div1229423101", "currpage": "1"}
+    page1 = replica_xxgk.search_html(site, params, "h")
+    assert page1.count("tr_main_value_") == 5 and "art_1229423140_" in page1 and "art_1229423101_" not in page1
+    assert "共9页" in page1
+    assert replica_xxgk.search_html(site, {**params, "infotypeId": "A0212"}, "h").count("tr_main_value_") == 0
+
+
+# -- gongkai crawl of the replica ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def replica():
+    with ReplicaServer([replica_xxgk.build_site()]) as server:
+        yield server
+
+
+TOWNS = (1229423101, 1229423117)  # 百官街道, 丰惠镇; not the 区发改局 (1229423140)
+
+
+def town_listings(server: ReplicaServer) -> list[str]:
+    return [u for u in server.listing_urls("shangyu") if any(f"col{c}/" in u for c in TOWNS)]
+
+
+@pytest.fixture(scope="module")
+def crawled(replica, admin_url):
+    from tests.test_platforms_e2e import _drop, _fresh_db
+
+    name, url = _fresh_db(admin_url)
+    replica.clear_requests()
+    result = gongkai("crawl", *town_listings(replica), "--delay", "0", database_url=url, timeout=300)
+    yield url, result, list(replica.requests)
+    _drop(admin_url, name)
+
+
+def test_crawl_fetches_every_row_of_the_towns_columns_and_nothing_else(replica, crawled):
+    database_url, result, requests = crawled
+    assert result.returncode == 0, result.stderr
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT url, state FROM crawl_urls").fetchall())
+    expected = {u for _, article, u in listed(replica) if article.column_id in TOWNS}
+    assert len(expected) == 22 + 6
+    assert states == dict.fromkeys(expected, "fetched")
+    assert not [r for r in requests if "art_1229423140_" in r.path], "fetched another column's article"
+    assert not [r for r in requests if r.status >= 400 and r.path != "/robots.txt"]
+
+
+def test_every_article_is_a_report_with_exact_fields(replica, crawled):
+    database_url, _, _ = crawled
+    by_url = {url: report for report in export(database_url) for url in report["urls"]}
+    mismatches = []
+    for _, article, url in listed(replica):
+        if article.column_id not in TOWNS:
+            continue
+        report = by_url[url]
+        for name in FIELDS:
+            if report[name] != getattr(article.expected, name):
+                mismatches.append(f"{url} {name}: {first_difference(report[name], getattr(article.expected, name))}")
+    assert not mismatches, "\n".join(mismatches[:10])
+
+
+def test_the_search_requests_were_the_browsers(replica, crawled):
+    _, _, requests = crawled
+    pages: dict[str, list[int]] = defaultdict(list)
+    for r in requests:
+        if r.path == replica_xxgk.SEARCH_PATH:
+            assert r.method == "POST" and r.status == 200
+            form = dict(r.form)
+            assert (form["infotypeId"], form["jdid"], form["area"]) == ("B001A011", "2328", "002590173")
+            pages[form["divid"]].append(int(form["currpage"]))
+    # 44 rows of the category, 5 a page: both walks read all 9 pages, each once, though pages 1-3
+    # hold neither town's rows
+    assert {d: sorted(p) for d, p in pages.items()} == {f"div{c}": list(range(1, 10)) for c in TOWNS}
+
+
+def test_routine_recrawl_stops_at_known_rows(replica, crawled):
+    database_url, _, _ = crawled
+    before = export(database_url)
+    replica.clear_requests()
+    again = gongkai("crawl", *town_listings(replica), "--delay", "0", database_url=database_url, timeout=300)
+    assert again.returncode == 0, again.stderr
+    searched = sorted((dict(r.form)["divid"], int(dict(r.form)["currpage"])) for r in replica.requests
+                      if r.path == replica_xxgk.SEARCH_PATH)
+    # the first page holding a town's rows (page 4 for both) is all known: the walk stops there
+    assert searched == [(f"div{c}", p) for c in TOWNS for p in (1, 2, 3, 4)]
+    assert not [r for r in replica.requests if r.path.startswith("/art/")]
+    assert export(database_url) == before
+
+
+def test_platform_is_named_xxgk_for_config():
+    assert platform_by_name("xxgk") is xxgk
+    # an action's own query string stays; currpage goes in the form only
+    request = xxgk.search_request(COLUMN_URL, "/module/xxgk/search.jsp?a=1&currpage=3", {"divid": "div1"}, 2,
+                                  frozenset())
+    assert urlsplit(request.url).query == "a=1" and request.formdata["currpage"] == "2"
