@@ -40,16 +40,36 @@ def test_first_dataproxy_request_reads_everything_from_the_page():
     page = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
     request = page.next
     assert request is not None and request.method == "POST"
-    assert request.url == "http://www.zjxj.gov.cn/module/jpage/dataproxy.jsp?startrecord=46&endrecord=52&perpage=15"
+    # 6 <record>s embedded (one a decorative row): the first window starts after them, 45 wide
+    assert request.url == "http://www.zjxj.gov.cn/module/jpage/dataproxy.jsp?startrecord=7&endrecord=51&perpage=15"
     assert request.formdata == {
         "col": "1", "appid": "1", "webid": "3114", "path": "/", "columnid": "1229311252",
         "sourceContentType": "1", "unitid": "6390858", "webname": " 仙居县人民政府", "permissiontype": "0",
     }
 
 
+def window_46() -> jcms.ListingRequest:
+    """The request for records 46-52 (what follows a full first group of 45 on this page)."""
+    return jcms.dataproxy_request(LISTING_URL, jcms.parse_jpage_config(read("zjxj_col1229311252.html"), LISTING_URL),
+                                  start=46)
+
+
+def test_first_window_follows_the_rows_the_page_embeds():
+    html = read("zjxj_col1229311252.html")
+    store = html[html.index("<recordset>") + len("<recordset>"):html.index("</recordset>")]
+    records = store.split("</record>")[:-1]
+    full = html.replace(store, "".join(r + "</record>" for r in (records * 8)[:45]))
+    assert "startrecord=46&endrecord=52" in jcms.parse_listing_page(full, LISTING_URL).next.url
+    # a page with the pager's config and no embedded rows (they come by script): from record 1,
+    # not after a first group it never showed
+    bare = html.replace(html[html.index("<datastore>"):html.index("</datastore>") + len("</datastore>")], "")
+    page = jcms.parse_listing_page(bare, LISTING_URL)
+    assert page.records == [] and "startrecord=1&endrecord=45" in page.next.url
+
+
 def test_continuation_reads_records_and_stops_at_total():
-    first = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
-    page = jcms.parse_continuation(read("dataproxy_46_52.xml"), first.next.url, first.next.state)
+    request = window_46()
+    page = jcms.parse_continuation(read("dataproxy_46_52.xml"), request.url, request.state)
     assert [r.url for r in page.records] == [
         "http://www.zjxj.gov.cn/art/2017/2/14/art_1229311252_2210001.html",
         "http://www.zjxj.gov.cn/art/2016/8/2/art_1229311252_2010456.html",
@@ -60,9 +80,9 @@ def test_continuation_reads_records_and_stops_at_total():
 
 
 def test_continuation_follows_a_grown_total():
-    first = jcms.parse_listing_page(read("zjxj_col1229311252.html"), LISTING_URL)
+    request = window_46()
     grown = read("dataproxy_46_52.xml").replace("<totalrecord>52</totalrecord>", "<totalrecord>100</totalrecord>")
-    page = jcms.parse_continuation(grown, first.next.url, first.next.state)
+    page = jcms.parse_continuation(grown, request.url, request.state)
     assert page.next is not None
     assert "startrecord=53&endrecord=97&perpage=15" in page.next.url
 
@@ -79,7 +99,7 @@ def test_older_param_variant_and_table_rows():
     assert page.records == [ListingRecord("http://www.panan.gov.cn/art/2023/11/7/art_1229111111_4218588.html",
                                           "玉山镇2023年上半年工作总结及下半年工作计划", "2023-11-07")]
     assert page.total == 61
-    assert page.next.url.endswith("/module/jpage/dataproxy.jsp?startrecord=61&endrecord=61&perpage=20")
+    assert page.next.url.endswith("/module/jpage/dataproxy.jsp?startrecord=2&endrecord=61&perpage=20")  # 1 row embedded
     assert page.next.formdata["webid"] == "3611" and page.next.formdata["unitid"] == "6166867"
 
 

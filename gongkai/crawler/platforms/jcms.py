@@ -181,8 +181,9 @@ def parse_listing_page(html: str, url: str) -> ListingPage:
             if total is not None and total > len(records):
                 raise UnsupportedListing(
                     f"jcms listing says {total} records but its pager lacks {', '.join(missing)}: cannot page")
-        else:
-            next_request = dataproxy_request(url, config, start=config.window + 1)
+        else:  # the window after the rows embedded (a full first group, fewer, or none: from record 1)
+            embedded = len(_RECORD.findall(store.group(1))) if store else 0
+            next_request = dataproxy_request(url, config, start=embedded + 1)
             if total is not None and next_request.state["start"] > total:
                 next_request = None
     return ListingPage(records=records, next=next_request, total=total)
