@@ -11,6 +11,7 @@ import copy
 import json
 import uuid
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -105,6 +106,41 @@ def test_full_walk_withdraws_articles_gone_from_the_listing(xianju, database_url
     after = reports(database_url)
     assert after[url]["withdrawn_at"] is not None
     assert sum(1 for r in {r["id"]: r for r in after.values()}.values() if r["withdrawn_at"]) == 1
+
+
+def test_a_soft_404_twice_in_a_row_withdraws_the_report(xianju, database_url):
+    """A portal answering a withdrawn article with its 页面不存在 page and status 200 (anatomy 7.5): the first
+    such answer is refetched by the next crawl (a passing glitch would be), the second withdraws the report
+    and the URL counts as gone (no more refetches). Before, it was refetched every crawl, the report kept."""
+    site = xianju.site("xianju")
+    site.options["soft_404"] = True
+    crawl(xianju, database_url)
+    county = next(c for c in site.columns if len(c.articles) > 45)
+    victim, glitch = county.articles[20], county.articles[21]
+    url, glitch_url = (xianju.article_url("xianju", a, county.column_id) for a in (victim, glitch))
+    xianju.withdraw_article("xianju", victim.article_id)  # still listed, the page says 页面不存在
+    xianju.withdraw_article("xianju", glitch.article_id)
+
+    first = crawl(xianju, database_url, "--revalidate")
+    assert [r.status for r in first if r.path in (urlsplit(url).path, urlsplit(glitch_url).path)] == [200, 200]
+    assert reports(database_url)[url]["withdrawn_at"] is None  # once may be a glitch
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT url, state FROM crawl_urls WHERE url = ANY(%s)", ([url, glitch_url],)))
+    assert states == {url: "failed", glitch_url: "failed"}
+
+    xianju.mutate(lambda: setattr(glitch, "withdrawn", False))  # the glitch has passed
+    second = crawl(xianju, database_url)  # failed articles are fetched again first
+    assert sorted(r.path for r in second if r.path.startswith("/art/")) == sorted(
+        urlsplit(u).path for u in (url, glitch_url))
+    after = reports(database_url)
+    assert after[url]["withdrawn_at"] is not None
+    assert after[glitch_url]["withdrawn_at"] is None and after[glitch_url]["version"] == 1
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT url, state FROM crawl_urls WHERE url = ANY(%s)", ([url, glitch_url],)))
+    assert states == {url: "gone", glitch_url: "fetched"}
+
+    third = crawl(xianju, database_url)
+    assert not [r for r in third if r.path.startswith("/art/")]  # gone: not asked for again
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+from pathlib import Path
 
 import psycopg
 
@@ -164,3 +165,34 @@ def test_attachment_only_reports_of_two_towns_are_two_reports_and_a_repost_is_fo
     assert store(db, stage(db, repost), only_file("朱溪镇2024年工作总结", "zx-copy.pdf")) == "repost"
     assert [(r[3], r[6]) for r in reports(db)] == [("朱溪镇2024年工作总结", sorted([zhuxi, repost])),
                                                    ("下各镇2024年工作总结", [xiage])]
+
+
+def test_a_soft_404_is_gone_only_after_another_in_a_row(db):
+    """confirm_soft_404s: the page before this one of the same URL decides, in the same batch or an earlier one."""
+    from gongkai.ingest.run import ingest_batch
+    from gongkai.replica.articles import render_not_found
+
+    soft = render_not_found(None).encode("utf-8")
+    article = (Path(__file__).parent / "fixtures" / "jcms" / "002_wuyi_liucheng.html").read_bytes()
+
+    def put(url: str, body: bytes) -> None:
+        db.execute("""INSERT INTO staged_pages (url, final_url, site, status, headers, body, body_sha256, fetched_at)
+                      VALUES (%s, %s, 'zjxj', 200, '{"Content-Type": ["text/html; charset=UTF-8"]}', %s, %s, now())""",
+                   (url, url, body, hashlib.sha256(body).digest()))
+
+    twice, broken = f"{HOST}/art/2024/1/1/art_1_1.html", f"{HOST}/art/2024/1/1/art_1_2.html"
+    put(twice, soft)
+    put(twice, soft)  # both in one batch
+    put(broken, soft)
+    put(broken, article)  # an article between two soft 404s: the second is a first again
+    put(broken, soft)
+    ingest_batch(db)
+    notes = db.execute("SELECT url, ingest_note FROM staged_pages ORDER BY id").fetchall()
+    assert [n for _, n in notes] == ["refetch: a 'page not found' page answered with status 200", "withdrawn",
+                                     "refetch: a 'page not found' page answered with status 200", "new",
+                                     "refetch: a 'page not found' page answered with status 200"]
+    put(broken, soft)  # a later batch: the page before it (in the table) was a soft 404
+    ingest_batch(db)
+    assert db.execute("SELECT ingest_note FROM staged_pages ORDER BY id DESC LIMIT 1").fetchone() == ("withdrawn",)
+    assert db.execute("SELECT withdrawn_at IS NOT NULL FROM reports r JOIN report_urls u ON u.report_id = r.id "
+                      "WHERE u.url = %s", (broken,)).fetchone() == (True,)

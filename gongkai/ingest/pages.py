@@ -29,6 +29,11 @@ class StagedPage:
     listing_date: date | str | None = None
 
 
+# The note of a soft 404 ("page not found" answered with 200). Once is refetched; the same answer from the
+# next fetch too means the page is gone (gongkai.ingest.run.confirm_soft_404s).
+SOFT_404 = "a 'page not found' page answered with status 200"
+
+
 @dataclass
 class PageOutcome:
     kind: str  # article | gone | retry | skip
@@ -94,7 +99,7 @@ def examine_page(page: StagedPage) -> PageOutcome:
     if is_challenge_page(html):
         return PageOutcome("retry", note="anti-bot challenge page instead of the article")
     if is_not_found_page(html):  # a soft 404 must not become a report, nor a new version of one
-        return PageOutcome("retry", note="a 'page not found' page answered with status 200")
+        return PageOutcome("retry", note=SOFT_404)
     fields = extract_article(html, page.final_url or page.url)
     if not fields.title or not fields.body.strip() and not fields.attachments:
         return PageOutcome("retry", note="no article title or body found")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from gongkai.ingest.pages import PageOutcome, StagedPage, examine_page
+from gongkai.ingest.pages import SOFT_404, PageOutcome, StagedPage, examine_page
 from gongkai.ingest.store import StoreItem, fingerprint, store_batch
 
 logger = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
             except Exception as exc:  # a parser bug must not stop the queue; the page is kept for reingest
                 logger.exception("extraction failed for staged page %s (%s)", page.id, page.url)
                 outcomes.append(exc)
+        confirm_soft_404s(cur, pages, outcomes)
         to_store: list[int] = []
         items: list[StoreItem] = []  # articles, and gone URLs (fields None) whose reports get withdrawn
         for n, outcome in enumerate(outcomes):
@@ -107,6 +108,34 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
     return counts
 
 
+def confirm_soft_404s(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> None:
+    """A soft 404 whose URL's fetch before it was one too is the page gone (its report withdrawn).
+
+    The first is refetched by the next crawl, as a passing glitch of the portal's CMS would be; the
+    same answer twice in a row is how these portals say an article was withdrawn, and refetching it
+    every crawl forever would leave its report standing. Costs a query only for batches holding one.
+    """
+    soft = [n for n, o in enumerate(outcomes) if isinstance(o, PageOutcome) and o.kind == "retry" and o.note == SOFT_404]
+    if not soft:
+        return
+    ids, urls = [pages[n].id for n in soft], [pages[n].url for n in soft]
+    before = dict(cur.execute(
+        """SELECT m.id, p.ingest_note FROM unnest(%s::bigint[], %s::text[]) AS m(id, url)
+           CROSS JOIN LATERAL (SELECT ingest_note FROM staged_pages s
+                               WHERE s.url = m.url AND s.id < m.id ORDER BY s.id DESC LIMIT 1) p""",
+        (ids, urls)).fetchall())
+    earlier: dict[str, PageOutcome | Exception] = {}  # the batch's own pages: not marked yet
+    for n, (page, outcome) in enumerate(zip(pages, outcomes, strict=True)):
+        previous = earlier.get(page.url)
+        earlier[page.url] = outcome
+        if n not in soft:
+            continue
+        again = (isinstance(previous, PageOutcome) and previous.note == SOFT_404 if previous is not None
+                 else before.get(page.id) == f"refetch: {SOFT_404}")
+        if again:
+            outcomes[n] = PageOutcome("gone", note=f"{SOFT_404}, twice in a row")
+
+
 def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str, int | None] | None,
            frontier: list[tuple[str, str, str]]) -> tuple[str, str, int | None]:
     """(ingest_state, note, report_id) for one page; frontier updates the outcome calls for go to `frontier`."""
@@ -117,7 +146,7 @@ def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str
         return "done", stored[0], stored[1]
     if outcome.kind == "gone":
         assert stored is not None
-        if stored[1] is None:
+        if stored[1] is None or outcome.note.startswith(SOFT_404):  # the crawl took a soft 404 for fetched
             frontier.append(("gone", outcome.note, page.url))
         return "done", "withdrawn", stored[1]
     if outcome.kind == "retry":

@@ -12,7 +12,8 @@ Routes per site:
   GET  /robots.txt                          site.robots_txt or 404
   GET  /col/col<columnid>/index.html        listing shell with the first group (query ignored)
   POST /module/jpage/dataproxy.jsp          record windows (GET answers 405, as a POST-only jsp)
-  GET  /art/<Y>/<M>/<D>/art_<col>_<id>.html article (faults: 429/503 first, withdrawn -> 404)
+  GET  /art/<Y>/<M>/<D>/art_<col>_<id>.html article (faults: 429/503 first, withdrawn -> 404, or 200
+                                            with the same 页面不存在 page where options["soft_404"])
   GET  /private/art/…                       same, for records listed under a robots-disallowed path
   GET  /module/download/downfile.jsp        302 -> /attach/0/<filename>
   GET  /attach/0/<filename>                 attachment bytes
@@ -419,6 +420,6 @@ class ReplicaServer:
         if n < art.too_many_first + art.fail_first:
             return _Response(503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
                              "text/html; charset=UTF-8")
-        if art.withdrawn:
-            return self._not_found(site)
+        if art.withdrawn:  # options["soft_404"]: the 页面不存在 page with status 200 (anatomy 7.5)
+            return self._html(site, render_not_found(site), 200 if site.options.get("soft_404") else 404)
         return self._html(site, render_article(site, col, art))
