@@ -108,3 +108,15 @@ def test_not_a_listing_is_a_clear_error():
         detect_platform("<html><body><h1>欢迎访问</h1></body></html>")
     with pytest.raises(UnsupportedListing, match="not a jcms column listing"):
         jcms.parse_listing_page("<html><body>nothing</body></html>", LISTING_URL)
+
+
+def test_a_proxy_paging_by_number_gets_whole_pages():
+    html = read("zjxj_col1229311252.html").replace("/module/jpage/dataproxy.jsp", "/module/web/jpage/dataproxy.jsp")
+    config = jcms.parse_jpage_config(html, LISTING_URL)
+    assert config.proxy_url == "/module/web/jpage/dataproxy.jsp"
+    first = jcms.parse_listing_page(html, LISTING_URL).next  # 6 rows embedded: page 1 holds row 7
+    assert first.url.endswith("/module/web/jpage/dataproxy.jsp?startrecord=1&endrecord=45&perpage=45&page=1")
+    assert "startrecord=46&endrecord=52&perpage=45&page=2" in jcms.dataproxy_request(LISTING_URL, config, 46).url
+    config.per_page, config.group_size, config.total_record = 100, 5, 2000  # the proxy would cut 500 rows at 300
+    assert jcms.dataproxy_request(LISTING_URL, config, 301).url.endswith(
+        "startrecord=301&endrecord=600&perpage=300&page=2")

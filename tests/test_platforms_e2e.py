@@ -311,3 +311,31 @@ def test_rows_naming_the_site_in_another_form_are_fetched_at_the_listings_addres
         states = dict(conn.execute("SELECT url, state FROM crawl_urls").fetchall())
     assert states == dict.fromkeys(expected, "fetched")
     assert {u for r in export(database_url) for u in r["urls"]} == expected
+
+
+@pytest.mark.parametrize("proxy", ["/module/web/jpage/dataproxy.jsp", "/module/jslib/jquery/jpage/dataproxy.jsp"])
+def test_jcms_on_the_other_dataproxy_paths(database_url, proxy):
+    """The proxy path is the page's proxyUrl (anatomy 1.4). /module/web/ (Jiangsu, Jiangxi) ignores
+    startrecord and serves `page` N of `perpage` rows, and its later pages repeat the previous page's
+    last row: windowed by record it gave the first page again and again (the listing stopped as
+    repeating, every row past the first group lost)."""
+    from gongkai.replica.demo import build_demo_sites
+    from gongkai.replica.jcms import WEB_PROXY_PATH
+
+    site = next(s for s in build_demo_sites() if s.name == "xianju")
+    site.options["proxy_path"] = proxy
+    site.lookahead_duplicate = proxy == WEB_PROXY_PATH
+    for column in site.columns:
+        for article in column.articles:
+            article.fail_first = article.too_many_first = 0
+    with ReplicaServer([site]) as server:
+        result = gongkai("crawl", *server.listing_urls("xianju"), "--delay", "0", database_url=database_url,
+                         timeout=300)
+        requests = list(server.requests)
+    assert result.returncode == 0, result.stderr
+    assert {u for r in export(database_url) for u in r["urls"]} == {u for _, _, u in listed(server)}
+    proxied = [r for r in requests if "dataproxy" in r.path]
+    assert proxied and {r.path for r in proxied} == {proxy} and all(r.status == 200 for r in proxied)
+    if proxy == WEB_PROXY_PATH:
+        pages = sorted(dict(parse_qsl(r.query))["page"] for r in proxied)
+        assert pages == ["2"]  # 52 rows: 45 on the column page, page 2 of 45 has the rest

@@ -2,6 +2,11 @@
 
 The column page embeds only the first group (per_page * group_size records) in
 `<script type="text/xml"><datastore>`; later groups come from POST /module/jpage/dataproxy.jsp.
+
+`site.options["proxy_path"]` moves the proxy (anatomy 1.4): `/module/web/jpage/dataproxy.jsp` (Jiangsu,
+Jiangxi) answers GET and POST and ignores startrecord: it serves `page` (1-based) of `perpage` rows
+(at most 300); `/module/jslib/jquery/jpage/dataproxy.jsp` (the old generation) behaves like the
+default. Only the site's own proxy path answers; the others are 404.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from gongkai.replica.sites import (
 )
 
 PROXY_PATH = "/module/jpage/dataproxy.jsp"
+WEB_PROXY_PATH = "/module/web/jpage/dataproxy.jsp"
+MAX_WEB_PERPAGE = 300  # "perpage above ~300 is truncated" (anatomy 1.4)
 TRUNCATE_AT = 18  # shown-title length on the truncating template
 
 
@@ -49,8 +56,12 @@ def record_li(site: ReplicaSite, column: ReplicaColumn, art: ReplicaArticle | No
     return f'<li><a href="{href}" title="{t}" target="_blank">{t}</a><span>{day}</span></li>'
 
 
+def proxy_path(site: ReplicaSite) -> str:
+    return site.options.get("proxy_path", PROXY_PATH)
+
+
 def nextgroup_href(site: ReplicaSite, column: ReplicaColumn, page: int) -> str:
-    return (f"{PROXY_PATH}?page={page}&appid=1&webid={site.webid}&path=/&columnid={column.column_id}"
+    return (f"{proxy_path(site)}?page={page}&appid=1&webid={site.webid}&path=/&columnid={column.column_id}"
             f"&unitid={site.unitid}&webname={site.webname}&permissiontype=0")
 
 
@@ -72,12 +83,12 @@ def jpage_script(site: ReplicaSite, column: ReplicaColumn, total: int) -> str:
         return f"""<script type="text/javascript">
 var param_{u} = {param};
 $(document).ready(function(){{
-  $('#{u}').jpage({{dataBefore:'<ul class="list">',dataAfter:'</ul>',proxyUrl:'{PROXY_PATH}',perPage:{site.per_page},groupSize:{site.group_size},totalRecord:{total},barPosition:'bottom',showMode:'full',ajaxParam:param_{u}}});
+  $('#{u}').jpage({{dataBefore:'<ul class="list">',dataAfter:'</ul>',proxyUrl:'{proxy_path(site)}',perPage:{site.per_page},groupSize:{site.group_size},totalRecord:{total},barPosition:'bottom',showMode:'full',ajaxParam:param_{u}}});
 }});
 </script>"""
     if site.jpage_style == JPAGE_B:
         return f"""<script type="text/javascript">
-$(document).ready(function(){{$('#{u}').jpage({{ajaxParam:{_ajax_param_js(site, column)},proxyUrl:'{PROXY_PATH}',groupSize:{site.group_size},perPage:{site.per_page},dataBefore:'<ul class="list">',dataAfter:'</ul>',totalRecord:{total},themeName:'default',showMode:'full',barPosition:'bottom',openCookies:true}});}});
+$(document).ready(function(){{$('#{u}').jpage({{ajaxParam:{_ajax_param_js(site, column)},proxyUrl:'{proxy_path(site)}',groupSize:{site.group_size},perPage:{site.per_page},dataBefore:'<ul class="list">',dataAfter:'</ul>',totalRecord:{total},themeName:'default',showMode:'full',barPosition:'bottom',openCookies:true}});}});
 </script>"""
     return f"""<script type="text/javascript">
 $('#{u}').jpage({{
@@ -89,7 +100,7 @@ $('#{u}').jpage({{
     dataStore:$('#{u} script[type="text/xml"]').text(),
     dataAfter:'</ul>',
     groupSize:{site.group_size},
-    proxyUrl:'{PROXY_PATH}',
+    proxyUrl:'{proxy_path(site)}',
     perPage:{site.per_page},
     barPosition:'bottom',
     ajaxParam:{_ajax_param_js(site, column)}
@@ -147,6 +158,10 @@ def dataproxy_xml(site: ReplicaSite, params: dict[str, str]) -> str:
     perpage = max(1, num("perpage", site.per_page))
     start = max(1, num("startrecord", 1))
     end = num("endrecord", start + perpage * site.group_size - 1)
+    if proxy_path(site) == WEB_PROXY_PATH:  # startrecord ignored: page N of perpage rows
+        perpage = min(perpage, MAX_WEB_PERPAGE)
+        page = max(1, num("page", 1))
+        start, end = (page - 1) * perpage + 1, page * perpage
     rows: list[ReplicaArticle | None] = column.records() if (ok and column is not None) else []
     total = len(rows)
     lo = start - 1

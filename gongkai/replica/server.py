@@ -11,7 +11,8 @@ writes go through one lock, and pages are rendered from the current data on ever
 Routes per site:
   GET  /robots.txt                          site.robots_txt or 404
   GET  /col/col<columnid>/index.html        listing shell with the first group (query ignored)
-  POST /module/jpage/dataproxy.jsp          record windows (GET answers 405, as a POST-only jsp)
+  POST /module/jpage/dataproxy.jsp          record windows (GET answers 405, as a POST-only jsp); or the
+                                            site's options["proxy_path"] (/module/web/…: GET too, by page)
   GET  /art/<Y>/<M>/<D>/art_<col>_<id>.html article (faults: 429/503 first, withdrawn -> 404, or 200
                                             with the same 页面不存在 page where options["soft_404"])
   GET  /private/art/…                       same, for records listed under a robots-disallowed path
@@ -42,7 +43,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from gongkai.replica.articles import render_article, render_not_found
-from gongkai.replica.jcms import PROXY_PATH, dataproxy_xml, render_listing
+from gongkai.replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
 from gongkai.replica.sites import ReplicaArticle, ReplicaSite
 
 FIRST_ADDRESS = 10  # sites bind 127.0.0.10, .11, …
@@ -357,8 +358,8 @@ class ReplicaServer:
     def _route_locked(
         self, site: ReplicaSite, method: str, path: str, query: str, form: list[tuple[str, str]]
     ) -> _Response:
-        if path == PROXY_PATH:
-            if method != "POST":
+        if path == proxy_path(site):
+            if method != "POST" and path != WEB_PROXY_PATH:
                 return _Response(405, b"<html><body>HTTP Status 405 - Request method 'GET' not supported</body></html>",
                                  "text/html; charset=UTF-8", (("Allow", "POST"),))
             params = dict(parse_qsl(query, keep_blank_values=True))

@@ -27,6 +27,7 @@ FORM_FIELDS = ("col", "appid", "webid", "path", "columnid", "sourceContentType",
 FORM_DEFAULTS = {"col": "1", "appid": "1", "path": "/", "sourceContentType": "1", "permissiontype": "0"}
 # A listing that claims more rows than this is not a township column; stop rather than page forever.
 MAX_RECORDS = 20000
+MAX_PAGE_ROWS = 300  # a proxy paging by number cuts perpage above ~300 (anatomy 1.4)
 
 _DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.S | re.I)
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)
@@ -153,12 +154,29 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
     return config
 
 
+def pages_by_number(proxy_url: str) -> bool:
+    """The /module/web/jpage proxy (Jiangsu, Jiangxi; anatomy 1.4) ignores startrecord and serves
+    `page` N of `perpage` rows, so its windows are whole pages of one window each."""
+    return "/module/web/" in proxy_url
+
+
 def dataproxy_request(listing_url: str, config: JpageConfig, start: int) -> ListingRequest:
-    """The POST a browser's jpage sends for the record window starting at `start` (1-based)."""
-    end = start + config.window - 1
+    """The POST a browser's jpage sends for the record window starting at `start` (1-based).
+
+    On a proxy that pages by number the window is the page holding `start` (perpage = the window, so
+    both readings of the request name the same rows; rows already read come again and are known)."""
+    query = ""
+    if pages_by_number(config.proxy_url):
+        per_page = min(config.window, MAX_PAGE_ROWS)
+        page = (start - 1) // per_page + 1
+        start, end = (page - 1) * per_page + 1, page * per_page
+        query = f"&page={page}"
+    else:
+        end = start + config.window - 1
+        per_page = config.per_page
     if config.total_record is not None:
         end = min(end, config.total_record)
-    url = urljoin(listing_url, config.proxy_url) + f"?startrecord={start}&endrecord={end}&perpage={config.per_page}"
+    url = urljoin(listing_url, config.proxy_url) + f"?startrecord={start}&endrecord={end}&perpage={per_page}{query}"
     form = {key: str(config.ajax_param.get(key, FORM_DEFAULTS.get(key, ""))) for key in FORM_FIELDS}
     state = {"listing_url": listing_url, "start": start, "end": end, "per_page": config.per_page,
              "group_size": config.group_size, "proxy_url": config.proxy_url, "ajax_param": dict(config.ajax_param),
