@@ -120,3 +120,20 @@ def test_a_proxy_paging_by_number_gets_whole_pages():
     config.per_page, config.group_size, config.total_record = 100, 5, 2000  # the proxy would cut 500 rows at 300
     assert jcms.dataproxy_request(LISTING_URL, config, 301).url.endswith(
         "startrecord=301&endrecord=600&perpage=300&page=2")
+
+
+def test_a_page_with_another_list_widget_reads_its_own_columns():
+    """A 最新公开 box (another jpage widget, another column, more rows) before the column's list: the
+    column's own datastore and jpage call are read, not the first on the page nor a mix of both."""
+    html = read("zjxj_col1229311252.html")
+    rows = "".join(f"<record><![CDATA[<li><a href='/art/2024/9/{d}/art_1229300009_50{d:02d}.html' title='县政府第{d}次常务会议"
+                   f"纪要'>县政府第{d}次常务会议纪要</a><span>2024-09-{d:02d}</span></li>]]></record>" for d in range(1, 11))
+    box = (f'<div class="side"><div id="6400001"><script type="text/xml"><datastore><recordset>{rows}</recordset>'
+           "</datastore></script><script>$('#6400001').jpage({totalRecord:80,perPage:10,groupSize:1,"
+           "proxyUrl:'/module/jpage/dataproxy.jsp',ajaxParam:{col:1,appid:'1',webid:3114,path:'/',"
+           "columnid:1229300009,unitid:'6400001',webname:' 仙居县人民政府',permissiontype:0}});</script></div></div>")
+    page = jcms.parse_listing_page(html.replace('<div class="list_box">', box + '<div class="list_box">'), LISTING_URL)
+    assert [r.url for r in page.records] == [r.url for r in jcms.parse_listing_page(html, LISTING_URL).records]
+    assert page.total == 52
+    assert page.next.formdata["columnid"] == "1229311252"
+    assert page.next.formdata["unitid"] == "6390858" and "perpage=15" in page.next.url

@@ -34,6 +34,11 @@ _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.
 _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[(.*?)\]\]>\s*</nextgroup>", re.S | re.I)
 _TOTALRECORD = re.compile(r"<totalrecord>\s*(\d{1,9})\s*</totalrecord>", re.I)  # 5,000 digits: no total
 _DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
+# A list widget: <div id="<unitid>"><script type="text/xml"><datastore>…</datastore>
+_WIDGET = re.compile(r"""<div[^>]+id=['"]?([\w-]+)['"]?[^>]*>\s*<script[^>]+text/xml[^>]*>\s*<datastore>.*?</datastore>""",
+                     re.S | re.I)
+_SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
+_COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
 _MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
 
 
@@ -184,11 +189,37 @@ def dataproxy_request(listing_url: str, config: JpageConfig, start: int) -> List
     return ListingRequest(url=url, method="POST", formdata=form, state=state)
 
 
+def list_widget(html: str, url: str) -> str:
+    """The column's own list where a page holds several jpage widgets (a 最新信息 or 热点 box beside it):
+    the widget whose ids name the URL's column, else the one with the most rows; its datastore and
+    jpage call only. A page with one widget is returned whole."""
+    widgets = list(_WIDGET.finditer(html))
+    if len(widgets) < 2:
+        return html
+    scripts = [m.group(1) for m in _SCRIPT_BODY.finditer(html)]
+
+    def call_of(unit: str) -> str:
+        own = re.compile(rf"""#{re.escape(unit)}['"]\s*\)\s*\.jpage\(|var\s+param_{re.escape(unit)}\s*=""")
+        return next((text for text in scripts if own.search(text)), "")
+
+    column = _COLUMN_IN_URL.search(urlsplit(url).path)
+
+    def rank(widget: re.Match[str]) -> tuple[bool, int]:
+        text = widget.group(0) + call_of(widget.group(1))
+        own = column is not None and re.search(rf"columnid\W{{1,3}}{column.group(1)}(?!\d)", text) is not None
+        return own, len(_RECORD.findall(widget.group(0)))
+
+    best = max(widgets, key=rank)  # the first of equals
+    return f"{best.group(0)}\n<script type=\"text/javascript\">{call_of(best.group(1))}</script>"
+
+
 def parse_listing_page(html: str, url: str) -> ListingPage:
     """First page of a column: embedded records, and the dataproxy request for the next window."""
     store = _DATASTORE.search(html)
     if store is None and not detect(html):
         raise UnsupportedListing(f"not a jcms column listing: no {DETECT_HINT} found")
+    html = list_widget(html, url)
+    store = _DATASTORE.search(html)
     records = parse_records(store.group(1), url) if store else []
     config = parse_jpage_config(html, url)
     missing = [key for key in ("webid", "columnid", "unitid") if not config.ajax_param.get(key)]
