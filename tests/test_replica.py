@@ -396,3 +396,29 @@ def test_expected_matches_rendered_pages(srv: ReplicaServer) -> None:
             for token in ("Produced By 大汉网络 大汉版通发布系统", "http://www.hanweb.com",
                           f"/module/visitcount/visit.jsp?type=3&i_webid={site.webid}"):
                 assert token in page
+
+
+def test_replica_command_serves_every_platform_on_request():
+    """`python -m gongkai.replica --every-platform --json`: one JSON line of listing URLs, each platform's
+    detected as such from its own page."""
+    import json as json_lib
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    from gongkai.crawler.platforms import detect_platform
+
+    proc = subprocess.Popen([sys.executable, "-m", "gongkai.replica", "--every-platform", "--json"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        urls = json_lib.loads(proc.stdout.readline())
+        detected = {}
+        for site in ("xianju", "kaihua", "dongyang", "yiwu", "shangyu"):
+            with urllib.request.urlopen(urls[site][0], timeout=10) as response:
+                page = response.read().decode("gbk" if site == "kaihua" else "utf-8")
+            detected[site] = detect_platform(page).NAME
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert detected == {"xianju": "jcms", "kaihua": "trs", "dongyang": "generic", "yiwu": "jpaas", "shangyu": "xxgk"}

@@ -1,4 +1,8 @@
-"""`python -m gongkai.replica`: serve the demo portals until Ctrl-C, printing their column URLs."""
+"""`python -m gongkai.replica`: serve the demo portals until Ctrl-C, printing their column URLs.
+
+`--every-platform` also serves one replica of each other platform (TRS, a generic list, jpaas, the xxgk
+信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,17 @@ from gongkai.replica.server import ReplicaServer
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gongkai.replica", description=__doc__)
     ap.add_argument("--json", action="store_true", help="print {site: [listing urls]} as one JSON line")
+    ap.add_argument("--every-platform", action="store_true",
+                    help="also serve a TRS, a generic, a jpaas and an xxgk replica portal")
     args = ap.parse_args(argv)
+    sites = build_demo_sites()
+    if args.every_platform:
+        from gongkai.replica import generic, jpaas, trs, xxgk
+
+        sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with ReplicaServer(build_demo_sites()) as srv:
+    with ReplicaServer(sites) as srv:
         urls = {name: srv.listing_urls(name) for name in srv.sites}
         if args.json:
             print(json.dumps(urls, ensure_ascii=False), flush=True)
