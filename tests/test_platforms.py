@@ -200,8 +200,16 @@ def test_jpaas_paging_ends():
     assert jpaas.parse_continuation(read("jpaas/unit_empty.json"), first.url, first.state).next is None
     # a deployment that answers the last page again past the end
     page1 = jpaas.parse_continuation(read("jpaas/unit_page1.json"), first.url, first.state)
-    repeat = jpaas.parse_continuation(read("jpaas/unit_page1.json"), page1.next.url, page1.next.state)
+    past_end = {**page1.next.state, "page_no": 8}
+    repeat = jpaas.parse_continuation(read("jpaas/unit_page1.json"), page1.next.url, past_end)
     assert repeat.records == [] and repeat.next is None
+    # short of the pager's last page, an empty or repeated page (or success:false) is no end: the list
+    # would count as completely walked, and a --full crawl delist what it had not reached
+    for body, what in ((read("jpaas/unit_page1.json"), "the rows of page 1"), (read("jpaas/unit_empty.json"), "empty")):
+        with pytest.raises(UnsupportedListing, match=f"page 2 of 7 with {what}"):
+            jpaas.parse_continuation(body, page1.next.url, page1.next.state)
+    with pytest.raises(UnsupportedListing, match="success=false"):
+        jpaas.parse_continuation(read("jpaas/unit_fail.json"), page1.next.url, page1.next.state)
     with pytest.raises(UnsupportedListing, match="success=false: 参数错误"):
         jpaas.parse_continuation(read("jpaas/unit_fail.json"), first.url, first.state)
     with pytest.raises(UnsupportedListing, match="no JSON"):
@@ -212,7 +220,8 @@ def test_jpaas_success_false_after_the_first_page_ends_the_list():
     """Deployments without a pager answer success:false past the last page: the end, not an error (a
     listing problem made every crawl exit 1 and the column never counted as completely walked)."""
     first = jpaas.parse_listing_page(read("jpaas/col1229187636.html"), JPAAS_URL).next
-    page1 = jpaas.parse_continuation(read("jpaas/unit_page1.json"), first.url, first.state)
+    pagerless = read("jpaas/unit_page1.json").replace("data-page", "data-x")
+    page1 = jpaas.parse_continuation(pagerless, first.url, first.state)
     for body in (read("jpaas/unit_fail.json"), '{"success":false,"message":"暂无数据","data":[]}',
                  '{"success":false}'):
         end = jpaas.parse_continuation(body, page1.next.url, page1.next.state)

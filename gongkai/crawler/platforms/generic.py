@@ -75,11 +75,17 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def attribute_text(value: str) -> str:
+    """An attribute's text, whitespace collapsed; some templates put markup into title= (anatomy 1.6)."""
+    text = _clean(value)
+    if "<" in text:
+        text = _clean(lxml.html.fragment_fromstring(text, create_parent="div").text_content())
+    return text
+
+
 def link_title(link: HtmlElement) -> str:
     """The title= attribute (whole where the shown text is cut with …), else the shown text."""
-    title = _clean(link.get("title") or "")
-    if "<" in title:  # some templates put markup into title=
-        title = _clean(lxml.html.fragment_fromstring(title, create_parent="div").text_content())
+    title = attribute_text(link.get("title") or "")
     if not title:
         title = _clean(_DATE.sub("", link.text_content())).strip(" []【】")
     return title

@@ -113,7 +113,7 @@ def _clean_title(text: str) -> str:
     return " ".join(text.split())
 
 
-def _js_object_pairs(text: str) -> dict[str, str]:
+def js_object_pairs(text: str) -> dict[str, str]:
     """Flat key:value pairs of a JS object literal, whatever the quoting and key order."""
     pairs = {}
     for match in re.finditer(r"['\"]?(\w+)['\"]?\s*:\s*(?:'([^']*)'|\"([^\"]*)\"|([^,{}\s]+))", text):
@@ -129,9 +129,9 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
     ajax_block = re.search(r"ajaxParam\s*:\s*\{(.*?)\}", html, re.S)
     param_block = re.search(r"var\s+param_\d+\s*=\s*\{(.*?)\}", html, re.S)
     if ajax_block:
-        config.ajax_param = _js_object_pairs(ajax_block.group(1))
+        config.ajax_param = js_object_pairs(ajax_block.group(1))
     elif param_block:
-        config.ajax_param = _js_object_pairs(param_block.group(1))
+        config.ajax_param = js_object_pairs(param_block.group(1))
     for name, attr in (("totalRecord", "total_record"), ("perPage", "per_page"), ("groupSize", "group_size")):
         match = re.search(rf"\b{name}\s*:\s*['\"]?(\d{{1,9}})(?!\d)", html)  # no 5,000-digit int()
         if match:

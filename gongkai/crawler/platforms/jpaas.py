@@ -16,8 +16,10 @@ Zhejiang sites, reproduced by the replica, not verified against a live site from
   with an optional pager (`data-page` attributes) inside the html. Past the last page the html is
   empty, or the last page again, or the answer is success:false, depending on the deployment; there
   is rarely a total. Paging stops on an empty page, a page that repeats the previous one, success:false
-  on a page after the first, the pager's last data-page, or MAX_PAGES. success:false on page 1 is an
-  error (wrong ids): the list was never read.
+  on a page after the first, or the pager's last data-page. success:false on page 1 is an error (wrong
+  ids): the list was never read; so is an empty or repeated page short of the pager's last data-page,
+  or a list past MAX_PAGES (either would count as a completely walked list, and a --full crawl delist
+  what it had not reached).
 - Article links are `/col/col<id>/art/<YYYY>/art_<32 hex>.html`, next to legacy jcms
   `/art/Y/M/D/art_<col>_<id>.html` links; both are kept.
 The column page itself usually lists nothing (rows arrive by script), so its ListingPage holds no
@@ -113,7 +115,7 @@ def _page_size(data: dict) -> int:
 
 
 def unit_request(listing_url: str, gateway: str, data: dict, page_no: int, page_size: int,
-                 previous_first: str | None = None) -> ListingRequest:
+                 previous_first: str | None = None, last_page: int | None = None) -> ListingRequest:
     """The GET a browser's unitbuild.js sends for page `page_no` (1-based)."""
     params: dict[str, str] = {
         "parseType": str(data.get("parseType") or "bulidstatic"),  # sic: the gateway's spelling
@@ -133,7 +135,7 @@ def unit_request(listing_url: str, gateway: str, data: dict, page_no: int, page_
                "Accept": "application/json, text/javascript, */*; q=0.01"}
     state = {"listing_url": listing_url, "gateway": gateway, "query": {k: v for k, v in data.items()
                                                                          if not isinstance(v, dict | list)},
-             "page_no": page_no, "page_size": page_size, "previous_first": previous_first}
+             "page_no": page_no, "page_size": page_size, "previous_first": previous_first, "last_page": last_page}
     return ListingRequest(url=url, state=state, headers=headers)
 
 
@@ -173,8 +175,9 @@ def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
     if not isinstance(answer, dict):
         raise UnsupportedListing("jpaas gateway answered JSON that is not an object")
     if answer.get("success") is False:
-        if state["page_no"] > 1:  # past the last page: the way many deployments end a list (anatomy 2.3)
-            return ListingPage(records=[])
+        last_page = state.get("last_page")
+        if state["page_no"] > 1 and (last_page is None or state["page_no"] > last_page):
+            return ListingPage(records=[])  # past the last page: the way many deployments end a list (anatomy 2.3)
         raise UnsupportedListing(f"jpaas gateway answered success=false: {answer.get('message') or ''}".strip())
     data = answer.get("data")
     fragment = data.get("html") if isinstance(data, dict) else None
@@ -183,10 +186,16 @@ def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
     records, last_page = records_of(fragment, state["listing_url"])
     page_no = state["page_no"]
     first = records[0].url if records else None
+    known = last_page if last_page is not None else state.get("last_page")
     if not records or first == state.get("previous_first"):  # past the end: empty, or the last page again
+        if known is not None and page_no <= known:  # short of the pager's last page: not the end
+            what = "empty" if not records else f"the rows of page {page_no - 1}"
+            raise UnsupportedListing(f"jpaas gateway answered page {page_no} of {known} with {what}")
         return ListingPage(records=[])
-    next_request = None
-    if page_no < MAX_PAGES and (last_page is None or page_no < last_page):
-        next_request = unit_request(state["listing_url"], state["gateway"], state["query"], page_no + 1,
-                                    state["page_size"], previous_first=first)
+    if last_page is not None and page_no >= last_page:
+        return ListingPage(records=records)
+    if page_no >= MAX_PAGES:  # not the end of the list, and not walked to it: said, not a complete walk
+        raise UnsupportedListing(f"jpaas list runs past {MAX_PAGES} pages: not read to its end")
+    next_request = unit_request(state["listing_url"], state["gateway"], state["query"], page_no + 1,
+                                state["page_size"], previous_first=first, last_page=known)
     return ListingPage(records=records, next=next_request)

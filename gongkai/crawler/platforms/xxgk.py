@@ -31,7 +31,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 from lxml.html import HtmlElement
 
 from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
-from gongkai.crawler.platforms.generic import parse_date, parse_html, row_record
+from gongkai.crawler.platforms.generic import attribute_text, parse_date, parse_html, row_record
+from gongkai.crawler.platforms.jcms import js_object_pairs
 from gongkai.models import ListingRecord
 
 NAME = "xxgk"
@@ -52,14 +53,20 @@ _PAGES = re.compile(r"共\s*(\d{1,6})\s*页")
 _ART_COLUMN = re.compile(r"art_(\d+)_\d+\.s?html?", re.I)
 _COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
 _SEARCH_URL = re.compile(r"""[^\s"'<>()]*/module/xxgk/search\.jsp\?[^\s"'<>()]*""", re.I)
-_JS_PAIR = re.compile(r"""['"]?(infotypeId|jdid|area|divid|sortfield|standardXxgk|isAllList)['"]?\s*[:=]\s*"""
-                      r"""(?:'([^'\n]*)'|"([^"\n]*)")""")
+_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
+_JS_OBJECT = re.compile(r"\{[^{}]*\}")  # an object literal holding no other: a $.ajax's data:{…}
+_QUERY_STRING = re.compile(r"""['"]([^'"<>]*\b(?:infotypeId|divid)=[^'"<>]*)['"]""")
 
 
 def detect(html: str) -> bool:
     if SEARCH_PATH not in html and not _ROW_CLASS.search(html):
         return False
-    return bool(search_form(html) or _ROW_CLASS.search(html))
+    return bool(_ROW_CLASS.search(html) or search_form(html))
+
+
+def names_list(fields: dict[str, str]) -> bool:
+    """Whether these fields say which list to search (a site's quick-search box does not)."""
+    return any(str(fields.get(key) or "").strip() for key in IDENTITY)
 
 
 def _form_fields(form: HtmlElement) -> dict[str, str]:
@@ -84,23 +91,36 @@ def _form_fields(form: HtmlElement) -> dict[str, str]:
 
 
 def search_form(html: str) -> tuple[str, dict[str, str]] | None:
-    """(search.jsp URL as written, fields) from the page's form, search.jsp URL or script object."""
+    """(search.jsp URL as written, fields) of the list the page posts to search.jsp: from a form holding
+    the list's hidden fields (whatever its action: a script may post it), a search.jsp URL naming the
+    list, or the data object (or query string) of the script's call, in that order."""
     if SEARCH_PATH not in html:
         return None
-    root = parse_html(html)
-    for form in root.iter("form"):
-        action = (form.get("action") or "").strip()
-        if SEARCH_PATH in action:
-            return action, _form_fields(form)
     urls = [html_lib.unescape(m.group(0)) for m in _SEARCH_URL.finditer(html)]
+    default_action = next((u for u in urls), SEARCH_PATH)
+    unnamed: tuple[str, dict[str, str]] | None = None  # a search box posting to search.jsp, naming no list
+    for form in parse_html(html).iter("form"):
+        fields = _form_fields(form)
+        action = (form.get("action") or "").strip()
+        if names_list(fields):
+            return (action if SEARCH_PATH in action else default_action), fields
+        if SEARCH_PATH in action and unnamed is None:
+            unnamed = action, fields
     for url in urls:
         fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        if any(fields.get(k) for k in IDENTITY):
+        if names_list(fields):
             return url, {k: v for k, v in fields.items() if k in FORM_DEFAULTS}
-    pairs = {m.group(1): next(g for g in m.groups()[1:] if g is not None) for m in _JS_PAIR.finditer(html)}
-    if any(pairs.get(k) for k in IDENTITY):  # a script's data object, posted to the search.jsp URL it names
-        return (urls[0] if urls else SEARCH_PATH), pairs
-    return None
+    scripts = [m.group(1) for m in _SCRIPT.finditer(html)]
+    for script in sorted(scripts, key=lambda text: SEARCH_PATH not in text):  # the one calling search.jsp first
+        for literal in _JS_OBJECT.finditer(script):
+            fields = {k: v for k, v in js_object_pairs(literal.group(0)).items() if k != "currpage"}
+            if names_list(fields):
+                return default_action, fields
+        for literal in _QUERY_STRING.finditer(script):  # data: "infotypeId=…&divid=…&currpage=" + page
+            fields = dict(parse_qsl(literal.group(1).lstrip("?&"), keep_blank_values=True))
+            if names_list(fields):
+                return default_action, {k: v for k, v in fields.items() if k != "currpage"}
+    return unnamed
 
 
 def column_ids(listing_url: str, fields: dict[str, str]) -> frozenset[str]:
@@ -109,15 +129,16 @@ def column_ids(listing_url: str, fields: dict[str, str]) -> frozenset[str]:
     found = _COLUMN_IN_URL.search(urlsplit(listing_url).path)
     if found:
         ids.add(found.group(1))
-    divid = re.fullmatch(r"div(\d+)", fields.get("divid", "").strip())
+    divid = re.fullmatch(r"div(\d+)", str(fields.get("divid") or "").strip())
     if divid:
         ids.add(divid.group(1))
     return frozenset(ids)
 
 
 def search_request(listing_url: str, action: str, fields: dict[str, str], page_no: int,
-                   columns: frozenset[str], previous_first: str | None = None) -> ListingRequest:
-    """The POST a browser sends for page `page_no` (1-based); currpage in the form, not the query."""
+                   columns: frozenset[str], walk: dict | None = None) -> ListingRequest:
+    """The POST a browser sends for page `page_no` (1-based); currpage in the form, not the query.
+    `walk`: what the pages read so far showed (their first row, 共N页, rows seen and kept)."""
     parts = urlsplit(urljoin(listing_url, action))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k not in fields and k != "currpage"]
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
@@ -125,7 +146,7 @@ def search_request(listing_url: str, action: str, fields: dict[str, str], page_n
     form = {**{k: v for k, v in FORM_DEFAULTS.items() if k not in in_query}, **fields, "currpage": str(page_no)}
     headers = {"Referer": listing_url, "X-Requested-With": "XMLHttpRequest"}
     state = {"listing_url": listing_url, "action": action, "fields": fields, "page_no": page_no,
-             "columns": sorted(columns), "previous_first": previous_first}
+             "columns": sorted(columns), **(walk or {})}
     return ListingRequest(url=url, method="POST", formdata=form, state=state, headers=headers)
 
 
@@ -140,7 +161,7 @@ def result_rows(root: HtmlElement, base: str) -> list[ListingRecord]:
             continue
         link = next((a for a in row.iter("a") if urljoin(base, (a.get("href") or "").strip()) == record.url), None)
         if link is not None:
-            title = " ".join((link.get("title") or link.get("mc") or "").split())
+            title = attribute_text(link.get("title") or "") or attribute_text(link.get("mc") or "")
             date = parse_date(link.get("rq") or "")
             record = ListingRecord(url=record.url, title=title or record.title, date=date or record.date)
         records.append(record)
@@ -158,19 +179,51 @@ def in_column(record: ListingRecord, columns: frozenset[str] | set[str]) -> bool
     return not columns or found is None or found.group(1) in columns
 
 
-def _page(html: str, listing_url: str, action: str, fields: dict[str, str], page_no: int,
-          columns: frozenset[str], previous_first: str | None) -> ListingPage:
+def _page(html: str, state: dict) -> ListingPage:
+    """One search.jsp answer. Anything but a result table, or a page short of 共N页 coming back empty or
+    repeated, is an error: ending the walk there would count the column as completely walked, and a
+    --full crawl would delist every row not yet seen."""
+    listing_url, page_no = state["listing_url"], state["page_no"]
+    columns = frozenset(state["columns"])
     root = parse_html(html)
     rows = result_rows(root, listing_url)
-    first = rows[0].url if rows else None
-    if not rows or first == previous_first:  # past the end: an empty table, or the last page again
-        return ListingPage(records=[])
     pages = page_count(root)
+    if not rows and pages is None and not root.xpath("//tr[contains(@class, 'tr_main_title')]"):
+        raise UnsupportedListing(f"search.jsp answered page {page_no} without a result table")
+    known = pages if pages is not None else state.get("pages")
+    seen, kept = state.get("seen", 0), state.get("kept", 0)
+    others: dict[str, int] = dict(state.get("others", {}))
+    first = rows[0].url if rows else None
+    if not rows or first == state.get("previous_first"):
+        if known is not None and page_no <= known:
+            what = "empty" if not rows else "the same rows as page " + str(page_no - 1)
+            raise UnsupportedListing(f"search.jsp answered page {page_no} of {known} with {what}")
+        _check_kept(seen, kept, columns, others)
+        return ListingPage(records=[])  # past the last page
     records = [r for r in rows if in_column(r, columns)]
-    next_request = None
-    if page_no < MAX_PAGES and (pages is None or page_no < pages):
-        next_request = search_request(listing_url, action, fields, page_no + 1, columns, previous_first=first)
-    return ListingPage(records=records, next=next_request, total=None)
+    for row in rows:
+        found = _ART_COLUMN.search(row.url)
+        if found and not in_column(row, columns) and (found.group(1) in others or len(others) < 5):
+            others[found.group(1)] = others.get(found.group(1), 0) + 1
+    seen, kept = seen + len(rows), kept + len(records)
+    if pages is not None and page_no >= pages or pages is None and not rows:
+        _check_kept(seen, kept, columns, others)
+        return ListingPage(records=records)
+    if page_no >= MAX_PAGES:
+        raise UnsupportedListing(f"search.jsp lists more than {MAX_PAGES} pages: not read to its end")
+    walk = {"previous_first": first, "pages": known, "seen": seen, "kept": kept, "others": others}
+    next_request = search_request(listing_url, state["action"], state["fields"], page_no + 1, columns, walk)
+    return ListingPage(records=records, next=next_request)
+
+
+def _check_kept(seen: int, kept: int, columns: frozenset[str], others: dict[str, int]) -> None:
+    """A walk that kept none of the rows it saw names the wrong column ids, or a portal whose links do not
+    carry the column: said loudly, not a column silently empty."""
+    if seen and not kept and columns:
+        ids = "/".join(sorted(columns))
+        found = ", ".join(f"{col} ({n})" for col, n in sorted(others.items(), key=lambda item: -item[1]))
+        raise UnsupportedListing(f"none of the {seen} rows search.jsp listed link this column (art_{ids}_…); "
+                                 f"they link columns {found or 'of no art_ form'}")
 
 
 def parse_listing_page(html: str, url: str) -> ListingPage:
@@ -178,22 +231,23 @@ def parse_listing_page(html: str, url: str) -> ListingPage:
     by GET from a URL naming the list (its rows, and the POST for page 2)."""
     if SEARCH_PATH in urlsplit(url).path:
         fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        if not any(fields.get(k) for k in IDENTITY):
+        if not names_list(fields):
             raise UnsupportedListing(f"an xxgk search.jsp URL names no list: give one of {', '.join(IDENTITY)}")
         asked = fields.pop("currpage", "1")
         page_no = int(asked) if re.fullmatch(r"[0-9]{1,6}", asked) else 1
-        return _page(html, url, SEARCH_PATH, fields, page_no, column_ids(url, fields), None)
+        state = {"listing_url": url, "action": SEARCH_PATH, "fields": fields, "page_no": page_no,
+                 "columns": sorted(column_ids(url, fields))}
+        return _page(html, state)
     found = search_form(html)
     if found is None:
         raise UnsupportedListing(f"not an xxgk column page: no {DETECT_HINT} found")
     action, fields = found
     fields = {k: v for k, v in fields.items() if k != "currpage"}
-    if not any(fields.get(k) for k in IDENTITY):
+    if not names_list(fields):
         raise UnsupportedListing(f"the xxgk search form names no list: none of {', '.join(IDENTITY)} has a value")
     return ListingPage(records=[], next=search_request(url, action, fields, 1, column_ids(url, fields)))
 
 
 def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
     """A search.jsp answer: this column's rows and the next page's request, none after the last page."""
-    return _page(body, state["listing_url"], state["action"], state["fields"], state["page_no"],
-                 frozenset(state["columns"]), state.get("previous_first"))
+    return _page(body, state)
