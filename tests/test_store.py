@@ -196,3 +196,32 @@ def test_a_soft_404_is_gone_only_after_another_in_a_row(db):
     assert db.execute("SELECT ingest_note FROM staged_pages ORDER BY id DESC LIMIT 1").fetchone() == ("withdrawn",)
     assert db.execute("SELECT withdrawn_at IS NOT NULL FROM reports r JOIN report_urls u ON u.report_id = r.id "
                       "WHERE u.url = %s", (broken,)).fetchone() == (True,)
+
+
+def test_only_a_urls_latest_fetch_sets_its_crawl_state(db):
+    """Ingest behind the crawl (--no-ingest, a separate ingest role): a batch holding a second soft 404 and,
+    after it, the article again must leave the URL fetched, not gone (never refetched again)."""
+    from gongkai.ingest.run import ingest_batch
+    from gongkai.replica.articles import render_not_found
+
+    soft = render_not_found(None).encode("utf-8")
+    article = (Path(__file__).parent / "fixtures" / "jcms" / "001_qujiang_dazhou.html").read_bytes()
+    url = f"{HOST}/art/2024/1/1/art_1_9.html"
+
+    def put(body: bytes) -> None:
+        db.execute("""INSERT INTO crawl_urls (url, site, state) VALUES (%s, 'zjxj', 'fetched')
+                      ON CONFLICT (url) DO UPDATE SET state = 'fetched'""", (url,))
+        db.execute("""INSERT INTO staged_pages (url, final_url, site, status, headers, body, body_sha256, fetched_at)
+                      VALUES (%s, %s, 'zjxj', 200, '{"Content-Type": ["text/html; charset=UTF-8"]}', %s, %s, now())""",
+                   (url, url, body, hashlib.sha256(body).digest()))
+
+    put(article)
+    ingest_batch(db)
+    put(soft)
+    ingest_batch(db)
+    assert db.execute("SELECT state FROM crawl_urls WHERE url = %s", (url,)).fetchone() == ("failed",)
+    put(soft)
+    put(article)
+    ingest_batch(db)
+    assert db.execute("SELECT state FROM crawl_urls WHERE url = %s", (url,)).fetchone() == ("fetched",)
+    assert db.execute("SELECT withdrawn_at FROM reports").fetchall() == [(None,)]

@@ -87,14 +87,17 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
         stored = store_batch(cur, items)
         results = dict(zip(to_store, stored.outcomes, strict=True))
         marks: list[tuple[int, str, str, int | None]] = []
-        frontier: list[tuple[str, str, str]] = []
+        frontier: list[tuple[str, str, str, int]] = []
         for n, (page, outcome) in enumerate(zip(pages, outcomes, strict=True)):
             state, note, report_id = _apply(page, outcome, results.get(n), frontier)
             counts[note.split(":", 1)[0] if state != "done" else note] += 1
             marks.append((page.id, state, note, report_id))
         with conn.pipeline():
             if frontier:
-                cur.executemany("UPDATE crawl_urls SET state = %s, last_error = %s WHERE url = %s", frontier)
+                # Only from a URL's latest fetch: a later one (in this batch, or staged since) has set its state.
+                cur.executemany(
+                    """UPDATE crawl_urls c SET state = %s, last_error = %s WHERE url = %s
+                       AND NOT EXISTS (SELECT 1 FROM staged_pages s WHERE s.url = c.url AND s.id > %s)""", frontier)
             cur.execute(
                 """UPDATE staged_pages s SET ingest_state = m.state, ingest_note = m.note, report_id = m.report_id,
                           ingested_at = now()
@@ -137,7 +140,7 @@ def confirm_soft_404s(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: li
 
 
 def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str, int | None] | None,
-           frontier: list[tuple[str, str, str]]) -> tuple[str, str, int | None]:
+           frontier: list[tuple[str, str, str, int]]) -> tuple[str, str, int | None]:
     """(ingest_state, note, report_id) for one page; frontier updates the outcome calls for go to `frontier`."""
     if isinstance(outcome, Exception):
         return "error", f"error: {outcome.__class__.__name__}: {str(outcome)[:200]}", None
@@ -147,11 +150,11 @@ def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str
     if outcome.kind == "gone":
         assert stored is not None
         if stored[1] is None or outcome.note.startswith(SOFT_404):  # the crawl took a soft 404 for fetched
-            frontier.append(("gone", outcome.note, page.url))
+            frontier.append(("gone", outcome.note, page.url, page.id))
         return "done", "withdrawn", stored[1]
     if outcome.kind == "retry":
         # Not an article after all (challenge page, empty body...): the next crawl fetches it again.
-        frontier.append(("failed", outcome.note, page.url))
+        frontier.append(("failed", outcome.note, page.url, page.id))
         logger.warning("staged page %s (%s) is not an article: %s; will refetch", page.id, page.url, outcome.note)
         return "skipped", f"refetch: {outcome.note}", None
     return "skipped", f"skipped: {outcome.note}", None
