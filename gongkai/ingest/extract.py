@@ -10,7 +10,7 @@ sit in their own <span>s, and inline elements must concatenate with nothing adde
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit
 
 import lxml.html
@@ -53,8 +53,16 @@ _URL_DATE_RES = (
     re.compile(r"/(\d{4})(\d{2})(\d{2})/i\d+\.s?html?$"),
 )
 _CELL_SEP = "\x1f"  # stands for the tab between cells until the line's whitespace is collapsed
+# Opens a line that the page's structure shows to be body (a Unicode noncharacter: no page text holds it),
+# so that the chrome-line filter spares it; _drop_chrome_lines takes it out again.
+_BODY_MARK = "\ufdd0"
 _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 
+# A tool-bar word (print, close, bookmark), bare or in 【】. A line of nothing else is the tool bar, except
+# where the page's structure says it is a line of the report (see _body_word_lines).
+_TOOL_WORD = r"【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭|收藏本页|收藏)\s*】?"
+_TOOL_LINE_RE = re.compile(rf"^({_TOOL_WORD}\s*)+$")
+_ONE_TOOL_WORD_RE = re.compile(rf"^{_TOOL_WORD}$")
 # Lines that are page chrome, for bodies not cut by sentinels (containers, trafilatura). Each is anchored
 # to the shape of the widget or info line, never to a word alone: a report may well say 总阅读次数达52万,
 # 分享"枫桥经验"做法, 字号老店 or 无障碍模式改造完成, and those lines are body.
@@ -66,7 +74,7 @@ _CHROME_LINE_RES = [
         r"^.{0,60}(访问次数|浏览次数|点击次数|点击数|阅读次数)\s*[:：]?\s*\d*\s*$",
         r"^【?\s*字(号|体)\s*[:：]",
         r"^分享到?\s*[:：]|^扫一扫(在手机|手机)",
-        r"^(【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭|收藏本页|收藏)\s*】?\s*)+$",
+        _TOOL_LINE_RE.pattern,
         r"^编辑\s*[:：]\s*[(（]?\s*$",
         r"^相关(链接|附件)\s*[:：]?$",
         r"^(主办|承办|协办)(单位)?\s*[:：].{0,40}(ICP|备案|网站标识码|电话)",
@@ -123,17 +131,21 @@ class _Lines:
 
 
 def _text_lines(
-    el: HtmlElement, use_markers: bool, skip: Callable[[HtmlElement], bool] | None = None
+    el: HtmlElement, use_markers: bool, skip: Callable[[HtmlElement], bool] | None = None,
+    body: Collection[HtmlElement] = (),
 ) -> list[str]:
     """Plain-text lines of `el`: blocks break lines, inline elements concatenate, tr -> cells joined by tab.
 
-    With `use_markers`, only text between the first content begin/end sentinels counts.
+    With `use_markers`, only text between the first content begin/end sentinels counts. The line of an
+    element in `body` carries _BODY_MARK before its first character: its element, not its words, says it
+    is the report's.
     """
     stack = [_Lines()]
     rows: list[list[list[str]]] = []
     numbers: dict[HtmlElement, int] = {}
     active = not use_markers
     done = False
+    mark = False  # a line of `body` opened: the mark goes before its first character
     for event in walk(el, skip):
         kind = event[0]
         if kind == "marker":
@@ -145,10 +157,16 @@ def _text_lines(
             continue
         if kind == "text":
             if active:
-                stack[-1].add(event[1])
+                if mark and event[1].strip(BLANK):
+                    stack[-1].add(_marked(event[1]))
+                    mark = False
+                else:
+                    stack[-1].add(event[1])
             continue
         node = event[1]
         tag = node.tag.lower() if isinstance(node.tag, str) else ""
+        if kind == "end" and (tag in _BLOCK_TAGS or tag in ("td", "th")):
+            mark = False  # its line ended with no text shown (hidden): the next line is not the one marked
         if tag == "li" and kind == "start" and active:
             number = _list_number(node, numbers)
             if number:
@@ -178,9 +196,17 @@ def _text_lines(
                     stack[-1].brk()
         elif tag in _BLOCK_TAGS:
             stack[-1].brk()
+            if kind == ("end" if tag == "br" else "start") and active and node in body:
+                mark = True  # a <br>'s line is its tail, after its end
     while len(stack) > 1:
         _emit(stack[-2], stack.pop().finish())
     return stack[0].finish()
+
+
+def _marked(text: str) -> str:
+    """`text` with _BODY_MARK after its leading blanks, which the line's collapse must still strip."""
+    lead = len(text) - len(text.lstrip(BLANK))
+    return text[:lead] + _BODY_MARK + text[lead:]
 
 
 def _list_number(li: HtmlElement, numbers: dict[HtmlElement, int]) -> str:
@@ -224,6 +250,153 @@ def _is_chrome_line(line: str) -> bool:
     if count_meta_labels(line) >= 2:
         return True
     return label != "日期" and len(line) <= 40 and not _SENTENCE_PUNCT_RE.search(line) and "\t" not in line
+
+
+def _drop_chrome_lines(lines: list[str]) -> list[str]:
+    """The lines that are not chrome, unmarked: a line marked as body by its element stays whatever it says."""
+    kept = (ln.replace(_BODY_MARK, "") for ln in lines if _BODY_MARK in ln or not _is_chrome_line(ln))
+    return [ln for ln in kept if ln.strip(BLANK)]
+
+
+# Blocks that may hold a one-word line of the report, and the names of tool bars and their buttons.
+_WORD_BLOCK_TAGS = ("p", "li", "div")
+_CONTROL_TAGS = frozenset({"a", "area", "button", "input", "select"})
+_CONTROL_NAME_RE = re.compile(r"(^|[\s_-])(print|dayin|btn|button|close|toolbar|toolbox)([\s_-]|$)", re.I)
+# Short text nodes with the first character of a tool word (a Word paste may split the word across spans):
+# a one-word line has no longer ones, and a report says 相关 or 机关 in most of its paragraphs.
+_TOOL_TEXT_XPATH = (".//text()[string-length(normalize-space(.)) <= 20]"
+                    "[contains(., '打') or contains(., '关') or contains(., '收')]")
+
+
+def _body_word_lines(top: HtmlElement) -> set[HtmlElement]:
+    """The elements under `top` that open a line of one tool word (打印, 【打印】, ...) of the report: a block
+    that says only that, or a <br> whose text up to the next break does.
+
+    The same words make up the print and close buttons on nearly every page, so the words cannot tell;
+    the structure can. A button is a link, form control or onclick element, sits in a tool, share or
+    footer bar, or shares its line with other tool words (those lines never come here). A plain line
+    with none of that, next to a line of the report and to no other tool word, is the report's.
+    """
+    found: set[HtmlElement] = set()
+    seen: set[HtmlElement] = set()
+    for text in top.xpath(_TOOL_TEXT_XPATH):  # from the few texts that may hold one: cheap on long pages
+        node = text.getparent()
+        if text.is_tail:
+            if _tag(node) == "br" and _is_body_word_break(node, top):
+                found.add(node)
+            node = node.getparent()
+        while node is not None and node is not top and node not in seen:
+            seen.add(node)
+            if _tag(node) in _WORD_BLOCK_TAGS:
+                if not _ONE_TOOL_WORD_RE.match(node.text_content().strip(BLANK)):
+                    break  # nor will any block around it
+                if _is_body_word_block(node, top):
+                    found.add(node)
+            node = node.getparent()
+    return found
+
+
+def _tag(el: HtmlElement) -> str:
+    return el.tag.lower() if isinstance(el.tag, str) else ""
+
+
+# A line beside a one-word line: all the text it shows, and the part of it outside links and controls.
+_Line = tuple[str, str]
+
+
+def _is_body_word_block(el: HtmlElement, top: HtmlElement) -> bool:
+    """Whether `el`, a block saying one tool word, is plain and stands among the report's paragraphs."""
+    if any(_is_control(d) for d in el.iter()) or _in_tool_bar(el, top):
+        return False
+    siblings = (_element_sibling(el, forward) for forward in (False, True))
+    return _among_body_lines([_block_line(s) for s in siblings if s is not None])
+
+
+def _is_body_word_break(br: HtmlElement, top: HtmlElement) -> bool:
+    """Whether the line after `br`, up to the next break, is one plain tool word between lines of the
+    report (正文。<br>打印<br>正文。), in no tool bar."""
+    text, own = _run_text(br.tail, br.getnext())
+    if not _ONE_TOOL_WORD_RE.match(text.strip(BLANK)) or own != text or _in_tool_bar(br.getparent(), top):
+        return False
+    after = br.getnext()
+    while after is not None and _tag(after) not in _BLOCK_TAGS:
+        after = after.getnext()
+    if after is None:
+        return _among_body_lines([_line_before(br)])
+    after_line = _run_text(after.tail, after.getnext()) if _tag(after) == "br" else _block_line(after)
+    return _among_body_lines([_line_before(br), after_line])
+
+
+def _line_before(br: HtmlElement) -> _Line:
+    """The line that ends at `br`: from the break before it (or its parent's start) on."""
+    node = br.getprevious()
+    while node is not None and _tag(node) not in _BLOCK_TAGS:
+        node = node.getprevious()
+    if node is None:
+        parent = br.getparent()
+        return _run_text(parent.text, parent[0])
+    line = _run_text(node.tail, node.getnext())
+    return _block_line(node) if _tag(node) != "br" and not line[0].strip(BLANK) else line
+
+
+def _run_text(text: str | None, node: HtmlElement | None) -> _Line:
+    """The line that `text` opens in its parent, running over the siblings from `node` to the next break."""
+    full, own = [text or ""], [text or ""]
+    while node is not None and _tag(node) not in _BLOCK_TAGS:
+        if isinstance(node.tag, str) and is_shown(node):
+            full.append(node.text_content())
+            own.append(_own_text(node))
+        full.append(node.tail or "")
+        own.append(node.tail or "")
+        node = node.getnext()
+    return "".join(full), "".join(own)
+
+
+def _block_line(el: HtmlElement) -> _Line:
+    """A sibling as a line; only a block's own text can be a line of the report."""
+    return el.text_content(), (_own_text(el) if _tag(el) in _WORD_BLOCK_TAGS else "")
+
+
+def _among_body_lines(lines: list[_Line]) -> bool:
+    """Whether the lines beside a one-word line hold a line of the report and no other tool word: a run of
+    tool words, links or not, is a tool bar."""
+    shown = [(collapse_ws(full), collapse_ws(own)) for full, own in lines]
+    if any(_TOOL_LINE_RE.match(full) for full, _ in shown):
+        return False
+    return any(own and not _is_chrome_line(full) for full, own in shown)
+
+
+def _element_sibling(el: HtmlElement, forward: bool) -> HtmlElement | None:
+    """The nearest sibling element that a browser shows (comments and hidden elements are passed over)."""
+    node = el.getnext() if forward else el.getprevious()
+    while node is not None and not (isinstance(node.tag, str) and is_shown(node)):
+        node = node.getnext() if forward else node.getprevious()
+    return node
+
+
+def _own_text(el: HtmlElement) -> str:
+    """The text `el` shows outside links and controls: a menu entry or a button has none."""
+    if _is_control(el):
+        return ""
+    return "".join(e[1] for e in walk(el, _is_control) if e[0] == "text")
+
+
+def _is_control(el: HtmlElement) -> bool:
+    """A thing to click: a link, a form control, or an element with an onclick or javascript: handler."""
+    return (_tag(el) in _CONTROL_TAGS or el.get("onclick") is not None
+            or (el.get("href") or "").strip().lower().startswith("javascript:"))
+
+
+def _in_tool_bar(el: HtmlElement, top: HtmlElement) -> bool:
+    """Whether `el` or an ancestor below `top` is a control, or is named as a tool, share, print or page
+    frame bar: a button need not be a link there (scripts bind clicks by class)."""
+    node: HtmlElement | None = el
+    while node is not None and node is not top:
+        if isinstance(node.tag, str) and (_is_control(node) or _is_chrome_container(node) or _is_tail_widget(node)
+                                          or _named(node, _CONTROL_NAME_RE)):
+            return True
+        node = node.getparent()
+    return False
 
 
 def _first_text(root: HtmlElement, xpath: str) -> str:
@@ -380,11 +553,12 @@ def _trafilatura_lines(root: HtmlElement) -> list[str]:
     whole_lines = {_squash(line.replace("|", "")) for line in extracted.split("\n")}
     body = root.find("body")
     blocks = _metadata_blocks(root)
-    ours = _text_lines(body if body is not None else root, use_markers=False,
-                       skip=lambda el: el in blocks or _is_chrome_container(el))
+    top = body if body is not None else root
+    ours = _text_lines(top, use_markers=False, skip=lambda el: el in blocks or _is_chrome_container(el),
+                       body=_body_word_lines(top))
     kept = []
     for line in ours:
-        flat = _squash(line)
+        flat = _squash(line.replace(_BODY_MARK, ""))
         if not flat:
             continue
         if len(flat) < 12:
@@ -561,16 +735,14 @@ def extract_article(html: str, url: str) -> ArticleFields:
         lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
     elif region.container is not None:
         blocks = _metadata_blocks(region.container, keep=region.container)
-        lines = [
-            ln for ln in _text_lines(region.container, use_markers=False,
-                                     skip=lambda el: el in blocks or _is_tail_widget(el))
-            if not _is_chrome_line(ln)
-        ]
+        lines = _drop_chrome_lines(_text_lines(region.container, use_markers=False,
+                                               skip=lambda el: el in blocks or _is_tail_widget(el),
+                                               body=_body_word_lines(region.container)))
         # The metadata is read outside the body (and from blocks inside it): a body line 来源：… is not.
         body_elements = set(region.container.iter()).difference(*(set(b.iter()) for b in blocks))
         in_body = body_elements.__contains__
     else:
-        lines = [ln for ln in _trafilatura_lines(root) if not _is_chrome_line(ln)]
+        lines = _drop_chrome_lines(_trafilatura_lines(root))
     lines = _without_title(lines, title)
     attachments = _attachments(root, url)
     if not lines and not attachments:  # a scanned report: its pages are images in the body
