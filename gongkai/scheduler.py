@@ -200,6 +200,7 @@ class Service:
         self._last_beat = 0.0
         self._lock_conn: psycopg.Connection | None = None
         self._db_ok = True
+        self._alarms: set[tuple[str, str]] = set()  # (site, check) of the extraction alarms last raised
         self.scheduler: Any = None
         self.http: HealthServer | None = None
 
@@ -531,6 +532,8 @@ class Service:
             self.metrics.running.labels("ingest").dec()
             if status == "ok":
                 self.metrics.last_success.labels("ingest").set(time.time())
+            if totals:
+                self._check_extraction()
             if totals or reason == "scheduled":
                 logger.info("ingest (%s) %s in %.1fs: %s", reason, status, duration,
                             ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "nothing pending",
@@ -541,6 +544,26 @@ class Service:
             except (psycopg.Error, DatabaseError):
                 pass
             self._leave()
+
+    def _check_extraction(self) -> None:
+        """After an ingest: raise (log once, gauge 1) or clear the extraction alarms of gongkai.health."""
+        from gongkai.health import extraction_alarms, read_site_extraction
+
+        try:
+            with connect(self.database_url) as conn:
+                alarms = extraction_alarms(read_site_extraction(conn))
+        except (psycopg.Error, DatabaseError) as exc:
+            logger.warning("extraction check skipped: %s", _first_line(exc))
+            return
+        raised = {(a.site, a.check) for a in alarms}
+        for alarm in alarms:
+            self.metrics.extraction_alarm.labels(alarm.site, alarm.check).set(1)
+            if (alarm.site, alarm.check) not in self._alarms:
+                logger.warning("extraction alarm: %s", alarm.message, extra={"site": alarm.site, "check": alarm.check})
+        for site, check in self._alarms - raised:
+            self.metrics.extraction_alarm.labels(site, check).set(0)
+            logger.info("extraction alarm cleared: %s (%s)", site, check, extra={"site": site, "check": check})
+        self._alarms = raised
 
     def _job_event(self, job: str, *, started: bool = False, status: str | None = None,
                    error: str | None = None) -> None:

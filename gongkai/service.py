@@ -58,6 +58,10 @@ class Metrics:
         self.next_run = Gauge("gongkai_next_run_timestamp_seconds", "When a job runs next", ["job"], registry=r)
         self.running = Gauge("gongkai_jobs_running", "Jobs running now", ["kind"], registry=r)
         self.scheduler_up = Gauge("gongkai_scheduler_up", "1 while the scheduler runs", registry=r)
+        self.extraction_alarm = Gauge("gongkai_extraction_alarm", "1 while a site's latest reports lack a field "
+                                      "its earlier ones had, or its latest article pages gave no article "
+                                      "(check: the field, or no_article): the portal may have changed its pages",
+                                      ["site", "check"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -109,6 +109,12 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
     if errors:
         lines.append("last failures:")
         lines.extend(errors)
+    from gongkai.health import extraction_alarms, read_site_extraction
+
+    alarms = extraction_alarms(read_site_extraction(conn, names))
+    if alarms:
+        lines.append("extraction alarms (the portal may have changed its pages; see `gongkai reingest`):")
+        lines.extend(f"  {alarm.message}" for alarm in alarms)
     return "\n".join(lines) + "\n"
 
 
