@@ -38,7 +38,7 @@ class ListingDescription:
 
 def describe_listing(html: str, url: str) -> ListingDescription:
     """What a listing page says about itself (pure: no I/O)."""
-    platform = detect_platform(html).NAME
+    platform = detect_platform(html, url).NAME
     site_name = _meta(html, "SiteName")
     if not site_name:
         title = re.search(r"<title>(.*?)</title>", html, re.S)

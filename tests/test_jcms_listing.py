@@ -137,3 +137,22 @@ def test_a_page_with_another_list_widget_reads_its_own_columns():
     assert page.total == 52
     assert page.next.formdata["columnid"] == "1229311252"
     assert page.next.formdata["unitid"] == "6390858" and "perpage=15" in page.next.url
+
+
+def test_widgets_whose_calls_share_one_script_are_read_each_from_its_own_call():
+    rec = "<record><![CDATA[<li><a href='/art/2024/1/1/art_{col}_{i}.html' title='t{i}号工作总结'>t</a><span>2024-01-01</span></li>]]></record>"
+
+    def store(unit: str, col: int, n: int) -> str:
+        rows = "".join(rec.format(col=col, i=i) for i in range(n))
+        return f'<div id="{unit}"><script type="text/xml"><datastore><recordset>{rows}</recordset></datastore></script></div>'
+
+    def call(unit: str, col: int, total: int) -> str:
+        return (f"$('#{unit}').jpage({{totalRecord:{total},perPage:15,groupSize:3,proxyUrl:'/module/jpage/dataproxy.jsp',"
+                f"ajaxParam:{{col:1,appid:'1',webid:3114,path:'/',columnid:{col},unitid:'{unit}',webname:'x'}}}});")
+
+    script = f"<script>$(function(){{ {call('6390001', 1229000001, 5)}\n{call('6390858', 1229311252, 120)} }});</script>"
+    page = jcms.parse_listing_page(f"<html><body>{store('6390001', 1229000001, 5)}{store('6390858', 1229311252, 45)}"
+                                   f"{script}</body></html>", LISTING_URL)
+    assert len(page.records) == 45 and page.total == 120
+    assert (page.next.formdata["columnid"], page.next.formdata["unitid"]) == ("1229311252", "6390858")
+    assert "startrecord=46&endrecord=90" in page.next.url

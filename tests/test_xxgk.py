@@ -278,3 +278,46 @@ def test_markup_in_a_rows_title_attribute_is_not_the_title():
     state = {**xxgk.parse_listing_page(fixture("column.html"), COLUMN_URL).next.state, "page_no": 4}
     titles = [r.title for r in xxgk.parse_continuation(page, "", state).records]
     assert titles[-1] == "百官街道2019年工作总结和2020年工作计划"
+
+
+# -- what a review found (tests/…: each failed before its fix) --------------------------------------------
+
+SEARCH_BOX = ('<form action="/module/xxgk/search.jsp" method="post" target="_blank"><input type="hidden" name="jdid" '
+              'value="2328"><input type="hidden" name="area" value="002590173"><input type="text" name="vc_all" '
+              'value=""><input type="submit" value="检索"></form>')
+
+
+def test_a_site_search_box_posting_to_search_jsp_neither_makes_a_page_xxgk_nor_names_its_list():
+    root = Path(__file__).parent / "fixtures"
+    quick = '<form action="/module/xxgk/search.jsp"><input type="text" name="vc_all" value=""></form>'
+    for platform, name in (("generic", "list_table.html"), ("trs", "index.html")):
+        page = (root / platform / name).read_text(encoding="utf-8", errors="replace")
+        assert detect_platform(page.replace("<body>", "<body>" + quick, 1)).NAME == platform
+    # a header box carrying the site's jdid and area, before the column's own form: the column's is used
+    page = fixture("column.html").replace("<body>", "<body>" + SEARCH_BOX, 1)
+    form = xxgk.parse_listing_page(page, COLUMN_URL).next.formdata
+    assert (form["infotypeId"], form["divid"]) == ("B001A011", "div1229423101")
+
+
+def test_a_list_whose_ids_a_script_computes_is_a_clear_error_not_an_empty_column():
+    url = "http://www.hangzhou.gov.cn/col/col1256283/index.html"
+    base = fixture("column_script.html")
+    for computed in ('infotypeId: infotypeId', '"infotypeId": $("#infotypeId").val()'):
+        page = base.replace('"infotypeId": "H0100004"', computed)
+        with pytest.raises(UnsupportedListing, match="infotypeId is computed by the page's script"):
+            xxgk.parse_listing_page(page, url)
+
+
+def test_an_xxgk_column_page_with_a_jpage_box_is_read_as_xxgk():
+    """A 最新信息 box of another column beside the list (a jpage widget): detected with the column's URL, the
+    page is the xxgk list's; the visit counter's i_columnid does not make the box the column's."""
+    rows = "".join(f"<record><![CDATA[<li><a href='/art/2024/1/{i}/art_1229000001_{i}.html' title='区政府最新信息第{i}条'>"
+                   f"x</a><span>2024-01-0{i}</span></li>]]></record>" for i in range(1, 6))
+    box = (f"<div class='side'><div id='4467411'><script type='text/xml'><datastore><recordset>{rows}</recordset>"
+           "</datastore></script></div><script>$('#4467411').jpage({totalRecord:5,perPage:5,groupSize:1,"
+           "ajaxParam:{col:1,webid:2328,columnid:1229000001,unitid:'4467411'}});</script></div>")
+    page = fixture("column.html").replace("</body>", box + "</body>")
+    assert detect_platform(page).NAME == "jcms"  # without the URL, the first platform that takes it
+    assert detect_platform(page, COLUMN_URL) is xxgk
+    jcms_page = (Path(__file__).parent / "fixtures" / "jcms" / "listings" / "zjxj_col1229311252.html").read_text("utf-8")
+    assert detect_platform(jcms_page, "http://www.zjxj.gov.cn/col/col1229311252/index.html").NAME == "jcms"

@@ -10,9 +10,11 @@ Parsers are pure: text in, data out. The spider does the fetching.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from gongkai.models import ListingRecord
 
@@ -35,6 +37,9 @@ class ListingPage:
     total: int | None = None
 
 
+_COLUMN = re.compile(r"/col/col(\d+)/")
+
+
 class UnsupportedListing(Exception):
     """The page is not a listing of any platform we know; the message says what was looked for."""
 
@@ -53,9 +58,20 @@ def platform_by_name(name: str) -> ModuleType:
     raise KeyError(name)
 
 
-def detect_platform(html: str) -> ModuleType:
-    for module in all_platforms():
-        if module.detect(html):
-            return module
-    looked_for = "; ".join(f"{m.NAME}: {m.DETECT_HINT}" for m in all_platforms())
-    raise UnsupportedListing(f"not a listing page of a known platform (looked for {looked_for})")
+def detect_platform(html: str, url: str = "") -> ModuleType:
+    """The first platform (in all_platforms' order) whose detect() takes the page. Where `url` names a
+    column (/col/col<id>/) and that platform's list is not the column's, a later platform taking the page
+    whose list is wins (an xxgk column page with a jpage 最新信息 box beside its list is xxgk's);
+    a platform says so with an optional `names_column(html, column_id)`."""
+    platforms = all_platforms()
+    module = next((m for m in platforms if m.detect(html)), None)
+    if module is None:
+        looked_for = "; ".join(f"{m.NAME}: {m.DETECT_HINT}" for m in platforms)
+        raise UnsupportedListing(f"not a listing page of a known platform (looked for {looked_for})")
+    column = _COLUMN.search(urlsplit(url).path) if url else None
+    if column is None or not hasattr(module, "names_column") or module.names_column(html, column.group(1)):
+        return module
+    for other in platforms[platforms.index(module) + 1:]:
+        if hasattr(other, "names_column") and other.detect(html) and other.names_column(html, column.group(1)):
+            return other
+    return module

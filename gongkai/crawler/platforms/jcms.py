@@ -113,7 +113,7 @@ def _clean_title(text: str) -> str:
     return " ".join(text.split())
 
 
-def js_object_pairs(text: str) -> dict[str, str]:
+def _js_object_pairs(text: str) -> dict[str, str]:
     """Flat key:value pairs of a JS object literal, whatever the quoting and key order."""
     pairs = {}
     for match in re.finditer(r"['\"]?(\w+)['\"]?\s*:\s*(?:'([^']*)'|\"([^\"]*)\"|([^,{}\s]+))", text):
@@ -129,9 +129,9 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
     ajax_block = re.search(r"ajaxParam\s*:\s*\{(.*?)\}", html, re.S)
     param_block = re.search(r"var\s+param_\d+\s*=\s*\{(.*?)\}", html, re.S)
     if ajax_block:
-        config.ajax_param = js_object_pairs(ajax_block.group(1))
+        config.ajax_param = _js_object_pairs(ajax_block.group(1))
     elif param_block:
-        config.ajax_param = js_object_pairs(param_block.group(1))
+        config.ajax_param = _js_object_pairs(param_block.group(1))
     for name, attr in (("totalRecord", "total_record"), ("perPage", "per_page"), ("groupSize", "group_size")):
         match = re.search(rf"\b{name}\s*:\s*['\"]?(\d{{1,9}})(?!\d)", html)  # no 5,000-digit int()
         if match:
@@ -196,21 +196,64 @@ def list_widget(html: str, url: str) -> str:
     widgets = list(_WIDGET.finditer(html))
     if len(widgets) < 2:
         return html
-    scripts = [m.group(1) for m in _SCRIPT_BODY.finditer(html)]
+    scripts = "\n".join(m.group(1) for m in _SCRIPT_BODY.finditer(html))
 
     def call_of(unit: str) -> str:
-        own = re.compile(rf"""#{re.escape(unit)}['"]\s*\)\s*\.jpage\(|var\s+param_{re.escape(unit)}\s*=""")
-        return next((text for text in scripts if own.search(text)), "")
+        """The unit's own statements (its var param_<unit> = {…} and its jpage({…}) call): one script may
+        hold every widget's call, and another's totalRecord must not be read as this one's."""
+        found = []
+        param = re.search(rf"var\s+param_{re.escape(unit)}\s*=\s*(?=\{{)", scripts)
+        if param:
+            found.append(param.group(0) + _balanced(scripts, param.end()))
+        call = re.search(rf"""#{re.escape(unit)}['"]\s*\)\s*\.jpage\s*\(\s*(?=\{{)""", scripts)
+        if call:
+            found.append(f"$('#{unit}').jpage(" + _balanced(scripts, call.end()) + ")")
+        return ";\n".join(found)
 
     column = _COLUMN_IN_URL.search(urlsplit(url).path)
 
     def rank(widget: re.Match[str]) -> tuple[bool, int]:
         text = widget.group(0) + call_of(widget.group(1))
-        own = column is not None and re.search(rf"columnid\W{{1,3}}{column.group(1)}(?!\d)", text) is not None
+        own = column is not None and _own_column(column.group(1)).search(text) is not None
         return own, len(_RECORD.findall(widget.group(0)))
 
     best = max(widgets, key=rank)  # the first of equals
     return f"{best.group(0)}\n<script type=\"text/javascript\">{call_of(best.group(1))}</script>"
+
+
+def _balanced(text: str, start: int) -> str:
+    """The {…} literal opening at text[start], through its closing brace (quoted strings skipped)."""
+    depth, quote, n = 0, "", start
+    while n < len(text):
+        char = text[n]
+        if quote:
+            if char == "\\":
+                n += 1
+            elif char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start:n + 1]
+        n += 1
+    return text[start:]
+
+
+def names_column(html: str, column: str) -> bool:
+    """Whether one of the page's list widgets is this column's (the columnid of its datastore's nextgroup
+    or of its jpage call; not the visit counter's i_columnid): see detect_platform."""
+    own = _own_column(column)
+    widgets = [m.group(0) for m in _DATASTORE.finditer(html)]
+    calls = [m.group(1) for m in _SCRIPT_BODY.finditer(html) if ".jpage(" in m.group(1) or "param_" in m.group(1)]
+    return any(own.search(text) for text in widgets + calls)
+
+
+def _own_column(column: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w)columnid\W{{1,3}}{re.escape(column)}(?!\d)")
 
 
 def parse_listing_page(html: str, url: str) -> ListingPage:

@@ -32,7 +32,6 @@ from lxml.html import HtmlElement
 
 from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
 from gongkai.crawler.platforms.generic import attribute_text, parse_date, parse_html, row_record
-from gongkai.crawler.platforms.jcms import js_object_pairs
 from gongkai.models import ListingRecord
 
 NAME = "xxgk"
@@ -52,21 +51,55 @@ _ROW_CLASS = re.compile(r"\btr_main_value_(?:odd|even)\b")
 _PAGES = re.compile(r"共\s*(\d{1,6})\s*页")
 _ART_COLUMN = re.compile(r"art_(\d+)_\d+\.s?html?", re.I)
 _COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
-_SEARCH_URL = re.compile(r"""[^\s"'<>()]*/module/xxgk/search\.jsp\?[^\s"'<>()]*""", re.I)
+# From the start of a run of URL characters only (the lookbehind): a 100 KB run of inline CSS or base64
+# before the path made every start position rescan it (quadratic: 47 s on 112 KB).
+_SEARCH_URL = re.compile(r"""(?<![^\s"'<>()])[^\s"'<>()]*/module/xxgk/search\.jsp\?[^\s"'<>()]*""", re.I)
 _SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
 _JS_OBJECT = re.compile(r"\{[^{}]*\}")  # an object literal holding no other: a $.ajax's data:{…}
+_JS_LITERAL_PAIR = re.compile(r"""['"]?(\w+)['"]?\s*:\s*(?:'([^'\n]*)'|"([^"\n]*)"|(-?\d+(?:\.\d+)?)(?=\s*[,}]))""")
 _QUERY_STRING = re.compile(r"""['"]([^'"<>]*\b(?:infotypeId|divid)=[^'"<>]*)['"]""")
 
 
 def detect(html: str) -> bool:
-    if SEARCH_PATH not in html and not _ROW_CLASS.search(html):
-        return False
-    return bool(_ROW_CLASS.search(html) or search_form(html))
+    if _ROW_CLASS.search(html):
+        return True
+    try:
+        found = search_form(html) if SEARCH_PATH in html else None
+    except UnsupportedListing:  # a list whose ids the script computes: this platform's, said by the parser
+        return True
+    return found is not None and names_list(found[1])
 
 
 def names_list(fields: dict[str, str]) -> bool:
     """Whether these fields say which list to search (a site's quick-search box does not)."""
     return any(str(fields.get(key) or "").strip() for key in IDENTITY)
+
+
+def names_category(fields: dict[str, str]) -> bool:
+    """Whether they name the list itself (infotypeId or divid), not only the site (jdid, area: a header
+    search box carries those too)."""
+    return any(str(fields.get(key) or "").strip() for key in ("infotypeId", "divid"))
+
+
+def names_column(html: str, column: str) -> bool:
+    """Whether the page's list is this column's (divid=div<column>): tells an xxgk column page with a
+    jpage box beside its list from a jcms page (platforms.detect_platform)."""
+    try:
+        found = search_form(html) if SEARCH_PATH in html else None
+    except UnsupportedListing:
+        return False
+    return found is not None and str(found[1].get("divid") or "").strip() == f"div{column}"
+
+
+def literal_pairs(text: str) -> tuple[dict[str, str], set[str]]:
+    """The key: value pairs of a JS object literal whose values are quoted strings or numbers, and the keys
+    whose value is a variable or an expression (infotypeId: infotypeId, $('#x').val()): nothing a crawler
+    can send."""
+    pairs: dict[str, str] = {}
+    for match in _JS_LITERAL_PAIR.finditer(text):
+        pairs.setdefault(match.group(1), next(g for g in match.groups()[1:] if g is not None))
+    computed = {key for key in re.findall(r"""['"]?(\w+)['"]?\s*:""", text) if key not in pairs}
+    return pairs, computed
 
 
 def _form_fields(form: HtmlElement) -> dict[str, str]:
@@ -93,34 +126,46 @@ def _form_fields(form: HtmlElement) -> dict[str, str]:
 def search_form(html: str) -> tuple[str, dict[str, str]] | None:
     """(search.jsp URL as written, fields) of the list the page posts to search.jsp: from a form holding
     the list's hidden fields (whatever its action: a script may post it), a search.jsp URL naming the
-    list, or the data object (or query string) of the script's call, in that order."""
+    list, or the data object (or query string) of the script's call. Fields naming the list itself
+    (infotypeId, divid) win over ones naming only the site (a header search box's jdid, area), and those
+    over a search box naming nothing."""
     if SEARCH_PATH not in html:
         return None
     urls = [html_lib.unescape(m.group(0)) for m in _SEARCH_URL.finditer(html)]
     default_action = next((u for u in urls), SEARCH_PATH)
-    unnamed: tuple[str, dict[str, str]] | None = None  # a search box posting to search.jsp, naming no list
+    found: list[tuple[str, dict[str, str]]] = []  # in the order above
+    unnamed: tuple[str, dict[str, str]] | None = None
+    scripted = ""  # ids a script object computes (a variable, $('#x').val()) instead of saying them
     for form in parse_html(html).iter("form"):
         fields = _form_fields(form)
         action = (form.get("action") or "").strip()
         if names_list(fields):
-            return (action if SEARCH_PATH in action else default_action), fields
-        if SEARCH_PATH in action and unnamed is None:
+            found.append(((action if SEARCH_PATH in action else default_action), fields))
+        elif SEARCH_PATH in action and unnamed is None:
             unnamed = action, fields
     for url in urls:
         fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         if names_list(fields):
-            return url, {k: v for k, v in fields.items() if k in FORM_DEFAULTS}
+            found.append((url, {k: v for k, v in fields.items() if k in FORM_DEFAULTS}))
     scripts = [m.group(1) for m in _SCRIPT.finditer(html)]
     for script in sorted(scripts, key=lambda text: SEARCH_PATH not in text):  # the one calling search.jsp first
         for literal in _JS_OBJECT.finditer(script):
-            fields = {k: v for k, v in js_object_pairs(literal.group(0)).items() if k != "currpage"}
+            pairs, computed = literal_pairs(literal.group(0))
+            fields = {k: v for k, v in pairs.items() if k != "currpage"}
+            if computed & {"infotypeId", "divid"}:  # not this object's list: which one, the script decides
+                scripted = scripted or ", ".join(sorted(computed & {"infotypeId", "divid"}))
+                continue
             if names_list(fields):
-                return default_action, fields
+                found.append((default_action, fields))
         for literal in _QUERY_STRING.finditer(script):  # data: "infotypeId=…&divid=…&currpage=" + page
             fields = dict(parse_qsl(literal.group(1).lstrip("?&"), keep_blank_values=True))
             if names_list(fields):
-                return default_action, {k: v for k, v in fields.items() if k != "currpage"}
-    return unnamed
+                found.append((default_action, {k: v for k, v in fields.items() if k != "currpage"}))
+    named = next((f for f in found if names_category(f[1])), None)
+    if named is None and scripted:
+        raise UnsupportedListing(f"the xxgk list's {scripted} is computed by the page's script: give its "
+                                 "search.jsp URL with infotypeId=…&divid=… as the listing")
+    return named or (found[0] if found else unnamed)
 
 
 def column_ids(listing_url: str, fields: dict[str, str]) -> frozenset[str]:

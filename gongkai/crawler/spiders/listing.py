@@ -229,7 +229,7 @@ class ListingSpider(scrapy.Spider):
     def parse_listing(self, response: Response) -> Iterable[Any]:
         meta = response.meta
         try:
-            platform = platform_by_name(meta["platform"]) if meta.get("platform") else detect_platform(response.text)
+            platform = platform_by_name(meta["platform"]) if meta.get("platform") else detect_platform(response.text, response.url)
             page = platform.parse_listing_page(response.text, response.url)
         except Exception as exc:  # noqa: BLE001 - any parser failure is this listing's problem, said loudly
             problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {_parse_error(exc)}")
