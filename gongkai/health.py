@@ -67,13 +67,15 @@ def read_site_extraction(conn: psycopg.Connection, sites: list[str] | None = Non
             entry.recent, entry.recent_present = count, by_field
         else:
             entry.earlier, entry.earlier_present = count, by_field
+    # Each URL's latest fetch only: a broken page refetched every crawl is one page, not ten.
     pages = conn.execute(
         """SELECT site, count(*), count(*) FILTER (WHERE ingest_note = %(note)s)
            FROM (SELECT site, ingest_note, row_number() OVER (PARTITION BY site ORDER BY id DESC) AS rn
-                 FROM staged_pages
-                 WHERE ingest_state <> 'pending' AND status = 200
-                   AND (ingest_note IS NULL OR ingest_note NOT LIKE 'skipped:%%')
-                   AND (%(sites)s::text[] IS NULL OR site = ANY(%(sites)s))) p
+                 FROM (SELECT DISTINCT ON (url) id, site, ingest_note FROM staged_pages
+                       WHERE ingest_state <> 'pending' AND status = 200
+                         AND (ingest_note IS NULL OR ingest_note NOT LIKE 'skipped:%%')
+                         AND (%(sites)s::text[] IS NULL OR site = ANY(%(sites)s))
+                       ORDER BY url, id DESC) latest) p
            WHERE rn <= %(recent)s GROUP BY site""",
         {"recent": RECENT, "sites": sites, "note": NO_ARTICLE_NOTE}).fetchall()
     for site, count, no_article in pages:

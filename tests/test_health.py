@@ -4,6 +4,7 @@ article pages giving no article, are said by `gongkai status`; a site that never
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 import psycopg
 
@@ -23,11 +24,12 @@ def add_report(conn: psycopg.Connection, site: str, n: int, *, index_no: str | N
         (url, site, f"某某镇{n}号工作总结", index_no, body, digest, digest, minutes_ago))
 
 
-def stage(conn: psycopg.Connection, site: str, note: str) -> None:
+def stage(conn: psycopg.Connection, site: str, note: str, url: str | None = None) -> None:
+    url = url or f"http://{site}.example.gov.cn/art/{uuid.uuid4().hex}.html"
     conn.execute(
         """INSERT INTO staged_pages (url, final_url, site, status, body, body_sha256, fetched_at, ingest_state,
                                      ingest_note)
-           VALUES ('http://x/a', 'http://x/a', %s, 200, '\\x00', '\\x00', now(), 'skipped', %s)""", (site, note))
+           VALUES (%s, %s, %s, 200, '\\x00', '\\x00', now(), 'skipped', %s)""", (url, url, site, note))
 
 
 def test_a_field_the_history_had_and_the_latest_reports_lack_is_an_alarm(db):
@@ -53,6 +55,10 @@ def test_latest_pages_giving_no_article_are_an_alarm(db):
         stage(db, "qujiang", note)
     for note in ["new"] * 8 + [NO_ARTICLE_NOTE] * 2 + ["skipped: not an HTML page: application/pdf"] * 5:
         stage(db, "xianju", note)
+    for _ in range(8):  # one broken page, refetched by every crawl (it stays failed), beside 4 good ones
+        stage(db, "wuyi", NO_ARTICLE_NOTE, url="http://wuyi.example.gov.cn/art/broken.html")
+    for _ in range(4):
+        stage(db, "wuyi", "new")
     alarms = extraction_alarms(read_site_extraction(db))
     assert [(a.site, a.check) for a in alarms] == [("qujiang", "no_article")]
     assert "6 of its latest 10 article pages gave no title or body" in alarms[0].message
