@@ -70,6 +70,10 @@ TOOL_WORD_PAGES = {
     "br_link": ('<div>第一段。<br><a href="javascript:window.print()">打印</a><br>第二段。</div>',
                 ["第一段。", "第二段。"]),
     "br_before_link": ('<div>第一段。<br>打印<br><a href="#">关闭</a></div>', ["第一段。"]),
+    "camel_case_id": ('<div id="btnPrint">打印</div>', []),  # buttons named in camelCase
+    "print_page_span": ('<p align="right"><span id="printPage">【打印】</span></p>', []),
+    "close_word": ("<p>关闭</p>", []),  # only 打印 is ever a line of a report; 关闭, 收藏, 打印本页 are buttons
+    "print_this_page": ("<p>【打印本页】</p>", []),
 }
 
 
@@ -82,3 +86,12 @@ def test_lone_tool_word_is_body_or_button_by_its_element(name: str, container: s
     lines = extract_article(html, "http://www.zjxj.gov.cn/art/2025/1/10/art_1.html").body.split("\n")
     assert [lines[0], lines[-1]] == [_P1[3:-4], _P2[3:-4]]
     assert lines[1:-1] == expected
+
+
+@pytest.mark.parametrize("container", ['<div id="zoom">', '<div class="article-content">'], ids=["container", "bare"])
+def test_a_plain_print_word_ending_the_body_is_the_button(container: str) -> None:
+    """A plain 打印 with no report line after it ends the body the way print buttons do: dropped."""
+    html = (f'<html><head><meta name="ArticleTitle" content="某某镇工作总结"></head><body><h1>某某镇工作总结</h1>'
+            f'{container}{_P1}{_P2}<div>打印</div></div><div class="footer"><p>浙ICP备05001233号</p></div></body></html>')
+    lines = extract_article(html, "http://www.zjxj.gov.cn/art/2025/1/10/art_1.html").body.split("\n")
+    assert lines == [_P1[3:-4], _P2[3:-4]]

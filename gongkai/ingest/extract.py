@@ -62,7 +62,9 @@ _XML_DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>", re.I)
 # where the page's structure says it is a line of the report (see _body_word_lines).
 _TOOL_WORD = r"【?\s*(打印本页|关闭本页|关闭窗口|打印|关闭|收藏本页|收藏)\s*】?"
 _TOOL_LINE_RE = re.compile(rf"^({_TOOL_WORD}\s*)+$")
-_ONE_TOOL_WORD_RE = re.compile(rf"^{_TOOL_WORD}$")
+# The tool word that can also be a line of a report (a list of office equipment: 电脑 / 打印 / 复印): 打印本页,
+# 关闭窗口, 收藏 and the rest are only ever buttons.
+_BODY_WORD_RE = re.compile(r"^【?\s*打印\s*】?$")
 # Lines that are page chrome, for bodies not cut by sentinels (containers, trafilatura). Each is anchored
 # to the shape of the widget or info line, never to a word alone: a report may well say 总阅读次数达52万,
 # 分享"枫桥经验"做法, 字号老店 or 无障碍模式改造完成, and those lines are body.
@@ -261,7 +263,10 @@ def _drop_chrome_lines(lines: list[str]) -> list[str]:
 # Blocks that may hold a one-word line of the report, and the names of tool bars and their buttons.
 _WORD_BLOCK_TAGS = ("p", "li", "div")
 _CONTROL_TAGS = frozenset({"a", "area", "button", "input", "select"})
-_CONTROL_NAME_RE = re.compile(r"(^|[\s_-])(print|dayin|btn|button|close|toolbar|toolbox)([\s_-]|$)", re.I)
+# Anywhere in an id or class (btnPrint, printBtn, doPrint, article-print, btnClose), or as a whole name
+# (dy, prt); "close" not inside a word (a div.disclosure holds the report).
+_CONTROL_NAME_RE = re.compile(r"(?i:print|dayin|btn|button|toolbar|toolbox)|(?<![a-z])close|Close"
+                              r"|(?<![A-Za-z])(?:dy|prt|gb)(?![A-Za-z])")
 # Short text nodes with the first character of a tool word (a Word paste may split the word across spans):
 # a one-word line has no longer ones, and a report says 相关 or 机关 in most of its paragraphs.
 _TOOL_TEXT_XPATH = (".//text()[string-length(normalize-space(.)) <= 20]"
@@ -288,7 +293,7 @@ def _body_word_lines(top: HtmlElement) -> set[HtmlElement]:
         while node is not None and node is not top and node not in seen:
             seen.add(node)
             if _tag(node) in _WORD_BLOCK_TAGS:
-                if not _ONE_TOOL_WORD_RE.match(node.text_content().strip(BLANK)):
+                if not _BODY_WORD_RE.match(node.text_content().strip(BLANK)):
                     break  # nor will any block around it
                 if _is_body_word_block(node, top):
                     found.add(node)
@@ -306,7 +311,7 @@ _Line = tuple[str, str]
 
 def _is_body_word_block(el: HtmlElement, top: HtmlElement) -> bool:
     """Whether `el`, a block saying one tool word, is plain and stands among the report's paragraphs."""
-    if any(_is_control(d) for d in el.iter()) or _in_tool_bar(el, top):
+    if any(_is_control(d) or _named(d, _CONTROL_NAME_RE) for d in el.iter()) or _in_tool_bar(el, top):
         return False
     siblings = (_element_sibling(el, forward) for forward in (False, True))
     return _among_body_lines([_block_line(s) for s in siblings if s is not None])
@@ -316,7 +321,7 @@ def _is_body_word_break(br: HtmlElement, top: HtmlElement) -> bool:
     """Whether the line after `br`, up to the next break, is one plain tool word between lines of the
     report (正文。<br>打印<br>正文。), in no tool bar."""
     text, own = _run_text(br.tail, br.getnext())
-    if not _ONE_TOOL_WORD_RE.match(text.strip(BLANK)) or own != text or _in_tool_bar(br.getparent(), top):
+    if not _BODY_WORD_RE.match(text.strip(BLANK)) or own != text or _in_tool_bar(br.getparent(), top):
         return False
     after = br.getnext()
     while after is not None and _tag(after) not in _BLOCK_TAGS:
@@ -358,12 +363,11 @@ def _block_line(el: HtmlElement) -> _Line:
 
 
 def _among_body_lines(lines: list[_Line]) -> bool:
-    """Whether the lines beside a one-word line hold a line of the report and no other tool word: a run of
-    tool words, links or not, is a tool bar."""
+    """Whether a one-word line stands between two lines of the report: a print button ends the body (or
+    sits among other tool words, a tool bar), a line of the report has the report on both sides."""
     shown = [(collapse_ws(full), collapse_ws(own)) for full, own in lines]
-    if any(_TOOL_LINE_RE.match(full) for full, _ in shown):
-        return False
-    return any(own and not _is_chrome_line(full) for full, own in shown)
+    return len(shown) == 2 and all(own and not _is_chrome_line(full) and not _TOOL_LINE_RE.match(full)
+                                   for full, own in shown)
 
 
 def _element_sibling(el: HtmlElement, forward: bool) -> HtmlElement | None:
