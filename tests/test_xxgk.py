@@ -116,11 +116,15 @@ def test_a_walk_that_keeps_none_of_its_rows_says_which_columns_they_link():
 
 def test_a_search_url_is_a_listing_of_its_own():
     url = ("http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp?infotypeId=B001A011&jdid=2328&area=002590173"
-           "&divid=div1229423101&sortfield=,createdatetime:0,orderid:0&currpage=4")
-    page = xxgk.parse_listing_page(fixture("search_page4.html"), url)
+           "&divid=div1229423101&sortfield=,createdatetime:0,orderid:0")
+    page = xxgk.parse_listing_page(fixture("search_page4.html"), url)  # what a GET of it answered: page 1
     assert len(page.records) == 3 and page.next.method == "POST"
     assert page.next.url == "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp"
-    assert page.next.formdata["currpage"] == "5" and page.next.formdata["infotypeId"] == "B001A011"
+    assert page.next.formdata["currpage"] == "2" and page.next.formdata["infotypeId"] == "B001A011"
+    # a URL naming another page: the walk starts at page 1 all the same (from page 4 to the end, it would
+    # count as a complete walk, and a --full crawl delist pages 1-3's rows)
+    later = xxgk.parse_listing_page(fixture("search_page4.html"), url + "&currpage=4")
+    assert later.records == [] and later.next.formdata["currpage"] == "1"
     with pytest.raises(UnsupportedListing, match="names no list"):
         xxgk.parse_listing_page(fixture("search_page4.html"), "http://xxgk.shangyu.gov.cn/module/xxgk/search.jsp")
 

@@ -79,7 +79,10 @@ def attribute_text(value: str) -> str:
     """An attribute's text, whitespace collapsed; some templates put markup into title= (anatomy 1.6)."""
     text = _clean(value)
     if "<" in text:
-        text = _clean(lxml.html.fragment_fromstring(text, create_parent="div").text_content())
+        try:
+            text = _clean(lxml.html.fragment_fromstring(text, create_parent="div").text_content())
+        except (lxml.etree.ParserError, ValueError, AssertionError):  # <html>, <!DOCTYPE …> in title=
+            text = _clean(re.sub(r"<[^<>]*>", " ", text))
     return text
 
 

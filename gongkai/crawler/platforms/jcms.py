@@ -34,9 +34,9 @@ _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.
 _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[(.*?)\]\]>\s*</nextgroup>", re.S | re.I)
 _TOTALRECORD = re.compile(r"<totalrecord>\s*(\d{1,9})\s*</totalrecord>", re.I)  # 5,000 digits: no total
 _DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
-# A list widget: <div id="<unitid>"><script type="text/xml"><datastore>…</datastore>
-_WIDGET = re.compile(r"""<div[^>]+id=['"]?([\w-]+)['"]?[^>]*>\s*<script[^>]+text/xml[^>]*>\s*<datastore>.*?</datastore>""",
-                     re.S | re.I)
+# What opens a list widget, right before its <datastore>: <div id="<unitid>"><script type="text/xml">
+_WIDGET_HEAD = re.compile(r"""<div\b[^<>]{0,200}?\bid=['"]?([\w-]{1,40})['"]?[^<>]{0,200}>\s*"""
+                          r"""<script\b[^<>]{0,100}text/xml[^<>]{0,100}>\s*$""", re.I)
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
 _COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
 _MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
@@ -193,7 +193,7 @@ def list_widget(html: str, url: str) -> str:
     """The column's own list where a page holds several jpage widgets (a 最新信息 or 热点 box beside it):
     the widget whose ids name the URL's column, else the one with the most rows; its datastore and
     jpage call only. A page with one widget is returned whole."""
-    widgets = list(_WIDGET.finditer(html))
+    widgets = _widgets(html)
     if len(widgets) < 2:
         return html
     scripts = "\n".join(m.group(1) for m in _SCRIPT_BODY.finditer(html))
@@ -212,13 +212,27 @@ def list_widget(html: str, url: str) -> str:
 
     column = _COLUMN_IN_URL.search(urlsplit(url).path)
 
-    def rank(widget: re.Match[str]) -> tuple[bool, int]:
-        text = widget.group(0) + call_of(widget.group(1))
+    def rank(widget: tuple[str, str]) -> tuple[bool, int]:
+        text = widget[1] + call_of(widget[0])
         own = column is not None and _own_column(column.group(1)).search(text) is not None
-        return own, len(_RECORD.findall(widget.group(0)))
+        return own, len(_RECORD.findall(widget[1]))
 
-    best = max(widgets, key=rank)  # the first of equals
-    return f"{best.group(0)}\n<script type=\"text/javascript\">{call_of(best.group(1))}</script>"
+    unit, text = max(widgets, key=rank)  # the first of equals
+    return f"{text}\n<script type=\"text/javascript\">{call_of(unit)}</script>"
+
+
+def _widgets(html: str) -> list[tuple[str, str]]:
+    """(unit id, its div's opening and datastore) of every list widget: <div id="<unitid>"><script
+    type="text/xml"><datastore>…</datastore>. Found from each <datastore> back to its div, not by a regex
+    trying every <div (quadratic on a hostile page of unclosed tags)."""
+    lowered, found, at = html.lower(), [], 0
+    while (end := lowered.find("</datastore>", at)) >= 0:
+        start = lowered.rfind("<datastore>", at, end)  # the one this closes (stray opens before it skipped)
+        head = _WIDGET_HEAD.search(html[max(0, start - 400):start]) if start >= 0 else None
+        if head:
+            found.append((head.group(1), html[start - len(head.group(0)):end + len("</datastore>")]))
+        at = end + len("</datastore>")
+    return found
 
 
 def _balanced(text: str, start: int) -> str:

@@ -278,9 +278,9 @@ def parse_listing_page(html: str, url: str) -> ListingPage:
         fields = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         if not names_list(fields):
             raise UnsupportedListing(f"an xxgk search.jsp URL names no list: give one of {', '.join(IDENTITY)}")
-        asked = fields.pop("currpage", "1")
-        page_no = int(asked) if re.fullmatch(r"[0-9]{1,6}", asked) else 1
-        state = {"listing_url": url, "action": SEARCH_PATH, "fields": fields, "page_no": page_no,
+        if fields.pop("currpage", "1").strip() not in ("", "1"):  # a walk from page 4 would count as complete
+            return ListingPage(records=[], next=search_request(url, SEARCH_PATH, fields, 1, column_ids(url, fields)))
+        state = {"listing_url": url, "action": SEARCH_PATH, "fields": fields, "page_no": 1,
                  "columns": sorted(column_ids(url, fields))}
         return _page(html, state)
     found = search_form(html)
