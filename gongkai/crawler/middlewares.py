@@ -194,9 +194,9 @@ class PoliteRetryMiddleware:
         crawl_delay = self.crawl_delays.get(key)
         if crawl_delay:
             slot = self._slot(request)
-            if slot is not None and (slot.delay < crawl_delay or slot.randomize_delay):
+            if slot is not None and (slot.delay < crawl_delay or slot.jitter):
                 # At least Crawl-delay between requests: Scrapy's jitter (0.5x-1.5x) would go below it.
-                slot.delay, slot.randomize_delay = max(slot.delay, crawl_delay), False
+                slot.delay, slot.jitter = max(slot.delay, crawl_delay), 0.0
         wait = self.host_hold_until.get(key, 0.0) - time.monotonic()
         if wait > 0:
             self.crawler.stats.inc_value("backoff/waits")
