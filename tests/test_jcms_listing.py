@@ -166,3 +166,14 @@ def test_unclosed_div_tags_do_not_make_widget_finding_quadratic():
     hostile = "<div " * 20000 + html.replace("<body>", "<body>" + widget.replace("6390858", "6400001"), 1)
     assert [unit for unit, _ in jcms._widgets(hostile)] == ["6400001", "6390858"]
     assert [unit for unit, _ in jcms._widgets("<datastore>" * 5000 + html)] == ["6390858"]
+
+
+def test_a_page_of_unclosed_datastores_is_read_in_one_pass():
+    """The datastore regex scanned from every unclosed <datastore> to the page's end (quadratic: 100,000 of
+    them, hours). Checked by result: the real datastore after them is still the one read."""
+    html = read("zjxj_col1229311252.html")
+    assert jcms.datastore("<datastore>" * 100000) is None
+    page = jcms.parse_listing_page(html.replace("<body>", "<body>" + "<datastore>" * 1000, 1), LISTING_URL)
+    assert len(page.records) == 5 and page.total == 52
+    with pytest.raises(UnsupportedListing, match="holds no <datastore>"):
+        jcms.parse_continuation("<datastore>" * 1000, "", {})

@@ -29,7 +29,6 @@ FORM_DEFAULTS = {"col": "1", "appid": "1", "path": "/", "sourceContentType": "1"
 MAX_RECORDS = 20000
 MAX_PAGE_ROWS = 300  # a proxy paging by number cuts perpage above ~300 (anatomy 1.4)
 
-_DATASTORE = re.compile(r"<datastore>(.*?)</datastore>", re.S | re.I)
 _RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.S | re.I)
 _NEXTGROUP = re.compile(r"<nextgroup>\s*<!\[CDATA\[(.*?)\]\]>\s*</nextgroup>", re.S | re.I)
 _TOTALRECORD = re.compile(r"<totalrecord>\s*(\d{1,9})\s*</totalrecord>", re.I)  # 5,000 digits: no total
@@ -57,8 +56,17 @@ class JpageConfig:
         return max(1, self.per_page * self.group_size)
 
 
+def datastore(text: str) -> str | None:
+    """What the first <datastore>…</datastore> holds, found with str.find: a regex's lazy scan from every
+    unclosed <datastore> of a hostile page to its end was quadratic."""
+    lowered = text.lower()
+    end = lowered.find("</datastore>")
+    start = lowered.rfind("<datastore>", 0, end) if end >= 0 else -1
+    return text[start + len("<datastore>"):end] if start >= 0 else None
+
+
 def detect(html: str) -> bool:
-    return bool(_DATASTORE.search(html)) or ".jpage(" in html or re.search(r"var\s+param_\d+\s*=", html) is not None
+    return datastore(html) is not None or ".jpage(" in html or re.search(r"var\s+param_\d+\s*=", html) is not None
 
 
 def parse_records(fragment: str, base_url: str) -> list[ListingRecord]:
@@ -261,7 +269,7 @@ def names_column(html: str, column: str) -> bool:
     """Whether one of the page's list widgets is this column's (the columnid of its datastore's nextgroup
     or of its jpage call; not the visit counter's i_columnid): see detect_platform."""
     own = _own_column(column)
-    widgets = [m.group(0) for m in _DATASTORE.finditer(html)]
+    widgets = [text for _, text in _widgets(html)]
     calls = [m.group(1) for m in _SCRIPT_BODY.finditer(html) if ".jpage(" in m.group(1) or "param_" in m.group(1)]
     return any(own.search(text) for text in widgets + calls)
 
@@ -272,12 +280,11 @@ def _own_column(column: str) -> re.Pattern[str]:
 
 def parse_listing_page(html: str, url: str) -> ListingPage:
     """First page of a column: embedded records, and the dataproxy request for the next window."""
-    store = _DATASTORE.search(html)
-    if store is None and not detect(html):
+    if not detect(html):
         raise UnsupportedListing(f"not a jcms column listing: no {DETECT_HINT} found")
     html = list_widget(html, url)
-    store = _DATASTORE.search(html)
-    records = parse_records(store.group(1), url) if store else []
+    store = datastore(html)
+    records = parse_records(store, url) if store is not None else []
     config = parse_jpage_config(html, url)
     missing = [key for key in ("webid", "columnid", "unitid") if not config.ajax_param.get(key)]
     total = config.total_record
@@ -288,7 +295,7 @@ def parse_listing_page(html: str, url: str) -> ListingPage:
                 raise UnsupportedListing(
                     f"jcms listing says {total} records but its pager lacks {', '.join(missing)}: cannot page")
         else:  # the window after the rows embedded (a full first group, fewer, or none: from record 1)
-            embedded = len(_RECORD.findall(store.group(1))) if store else 0
+            embedded = len(_RECORD.findall(store)) if store is not None else 0
             next_request = dataproxy_request(url, config, start=embedded + 1)
             if total is not None and next_request.state["start"] > total:
                 next_request = None
@@ -301,11 +308,11 @@ def parse_continuation(body: str, url: str, state: dict) -> ListingPage:
     Paging stops at the reported total, on an empty window, or at MAX_RECORDS, so a listing whose
     total keeps growing or whose proxy ignores the window cannot make us page forever.
     """
-    store = _DATASTORE.search(body)
+    store = datastore(body)
     if store is None:
         raise UnsupportedListing("dataproxy answer holds no <datastore>")
-    records = parse_records(store.group(1), state["listing_url"])
-    total_match = _TOTALRECORD.search(store.group(1))
+    records = parse_records(store, state["listing_url"])
+    total_match = _TOTALRECORD.search(store)
     total = int(total_match.group(1)) if total_match else state.get("total_record")
     config = JpageConfig(total_record=total, per_page=state["per_page"], group_size=state["group_size"],
                          proxy_url=state["proxy_url"], ajax_param=state["ajax_param"])
