@@ -1,8 +1,9 @@
 """Recrawl: requests of a routine recrawl vs what it cannot do without (issue 7: target <= 1.05).
 
 Portals of every platform on one replica: jcms portals of several columns (dataproxy paging), the TRS
-portal (static index_N pages), the generic list (下一页 paging) and the jpaas portal (JSON gateway behind
-a JS shell). On one replica and one database, one after another:
+portal (static index_N pages), the generic list (下一页 paging), the jpaas portal (JSON gateway behind
+a JS shell) and the xxgk 信息公开目录 (search.jsp pages of a whole category, every column's rows mixed). On
+one replica and one database, one after another:
 
 1. a first crawl: every article;
 2. a routine crawl with nothing new: the least it can do is read each column's first listing page;
@@ -13,7 +14,9 @@ a JS shell). On one replica and one database, one after another:
    column (the second shows where the known articles begin) plus the new articles.
 
 A first listing page is one request on jcms (index.html carries the first records), TRS and generic
-lists, and two on jpaas: the column page, then the gateway call that holds the rows. Working jpaas
+lists, and two on jpaas: the column page, then the gateway call that holds the rows. On xxgk it is the
+column page and the search.jsp pages up to the one holding the column's first known row
+(least_listing_requests). Working jpaas
 crawlers prime cookies on the column page and strict deployments refuse the gateway to a client that
 has not visited it (../shared/docs/portal-anatomy.md, 2.2 and 7.5), and a crawl is a new process with
 no cookies, so the column page is part of the least a jpaas listing costs.
@@ -31,6 +34,7 @@ import copy
 import datetime as dt
 import itertools
 import sys
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 import psycopg
@@ -52,10 +56,25 @@ def records_per_request(site) -> int:
 
 def _sites(quick: bool) -> list:
     from bench.scale import bulk_sites
-    from gongkai.replica import generic, jpaas, trs
+    from gongkai.replica import generic, jpaas, trs, xxgk
 
     jcms = bulk_sites(2 if quick else 10, 40 if quick else 120, columns=2 if quick else 3)
-    return [*jcms, trs.build_site(), generic.build_site(), jpaas.build_site()]
+    return [*jcms, trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
+
+
+def least_listing_requests(site, column, k: int, new_ids: Collection[int]) -> int:
+    """The listing requests a routine recrawl of `column` cannot do without, with k new articles at its top.
+
+    On xxgk the column page, then search.jsp pages up to the one holding the column's first known row:
+    search.jsp answers the category for every column of the area, newest first, so a town's rows may
+    begin pages deep (the replica's first three pages hold only the 区发改局's)."""
+    if site.platform == "xxgk":
+        from gongkai.replica.xxgk import category_rows
+
+        rows = category_rows(site)
+        position = next((n for n, (c, a) in enumerate(rows) if c is column and a.article_id not in new_ids), len(rows))
+        return 1 + position // int(site.options.get("per_page", 10)) + 1
+    return FIRST_PAGE_REQUESTS.get(site.platform, 1) + k // records_per_request(site)
 
 
 def _count(server, sites: list) -> dict:
@@ -78,10 +97,10 @@ def _crawl(server, listings: list[str], env: dict) -> None:
     _timed([sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", "0", "--no-ingest"], env)
 
 
-def _add_new_articles(server, sites: list, new: dict[str, int], round_no: int) -> list[str]:
+def _add_new_articles(server, sites: list, new: dict[str, int], round_no: int) -> tuple[list[str], set[int]]:
     """new[site name] new articles at the top of each of its columns (published after everything listed);
-    their URLs."""
-    urls = []
+    their URLs and ids."""
+    urls, ids = [], set()
     for site in sites:
         k = new[site.name]
         for column in site.columns:
@@ -97,10 +116,11 @@ def _add_new_articles(server, sites: list, new: dict[str, int], round_no: int) -
                 article.column_id = 0
                 urls.append(server.article_url(site.name, server.add_article(site.name, column.column_id, article),
                                                column.column_id))
-    return urls
+                ids.add(article.article_id)
+    return urls, ids
 
 
-def _row(counts: dict, sites: list, new: dict[str, int]) -> dict:
+def _row(counts: dict, sites: list, new: dict[str, int], new_ids: Collection[int] = ()) -> dict:
     """Ours against the least: each column's first listing page, the listing requests it takes to reach the
     first known article past the new[site name] new ones, and the new articles."""
     least: dict[str, dict[str, int]] = {}
@@ -108,7 +128,7 @@ def _row(counts: dict, sites: list, new: dict[str, int]) -> dict:
         k = new[site.name]
         row = least.setdefault(site.platform, {"columns": 0, "listings": 0, "new_articles": 0})
         row["columns"] += len(site.columns)
-        row["listings"] += len(site.columns) * (FIRST_PAGE_REQUESTS.get(site.platform, 1) + k // records_per_request(site))
+        row["listings"] += sum(least_listing_requests(site, column, k, new_ids) for column in site.columns)
         row["new_articles"] += len(site.columns) * k
     by_platform = {}
     for name, row in least.items():
@@ -150,9 +170,9 @@ def run(results: dict, quick: bool) -> None:
             rounds = [{s.name: k for s in sites} for k in ((1, 2) if quick else (1, 2, 3, 4))]
             rounds.append({s.name: records_per_request(s) for s in sites})  # a whole first request of new ones
             for round_no, new in enumerate(rounds, 1):
-                new_urls = _add_new_articles(server, sites, new, round_no)
+                new_urls, new_ids = _add_new_articles(server, sites, new, round_no)
                 _crawl(server, listings, env)
-                rows.append(_row(_count(server, sites), sites, new))
+                rows.append(_row(_count(server, sites), sites, new, new_ids))
                 with psycopg.connect(database_url) as conn:
                     staged = conn.execute("SELECT count(DISTINCT url) FROM staged_pages WHERE url = ANY(%s)",
                                           (new_urls,)).fetchone()[0]
