@@ -40,6 +40,12 @@ class ListingPage:
 _COLUMN = re.compile(r"/col/col(\d+)/")
 
 
+def column_in_url(url: str) -> str | None:
+    """The column id a Hanweb URL names (/col/col<id>/…), if it names one."""
+    found = _COLUMN.search(urlsplit(url).path)
+    return found.group(1) if found else None
+
+
 class UnsupportedListing(Exception):
     """The page is not a listing of any platform we know; the message says what was looked for."""
 
@@ -68,10 +74,10 @@ def detect_platform(html: str, url: str = "") -> ModuleType:
     if module is None:
         looked_for = "; ".join(f"{m.NAME}: {m.DETECT_HINT}" for m in platforms)
         raise UnsupportedListing(f"not a listing page of a known platform (looked for {looked_for})")
-    column = _COLUMN.search(urlsplit(url).path) if url else None
-    if column is None or not hasattr(module, "names_column") or module.names_column(html, column.group(1)):
+    column = column_in_url(url)
+    if column is None or not hasattr(module, "names_column") or module.names_column(html, column):
         return module
     for other in platforms[platforms.index(module) + 1:]:
-        if hasattr(other, "names_column") and other.detect(html) and other.names_column(html, column.group(1)):
+        if hasattr(other, "names_column") and other.detect(html) and other.names_column(html, column):
             return other
     return module

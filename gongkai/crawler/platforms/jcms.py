@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
+from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing, column_in_url
 from gongkai.models import ListingRecord
 
 NAME = "jcms"
@@ -37,7 +37,6 @@ _DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
 _WIDGET_HEAD = re.compile(r"""<div\b[^<>]{0,200}?\bid=['"]?([\w-]{1,40})['"]?[^<>]{0,200}>\s*"""
                           r"""<script\b[^<>]{0,100}text/xml[^<>]{0,100}>\s*$""", re.I)
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
-_COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
 _MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
 
 
@@ -161,9 +160,9 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
         if container:
             config.ajax_param["unitid"] = container.group(1)
     if "columnid" not in config.ajax_param:
-        match = re.search(r"/col/col(\d+)/", base_url)
-        if match:
-            config.ajax_param["columnid"] = match.group(1)
+        column = column_in_url(base_url)
+        if column:
+            config.ajax_param["columnid"] = column
     return config
 
 
@@ -218,11 +217,11 @@ def list_widget(html: str, url: str) -> str:
             found.append(f"$('#{unit}').jpage(" + _balanced(scripts, call.end()) + ")")
         return ";\n".join(found)
 
-    column = _COLUMN_IN_URL.search(urlsplit(url).path)
+    column = column_in_url(url)
 
     def rank(widget: tuple[str, str]) -> tuple[bool, int]:
         text = widget[1] + call_of(widget[0])
-        own = column is not None and _own_column(column.group(1)).search(text) is not None
+        own = column is not None and _own_column(column).search(text) is not None
         return own, len(_RECORD.findall(widget[1]))
 
     unit, text = max(widgets, key=rank)  # the first of equals

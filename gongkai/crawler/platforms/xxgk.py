@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
+from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing, column_in_url
 from gongkai.crawler.platforms.generic import attribute_text, parse_date, parse_html, row_record
 from gongkai.models import ListingRecord
 
@@ -50,7 +50,6 @@ IDENTITY = ("infotypeId", "jdid", "area", "divid")  # what says which list this 
 _ROW_CLASS = re.compile(r"\btr_main_value_(?:odd|even)\b")
 _PAGES = re.compile(r"共\s*(\d{1,6})\s*页")
 _ART_COLUMN = re.compile(r"art_(\d+)_\d+\.s?html?", re.I)
-_COLUMN_IN_URL = re.compile(r"/col/col(\d+)/")
 # From the start of a run of URL characters only (the lookbehind): a 100 KB run of inline CSS or base64
 # before the path made every start position rescan it (quadratic: 47 s on 112 KB).
 _SEARCH_URL = re.compile(r"""(?<![^\s"'<>()])[^\s"'<>()]*/module/xxgk/search\.jsp\?[^\s"'<>()]*""", re.I)
@@ -170,10 +169,7 @@ def search_form(html: str) -> tuple[str, dict[str, str]] | None:
 
 def column_ids(listing_url: str, fields: dict[str, str]) -> frozenset[str]:
     """The column ids this listing's article links carry (art_<id>_…): the URL's col<id> and divid's."""
-    ids = set()
-    found = _COLUMN_IN_URL.search(urlsplit(listing_url).path)
-    if found:
-        ids.add(found.group(1))
+    ids = {column} if (column := column_in_url(listing_url)) else set()
     divid = re.fullmatch(r"div(\d+)", str(fields.get("divid") or "").strip())
     if divid:
         ids.add(divid.group(1))
