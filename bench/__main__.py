@@ -340,7 +340,7 @@ def bench_extraction(results: dict) -> None:
                     continue
                 html = render_article(site, column, article)
                 url = f"http://{site.domain}{article.url_path_for(column.column_id)}"
-                cases.append((f"replica {article.effective_layout}", html, url, article.expected.to_dict()))
+                cases.append((f"replica {article.effective_layout}", html, url, article.expected_on_page.to_dict()))
     fields = ["title", "index_no", "publisher", "doc_no", "written_date", "published_date", "category"]
     chrome = re.compile(r"访问次数|浏览次数|分享|打印本页|关闭窗口|关闭本页|索\s*引\s*号|信息来源|字号|Produced By")
     per_layout: dict[str, dict] = {}
@@ -433,6 +433,7 @@ SECTIONS = {
     "memory": _section("memory"),  # peak RSS of crawl and ingest at 10k, 30k, 100k pages
     "scale": _section("portals"),  # 10, 100, 1,000 portals end to end, default politeness
     "recrawl": _section("recrawl"),  # routine recrawl requests vs first listing pages + new articles
+    "documents": _section("documents"),  # .pdf/.docx reading vs bare pdfminer / lxml
 }
 
 

@@ -73,7 +73,7 @@ def read_site_extraction(conn: psycopg.Connection, sites: list[str] | None = Non
            FROM (SELECT site, ingest_note, row_number() OVER (PARTITION BY site ORDER BY id DESC) AS rn
                  FROM (SELECT DISTINCT ON (url) id, site, ingest_note FROM staged_pages
                        WHERE ingest_state <> 'pending' AND status = 200
-                         AND (ingest_note IS NULL OR ingest_note NOT LIKE 'skipped:%%')
+                         AND (ingest_note IS NULL OR ingest_note NOT LIKE 'skipped:%%' AND ingest_note <> 'files')
                          AND (%(sites)s::text[] IS NULL OR site = ANY(%(sites)s))
                        ORDER BY url, id DESC) latest) p
            WHERE rn <= %(recent)s GROUP BY site""",

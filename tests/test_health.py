@@ -59,9 +59,12 @@ def test_latest_pages_giving_no_article_are_an_alarm(db):
         stage(db, "wuyi", NO_ARTICLE_NOTE, url="http://wuyi.example.gov.cn/art/broken.html")
     for _ in range(4):
         stage(db, "wuyi", "new")
+    for note in [NO_ARTICLE_NOTE] * 5 + ["files"] * 8:  # articles' files read with them are no article pages
+        stage(db, "panan", note)
     alarms = extraction_alarms(read_site_extraction(db))
-    assert [(a.site, a.check) for a in alarms] == [("qujiang", "no_article")]
-    assert "6 of its latest 10 article pages gave no title or body" in alarms[0].message
+    assert [(a.site, a.check) for a in alarms] == [("panan", "no_article"), ("qujiang", "no_article")]
+    assert "5 of its latest 5 article pages gave no title or body" in alarms[0].message
+    assert "6 of its latest 10 article pages gave no title or body" in alarms[1].message
 
 
 def test_too_little_history_is_no_alarm():

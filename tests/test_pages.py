@@ -59,7 +59,8 @@ def test_what_is_read_as_a_page_goes_by_media_type() -> None:
 
 
 def test_a_file_nobody_listed_and_a_stray_binary_are_not_reports() -> None:
-    assert examine_page(page(PDF, "application/pdf")).kind == "skip"  # no row title: not known as a report
+    # No row title: not a report of its own, but an article's file (read with that article).
+    assert examine_page(page(PDF, "application/pdf")).kind == "file"
     assert examine_page(page(b"\x89PNG", "image/png", listing_title="镇2024年工作总结")).kind == "skip"
     assert examine_page(page(b"\x00\x01", "application/octet-stream", listing_title="镇2024年工作总结")).kind == "skip"
 

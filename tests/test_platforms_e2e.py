@@ -109,6 +109,8 @@ def test_every_listed_article_was_fetched(replica, each_crawl):
     with psycopg.connect(database_url) as conn:
         states = dict(conn.execute("SELECT url, state FROM crawl_urls").fetchall())
     expected = {url for _, _, url in listed(replica, sites)}
+    # and the report files they link (.docx here), fetched once each: an attachment-only report's text
+    expected |= {a.url for _, article, _ in listed(replica, sites) for a in article.expected.attachments}
     assert {u for u, s in states.items() if s == "fetched"} == expected
     refused = [r for r in requests if r.status >= 400 and r.path != "/robots.txt"]
     assert not refused, "a listing or article request was refused"

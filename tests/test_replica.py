@@ -375,7 +375,7 @@ def test_expected_matches_rendered_pages(srv: ReplicaServer) -> None:
                 status, _, body = fetch(art.url)
             assert status == 200, art.url
             page = body.decode("gb18030" if site.charset == "gbk" else "utf-8")
-            exp = art.expected
+            exp = art.expected_on_page
             lay = art.effective_layout
             assert "\n".join(_visible_body(page, lay, art.title)) == exp.body, art.url
             root = lxml.html.fromstring(page)

@@ -747,7 +747,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
         in_body = body_elements.__contains__
     else:
         lines = _drop_chrome_lines(_trafilatura_lines(root))
-    lines = _without_title(lines, title)
+    lines = without_title(lines, title)
     attachments = _attachments(root, url)
     if not lines and not attachments:  # a scanned report: its pages are images in the body
         attachments = _body_images(root, region, url)
@@ -776,7 +776,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
     )
 
 
-def _without_title(lines: list[str], title: str) -> list[str]:
+def without_title(lines: list[str], title: str) -> list[str]:
     """The body without the title the page repeats as its first line (or two, split by a <br>), spacing
     aside."""
     flat = _squash(title)

@@ -5,13 +5,22 @@ Pure: bytes and headers in, data out. The store decides what the outcome does to
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from email.message import Message
 from typing import Any
 
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.extract import FILE_EXTS, extract_article, file_name, is_challenge_page, is_not_found_page
+from gongkai.ingest.documents import document_text
+from gongkai.ingest.extract import (
+    FILE_EXTS,
+    extract_article,
+    file_name,
+    is_challenge_page,
+    is_not_found_page,
+    without_title,
+)
 from gongkai.models import ArticleFields, Attachment
 
 
@@ -36,10 +45,11 @@ SOFT_404 = "a 'page not found' page answered with status 200"
 
 @dataclass
 class PageOutcome:
-    kind: str  # article | gone | retry | skip
+    kind: str  # article | gone | retry | skip | file (a file no row titled: read with the article linking it)
     fields: ArticleFields | None = None
     note: str = ""
     fingerprint: Any = None  # store.Fingerprint, filled in before the write phase
+    body_from_file: bool = False  # an attachment-only article whose body was read from its file
 
 
 def header(headers: dict[str, list[str]], name: str) -> str | None:
@@ -94,6 +104,8 @@ def examine_page(page: StagedPage) -> PageOutcome:
         document = document_report(page, ctype)
         if document is not None:
             return PageOutcome("article", fields=document, note=f"a listed document: {ctype}")
+        if is_document(page, ctype):  # an article's file: read with the article that links it
+            return PageOutcome("file", note=ctype)
         return PageOutcome("skip", note=f"not an HTML page: {ctype}")
     html = decode_html(page.body, ctype or None)
     if is_challenge_page(html):
@@ -106,7 +118,53 @@ def examine_page(page: StagedPage) -> PageOutcome:
     return PageOutcome("article", fields=fields)
 
 
+def body_from_document(data: bytes, title: str) -> str:
+    """A document's text as a report body: one paragraph per line, without the title it opens with."""
+    return "\n".join(without_title(document_text(data).lines, title))
+
+
+# A body line that only points at the files: 附件：, 详见附件, 相关附件下载, 附件1.
+_ATTACHMENT_LABEL_RE = re.compile(r"^(详见|见|请见|请查看)?(相关)?附件(下载|列表|\s*\d+)?\s*[：:.、．]?\s*")
+
+
+def attachment_only(body: str, attachments: list[Attachment]) -> bool:
+    """True for a report whose page shows nothing but its files (anatomy 3.5: the 武义 seed's body is just
+    the .docx's name): every body line is an attachment's name or a label pointing at them."""
+    if not attachments:
+        return False
+    names = {a.name.strip() for a in attachments} | {file_name(a.url) for a in attachments}
+    for line in body.splitlines():
+        line = line.strip()
+        rest = _ATTACHMENT_LABEL_RE.sub("", line, count=1).strip()
+        if line in names or line.lower().endswith(FILE_EXTS):
+            continue
+        if rest and rest not in names and not rest.lower().endswith(FILE_EXTS):
+            return False
+    return True
+
+
+def fill_body_from_documents(fields: ArticleFields, documents: dict[str, bytes]) -> bool:
+    """An attachment-only article takes as its body the text of the first of its files (fetched, in
+    `documents` by URL) that has any; the file names stay in `attachments`. True when it did."""
+    if not attachment_only(fields.body, fields.attachments):
+        return False
+    for attachment in fields.attachments:
+        data = documents.get(attachment.url)
+        if data is not None:
+            body = body_from_document(data, fields.title)
+            if body:
+                fields.body = body
+                return True
+    return False
+
+
 _DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "ms-excel", "wps", "ofd")
+
+
+def is_document(page: StagedPage, ctype: str) -> bool:
+    """A file a report can be published as (by its name or its media type), not an image or a stray binary."""
+    name = attachment_filename(page.headers) or file_name(page.final_url or page.url)
+    return name.lower().endswith(FILE_EXTS) or any(t in ctype.lower() for t in _DOCUMENT_TYPES)
 
 
 def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:
@@ -115,8 +173,8 @@ def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:
     title = " ".join((page.listing_title or "").split())
     url = page.final_url or page.url
     name = attachment_filename(page.headers) or file_name(url)
-    if not title or not (name.lower().endswith(FILE_EXTS) or any(t in ctype.lower() for t in _DOCUMENT_TYPES)):
+    if not title or not is_document(page, ctype):
         return None
     published = page.listing_date.isoformat() if isinstance(page.listing_date, date) else page.listing_date
-    return ArticleFields(title=title, body="", published_date=published or None,
+    return ArticleFields(title=title, body=body_from_document(page.body, title), published_date=published or None,
                          attachments=[Attachment(name=name or title, url=url)])

@@ -11,11 +11,21 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import psycopg
+from w3lib.url import safe_url_string
 
-from gongkai.ingest.pages import SOFT_404, PageOutcome, StagedPage, examine_page
+from gongkai.ingest.pages import (
+    SOFT_404,
+    PageOutcome,
+    StagedPage,
+    attachment_only,
+    examine_page,
+    fill_body_from_documents,
+)
 from gongkai.ingest.store import StoreItem, fingerprint, store_batch
+from gongkai.models import Attachment
 
 logger = logging.getLogger(__name__)
 
@@ -70,20 +80,23 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
         outcomes: list[PageOutcome | Exception] = []
         for page in pages:
             try:
-                outcome = examine_page(page)
-                if outcome.kind == "article":
-                    outcome.fingerprint = fingerprint(outcome.fields)  # CPU work, before the write lock
-                outcomes.append(outcome)
+                outcomes.append(examine_page(page))
             except Exception as exc:  # a parser bug must not stop the queue; the page is kept for reingest
                 logger.exception("extraction failed for staged page %s (%s)", page.id, page.url)
                 outcomes.append(exc)
+        read_attached_documents(cur, outcomes)
+        for outcome in outcomes:
+            if isinstance(outcome, PageOutcome) and outcome.kind == "article":
+                outcome.fingerprint = fingerprint(outcome.fields)  # CPU work, before the write lock
         confirm_soft_404s(cur, pages, outcomes)
+        completed = completed_reports(cur, pages, outcomes)
         to_store: list[int] = []
         items: list[StoreItem] = []  # articles, and gone URLs (fields None) whose reports get withdrawn
         for n, outcome in enumerate(outcomes):
             if isinstance(outcome, PageOutcome) and outcome.kind in ("article", "gone"):
                 to_store.append(n)
-                items.append(StoreItem(pages[n], outcome.fields, outcome.fingerprint))
+                items.append(StoreItem(pages[n], outcome.fields, outcome.fingerprint,
+                                       completes=pages[n].url in completed))
         stored = store_batch(cur, items)
         results = dict(zip(to_store, stored.outcomes, strict=True))
         marks: list[tuple[int, str, str, int | None]] = []
@@ -105,10 +118,71 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
                    WHERE s.id = m.id""",
                 [list(column) for column in zip(*marks, strict=True)],
             )
+            requeue_articles_of_documents(cur, pages, outcomes)
             if notify and stored.last_seq is not None:
                 cur.execute("SELECT pg_notify('gongkai_reports', %s)", (str(stored.last_seq),))
         logger.debug("ingested %d pages in %.2fs", len(pages), time.monotonic() - started)
     return counts
+
+
+def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Exception]) -> None:
+    """Attachment-only articles take their body from their files, as the crawl staged them (the latest
+    200 fetch of each file's URL). One query, only for batches holding such an article."""
+    wanting = [o for o in outcomes if isinstance(o, PageOutcome) and o.kind == "article" and o.fields
+               and attachment_only(o.fields.body, o.fields.attachments)]
+    if not wanting:
+        return
+    # As linked (a file name in Chinese, say) and as the crawl requested it (%-encoded).
+    as_requested = {a.url: safe_url_string(a.url) for o in wanting for a in o.fields.attachments}
+    staged = {url: bytes(body) for url, body in cur.execute(
+        """SELECT DISTINCT ON (url) url, body FROM staged_pages WHERE url = ANY(%s) AND status = 200
+           ORDER BY url, id DESC""", (sorted(set(as_requested.values())),)).fetchall()}
+    documents = {url: staged[requested] for url, requested in as_requested.items() if requested in staged}
+    for outcome in wanting:
+        try:
+            outcome.body_from_file = fill_body_from_documents(outcome.fields, documents)
+        except Exception:  # a reader bug must not lose the article: it is stored as it was found
+            logger.exception("could not read the documents of %s", outcome.fields.title)
+
+
+def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> set[str]:
+    """URLs of the batch's articles whose body was read from their file into a report stored with only the
+    file's name (the file came after the article was ingested): that version is completed, not replaced."""
+    urls = [page.url for page, outcome in zip(pages, outcomes, strict=True)
+            if isinstance(outcome, PageOutcome) and outcome.body_from_file]
+    if not urls:
+        return set()
+    rows = cur.execute(
+        """SELECT u.url, r.body, r.attachments FROM report_urls u JOIN reports r ON r.id = u.report_id
+           WHERE u.url = ANY(%s)""", (urls,)).fetchall()
+    return {url for url, body, attachments in rows
+            if attachment_only(body, [Attachment(a["name"], a["url"]) for a in attachments or []])}
+
+
+def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
+                                  outcomes: list[PageOutcome | Exception]) -> None:
+    """A file fetched after its article was ingested (a retried download, an ingest run between the two):
+    the article's latest fetch is examined again, now with the file, if its report still has no body."""
+    files = [page.url for page, outcome in zip(pages, outcomes, strict=True)
+             if isinstance(outcome, PageOutcome) and outcome.kind == "file" and page.status == 200]
+    if not files:
+        return
+    files += [unquote(url) for url in files]  # as a page linking it unencoded has it
+    # Candidates by SQL (short bodies linking one of the files), then the same test the article had.
+    reports = cur.execute(
+        """SELECT id, body, attachments FROM reports r
+           WHERE withdrawn_at IS NULL AND length(body) < 2000
+             AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.attachments) a WHERE a->>'url' = ANY(%s))""",
+        (files,)).fetchall()
+    waiting = [report_id for report_id, body, attachments in reports
+               if attachment_only(body, [Attachment(a["name"], a["url"]) for a in attachments or []])]
+    if waiting:
+        cur.execute(
+            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest: its document was fetched'
+               WHERE id IN (SELECT max(s.id) FROM staged_pages s JOIN report_urls u ON u.url = s.url
+                            WHERE u.report_id = ANY(%s) AND s.status = 200 GROUP BY s.url)
+                 AND ingest_state <> 'pending' AND NOT (id = ANY(%s))""",
+            (waiting, [page.id for page in pages]))
 
 
 def confirm_soft_404s(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> None:
@@ -152,6 +226,8 @@ def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str
         if stored[1] is None or outcome.note.startswith(SOFT_404):  # the crawl took a soft 404 for fetched
             frontier.append(("gone", outcome.note, page.url, page.id))
         return "done", "withdrawn", stored[1]
+    if outcome.kind == "file":  # an article's file: its text goes into that article's report
+        return "done", "files", None
     if outcome.kind == "retry":
         # Not an article after all (challenge page, empty body...): the next crawl fetches it again.
         frontier.append(("failed", outcome.note, page.url, page.id))

@@ -166,6 +166,9 @@ class StoreItem:
     page: StagedPage
     fields: ArticleFields | None = None
     fp: Fingerprint | None = None
+    # Its body was read from its file into a report stored with only the file's name (the file came after
+    # the article): that version completed, not a new one. The change still gets a seq for the feed.
+    completes: bool = False
 
 
 @dataclass
@@ -231,6 +234,7 @@ _SNAPSHOT = """INSERT INTO report_versions (report_id, version, title, body, fie
 _NEW_VERSION = f"""UPDATE reports SET seq = %s, {_SET_FIELDS}, version = version + 1, updated_at = now(),
                        withdrawn_at = NULL, source_page_id = %s, article_key = COALESCE(article_key, %s), bands = %s
                    WHERE id = %s"""
+_SAME_VERSION = _NEW_VERSION.replace("version = version + 1, ", "")
 
 
 @dataclass(eq=False)
@@ -411,7 +415,7 @@ class _Batch:
         if how == "key":  # the same article under another column: a URL the report did not have
             self._add_url(rep, page.url, "column")
         if rep.content_hash != fp.content_hash:
-            self._new_version(n, rep, key)
+            self._new_version(n, rep, key, same_version=self.items[n].completes)
             return "updated", rep
         if rep.withdrawn or how == "key":
             what = "restored" if rep.withdrawn else "column"
@@ -487,15 +491,17 @@ class _Batch:
         self.ops.append(("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (self.seq.next(), rep)))
         return "repost", rep
 
-    def _new_version(self, n: int, rep: _Report, key: str | None) -> None:
-        """Keep the current text in report_versions, then overwrite the report with the new fields."""
+    def _new_version(self, n: int, rep: _Report, key: str | None, same_version: bool = False) -> None:
+        """Keep the current text in report_versions, then overwrite the report with the new fields
+        (`same_version`: overwrite only, the version number stays)."""
         page, fields, fp = self.items[n].page, self._fields(n), self._fp(n)
         period = fp.period
-        self.ops.append((_SNAPSHOT, (rep,)))
+        if not same_version:
+            self.ops.append((_SNAPSHOT, (rep,)))
         self.ops.append(("DELETE FROM report_bands WHERE report_id = %s"
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
-        self.ops.append((_NEW_VERSION, (self.seq.next(), *fp.values, page.id, key,
-                                        fp.bands_literal, rep)))
+        self.ops.append((_SAME_VERSION if same_version else _NEW_VERSION,
+                         (self.seq.next(), *fp.values, page.id, key, fp.bands_literal, rep)))
         rep.body_hash, rep.content_hash = fp.body_hash, fp.content_hash
         rep.period_year, rep.period_half = period.year, period.half
         rep.published_date, rep.withdrawn = _date_text(fields.published_date), False

@@ -85,15 +85,22 @@ def layout_pairs(a: ReplicaArticle) -> tuple[list[tuple[str, str]], list[tuple[s
     return meta, info
 
 
-def body_lines(a: ReplicaArticle) -> list[str]:
-    """The body as the extractor must return it: paragraphs, then attachment names (L002 style)."""
+def body_lines(a: ReplicaArticle, read_documents: bool = True) -> list[str]:
+    """The body as the extractor must return it: paragraphs, then attachment names (L002 style). With
+    `read_documents` (the stored report, not the page alone), a page of nothing but file names has the
+    text of its first file that holds one: ingest reads it."""
     lines = [p.strip() for p in a.paragraphs if p.strip()]
+    if not lines and read_documents:
+        document = next((att.text for att in a.attachments if att.text), None)
+        if document:
+            return list(document)
     lines += [att.name for att in a.attachments]
     return lines
 
 
-def expected_fields(a: ReplicaArticle) -> ArticleFields:
-    """Ground truth following the extractor contract (see module docstring of gongkai.models)."""
+def expected_fields(a: ReplicaArticle, read_documents: bool = True) -> ArticleFields:
+    """Ground truth following the extractor contract (see module docstring of gongkai.models): of the
+    stored report, or with `read_documents=False` of the article page alone."""
     meta_pairs, info_pairs = layout_pairs(a)
     metadata: dict[str, str] = {}
     for label, value in meta_pairs + info_pairs:
@@ -112,7 +119,7 @@ def expected_fields(a: ReplicaArticle) -> ArticleFields:
     base = a.site.base_url if a.site else ""
     return ArticleFields(
         title=a.title,
-        body="\n".join(body_lines(a)),
+        body="\n".join(body_lines(a, read_documents)),
         index_no=fields["index_no"],
         publisher=fields["publisher"],
         doc_no=fields["doc_no"],

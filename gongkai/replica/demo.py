@@ -177,9 +177,8 @@ def _qujiang(rng: random.Random) -> ReplicaSite:
 def _docx(rng: random.Random, a: ReplicaArticle, name: str | None = None) -> None:
     core = a.title.removeprefix(a.town)
     mmdd = (a.pub_date - timedelta(days=rng.randint(3, 20))).strftime("%m%d")
-    a.attachments.append(
-        ReplicaAttachment(name=name or f"{core}（{a.town}）{mmdd}.docx", filename=f"{rng.getrandbits(128):032x}.docx")
-    )
+    a.attachments.append(ReplicaAttachment.of_report(name or f"{core}（{a.town}）{mmdd}.docx",
+                                                     f"{rng.getrandbits(128):032x}.docx", a.title, a.paragraphs))
 
 
 def _wuyi(rng: random.Random) -> ReplicaSite:

@@ -70,6 +70,14 @@ _ART = re.compile(r"^(/private)?/art/(\d{4})/(\d{1,2})/(\d{1,2})/art_(\d+)_(\d+)
 _COL = re.compile(r"^/col/col(\d+)/index\.html$")
 
 
+_FILE_TYPES = {
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "doc": "application/msword",
+    "wps": "application/kswps",
+}
+
+
 @dataclass(frozen=True)
 class RequestLogEntry:
     """One request as the server saw it. `time` is time.monotonic() at arrival."""
@@ -389,7 +397,7 @@ class ReplicaServer:
             att = site.find_attachment(path.rsplit("/", 1)[1])
             if att is None:
                 return self._not_found(site)
-            ctype = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            ctype = _FILE_TYPES.get(att.filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
             disp = f"attachment; filename*=UTF-8''{quote(att.name, safe='')}"
             return _Response(200, att.data, ctype, (("Content-Disposition", disp),))
         if path == "/module/visitcount/visit.jsp":

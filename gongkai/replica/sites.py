@@ -42,6 +42,15 @@ class ReplicaAttachment:
     name: str  # shown name, e.g. "2024年上半年工作总结(柳城畲族镇)0726.docx"
     filename: str  # server-side name: 32 hex + extension
     data: bytes = b"PK\x03\x04replica-docx"
+    text: list[str] = field(default_factory=list)  # the report lines `data` holds below its title, if any
+
+    @classmethod
+    def of_report(cls, name: str, filename: str, title: str, paragraphs: list[str]) -> ReplicaAttachment:
+        """A real .docx or .pdf (by the filename's extension) holding the report: Word-edited, 公文 layout."""
+        from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
+
+        data = pdf_bytes(title, paragraphs) if filename.endswith(".pdf") else docx_bytes(title, paragraphs)
+        return cls(name, filename, data, [*(p.strip() for p in paragraphs if p.strip()), *signature_lines(title)])
 
     @property
     def href(self) -> str:
@@ -118,10 +127,17 @@ class ReplicaArticle:
 
     @property
     def expected(self) -> ArticleFields:
-        """Ground truth for the extractor, computed from the same data the page is rendered from."""
+        """Ground truth for the stored report, computed from the same data the page is rendered from."""
         from gongkai.replica.articles import expected_fields
 
         return expected_fields(self)
+
+    @property
+    def expected_on_page(self) -> ArticleFields:
+        """Ground truth for the extractor on the page alone: an attachment-only body is its file names."""
+        from gongkai.replica.articles import expected_fields
+
+        return expected_fields(self, read_documents=False)
 
 
 @dataclass

@@ -7,15 +7,16 @@ listing runs is detected from the page unless the caller names it.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from array import array
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import FormRequest, Request, Response
+from scrapy.http import FormRequest, Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -341,6 +342,20 @@ class ListingSpider(scrapy.Spider):
                           site=meta["site"], column_url=meta.get("column_url"), listing_title=meta.get("listing_title"),
                           listing_date=meta.get("listing_date"), status=response.status, headers=headers,
                           body=response.body, fetched_at=time.time())
+        if response.status == 200 and not meta.get("document_of"):
+            yield from self.follow_documents(response)
+
+    def follow_documents(self, response: Response) -> Iterable[Request]:
+        """Fetch the report files an article links (.pdf, .docx, .doc...) on the crawl's hosts: an
+        attachment-only report's text is only there. Each file is fetched once, like an article: the
+        frontier knows it afterwards. Column-less, so no listing walk ever takes it for delisted."""
+        urls = document_links(response)
+        claimed = self.memory.claim([], urls)[1] if urls else []
+        for url, new in zip(urls, claimed, strict=True):
+            if new and url not in self.known:
+                request = self.article_request(url, response.meta["site"], None, None, None)
+                request.meta["document_of"] = response.url
+                yield request
 
     def article_failed(self, failure: Failure) -> Iterable[Any]:
         request = failure.request
@@ -371,6 +386,35 @@ class ListingSpider(scrapy.Spider):
         problem = ListingProblem(meta["column_url"], f"{meta['column_url']}: {what} failed: {reason}")
         self.problems.append(problem)
         yield problem
+
+
+# Files that can hold a report's text. Spreadsheets and archives are recorded as attachments, not fetched.
+DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd")
+_DOCUMENT_HINT = re.compile(rb"\.(?:pdf|docx?|wps|ofd)\b", re.I)
+
+
+def document_links(response: Response) -> list[str]:
+    """Absolute URLs of the report files an article page links, on its own host, in page order: direct
+    links (/attach/0/x.pdf) and download gateways naming one (downfile.jsp?filename=x.docx)."""
+    if not isinstance(response, TextResponse) or not _DOCUMENT_HINT.search(response.body):
+        return []  # most articles link no file: no parse
+    host = host_key(response.url)
+    found: list[str] = []
+    # Links, and the PDF viewers a report shown only as a PDF is embedded in (#pdfshow[data-value], anatomy 3.5).
+    refs = response.xpath("//a/@href | //*[@id='pdfshow']/@data-value | //embed/@src | //iframe/@src"
+                          " | //object/@data").getall()
+    for href in refs:
+        href = href.strip()
+        if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
+            continue
+        url = response.urljoin(href)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or host_key(url) != host or url in found:
+            continue
+        names = [unquote(parts.path)] + [unquote(v) for k, v in parse_qsl(parts.query) if k.lower() == "filename"]
+        if any(name.lower().endswith(DOCUMENT_EXTS) for name in names):
+            found.append(url)
+    return found
 
 
 def _parse_error(exc: Exception) -> str:

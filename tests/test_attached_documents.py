@@ -1,0 +1,128 @@
+"""Attachment-only reports (anatomy 3.5: the page shows just the file's name) get their text from the file.
+
+The crawl fetches the report files an article links (once, like an article), ingest reads a .docx or a
+.pdf into the body; a file that arrives after its article was ingested (a retried download) gets the
+article examined again. Before, such a report was stored with its file name for a body.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+
+import psycopg
+from scrapy.http import HtmlResponse
+
+from gongkai.crawler.spiders.listing import document_links
+from gongkai.ingest.run import ingest_pending
+from gongkai.replica.articles import render_article
+from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.server import ReplicaServer
+from gongkai.replica.sites import ReplicaAttachment
+from tests.test_cli import gongkai
+
+PDF = "application/pdf"
+
+
+def _attachment_only(site_name: str, ext: str):
+    """A demo site with one more report, published only as a file (its page lists just the file)."""
+    site = next(s for s in build_demo_sites() if s.name == site_name)
+    column = site.columns[0]
+    article = copy.deepcopy(max(column.articles, key=lambda a: a.pub_date))
+    article.article_id += 7002
+    article.title = f"{article.town}2025年工作计划"
+    article.attachments = [ReplicaAttachment.of_report(f"{article.town}2025年工作计划{ext}",
+                                                       f"9e107d9d372bb6826bd81d3542a419d6{ext}", article.title,
+                                                       article.paragraphs)]
+    article.paragraphs = []
+    article.fail_first = article.too_many_first = 0
+    return site, column, article
+
+
+def test_an_attachment_only_report_is_stored_with_its_pdfs_text(database_url):
+    site, column, article = _attachment_only("qujiang", ".pdf")
+    with ReplicaServer([site]) as replica:
+        replica.add_article(site.name, column.column_id, article)
+        url = replica.article_url(site.name, article, column.column_id)
+        result = gongkai("crawl", *replica.listing_urls(site.name), "--delay", "0", database_url=database_url,
+                         timeout=300)
+        assert result.returncode == 0, result.stderr
+        files = [r.path for r in replica.requests if r.path.startswith("/attach/0/")]
+        replica.clear_requests()
+        again = gongkai("crawl", *replica.listing_urls(site.name), "--delay", "0", database_url=database_url,
+                        timeout=300)
+        assert again.returncode == 0, again.stderr
+        files_again = [r.path for r in replica.requests if r.path.startswith("/attach/0/")]
+        export = gongkai("export", database_url=database_url)
+    rows = [json.loads(line) for line in export.stdout.splitlines()]
+    (report,) = [r for r in rows if url in r["urls"]]
+    assert report["title"] == article.title
+    assert report["body"] == article.expected.body
+    assert report["body"].splitlines() == article.attachments[0].text
+    assert report["attachments"][0]["name"] == f"{article.town}2025年工作计划.pdf"
+    assert "/attach/0/9e107d9d372bb6826bd81d3542a419d6.pdf" in files
+    assert len(files) == len(set(files))  # each file fetched once
+    assert files_again == []  # a routine recrawl fetches no known file again
+    assert len(rows) == len(site.crawlable_articles())  # every other report still there
+
+
+def test_a_file_fetched_after_its_article_was_ingested_fills_the_report(db):
+    """The retried download: the article was stored with only the file's name; when the file is staged
+    and ingested, the article's page is examined again and the report gets the text: the same version
+    completed (as a crawl that fetched both before ingest stores it), with a new seq for the feed."""
+    site, column, article = _attachment_only("wuyi", ".docx")
+    article.site = site
+    column.articles.insert(0, article)
+    page_url = f"{site.base_url}{article.url_path_for(column.column_id)}"
+    file = article.attachments[0]
+    file_url = site.base_url + file.href
+
+    stage(db, page_url, render_article(site, column, article).encode("utf-8"), "text/html; charset=UTF-8")
+    assert ingest_pending(db, notify=False)["new"] == 1
+    (before,) = db.execute("SELECT body, version, seq FROM reports").fetchall()
+    assert before[:2] == (file.name, 1)
+
+    stage(db, file_url, file.data, "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    counts = ingest_pending(db, notify=False)
+    assert counts["updated"] == 1, counts
+    (after,) = db.execute("SELECT body, version, seq FROM reports").fetchall()
+    assert after[:2] == (article.expected.body, 1) and after[2] > before[2]
+    assert after[0].splitlines() == file.text
+    assert db.execute("SELECT count(*) FROM report_versions").fetchone()[0] == 0
+    assert ingest_pending(db, notify=False) == {}  # nothing requeued again: no loop
+
+    # A fetch of the same page later finds the stored file: nothing changes.
+    stage(db, page_url, render_article(site, column, article).encode("utf-8"), "text/html; charset=UTF-8")
+    assert ingest_pending(db, notify=False)["unchanged"] == 1
+
+
+def stage(conn: psycopg.Connection, url: str, body: bytes, ctype: str) -> None:
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO staged_pages (url, final_url, site, status, headers, body, body_sha256, fetched_at)
+               VALUES (%s, %s, 'wuyi', 200, %s, %s, %s, %s)""",
+            (url, url, json.dumps({"Content-Type": [ctype]}), body, hashlib.sha256(body).digest(),
+             dt.datetime.now(dt.UTC)))
+
+
+def test_the_report_files_an_article_links_are_found_on_its_host_only():
+    html = """<html><body><div class="con_wen"><p>详见附件：</p>
+    <a href="/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx&showname=%E6%80%BB%E7%BB%93.docx">总结.docx</a>
+    <a href="../../attach/0/2024工作总结.PDF">2024工作总结.PDF</a>
+    <a href="/attach/0/明细表.xls">明细表.xls</a>
+    <a href="http://www.other.gov.cn/attach/0/x.pdf">转载.pdf</a>
+    <a href="javascript:download('y.pdf')">下载</a>
+    <a href="/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx">again</a>
+    <div id="pdfshow" data-value="/picture/0/2501/scan.pdf"></div></div></body></html>"""
+    url = "http://www.wyx.gov.cn/art/2025/8/12/art_1229423775_4279798.html"
+    response = HtmlResponse(url, body=html.encode("utf-8"), encoding="utf-8")
+    assert document_links(response) == [
+        "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx"
+        "&showname=%E6%80%BB%E7%BB%93.docx",
+        "http://www.wyx.gov.cn/art/2025/attach/0/2024工作总结.PDF",
+        "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx",
+        "http://www.wyx.gov.cn/picture/0/2501/scan.pdf",
+    ]
+    assert document_links(HtmlResponse(url, body=b"<html><body><p>no files</p></body></html>")) == []
