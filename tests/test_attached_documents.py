@@ -121,7 +121,7 @@ def test_the_report_files_an_article_links_are_found_on_its_host_only():
     assert document_links(response) == [
         "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx"
         "&showname=%E6%80%BB%E7%BB%93.docx",
-        "http://www.wyx.gov.cn/art/2025/attach/0/2024工作总结.PDF",
+        "http://www.wyx.gov.cn/art/2025/attach/0/2024%E5%B7%A5%E4%BD%9C%E6%80%BB%E7%BB%93.PDF",  # 2024工作总结
         "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx",
         "http://www.wyx.gov.cn/picture/0/2501/scan.pdf",
     ]

@@ -169,9 +169,10 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
         return
     files += [unquote(url) for url in files]  # as a page linking it unencoded has it
     # Candidates by SQL (short bodies linking one of the files), then the same test the article had.
+    # octet_length: read from the stored size, where length() would decompress every report's body.
     reports = cur.execute(
         """SELECT id, body, attachments FROM reports r
-           WHERE withdrawn_at IS NULL AND length(body) < 2000
+           WHERE withdrawn_at IS NULL AND octet_length(body) < 6000
              AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.attachments) a WHERE a->>'url' = ANY(%s))""",
         (files,)).fetchall()
     waiting = [report_id for report_id, body, attachments in reports

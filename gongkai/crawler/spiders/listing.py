@@ -19,6 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from gongkai.crawler.items import (
     FetchedPage,
@@ -407,7 +408,7 @@ def document_links(response: Response) -> list[str]:
         href = href.strip()
         if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
             continue
-        url = response.urljoin(href)
+        url = safe_url_string(response.urljoin(href))  # as Scrapy requests it, and the frontier knows it
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or host_key(url) != host or url in found:
             continue
