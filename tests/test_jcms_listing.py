@@ -168,6 +168,18 @@ def test_unclosed_div_tags_do_not_make_widget_finding_quadratic():
     assert [unit for unit, _ in jcms._widgets("<datastore>" * 5000 + html)] == ["6390858"]
 
 
+def test_the_unit_id_missing_from_the_call_is_read_off_the_widget_div_even_on_a_hostile_page():
+    """Neither the jpage call nor the nextgroup link names the unitid: the div around the record list's
+    <script type="text/xml"> does. Its regex scanned from every `<div` to the page's end (3 s on 40 KB of
+    "<div "): now it looks back from each such script. Checked by result, not by time."""
+    html = read("zjxj_col1229311252.html").replace("unitid:'6390858',", "").replace("&unitid=6390858", "")
+    assert "unitid" not in html.split('<div id="6390858">')[1].split("</datastore>")[0]
+    for page_html in (html, html.replace("<body>", "<body>" + "<div " * 40000, 1)):
+        page = jcms.parse_listing_page(page_html, LISTING_URL)
+        assert page.next.formdata["unitid"] == "6390858"
+    assert jcms._container_unitid("<script " * 100000 + "text/xml") is None
+
+
 def test_a_page_of_unclosed_datastores_is_read_in_one_pass():
     """The datastore regex scanned from every unclosed <datastore> to the page's end (quadratic: 100,000 of
     them, hours). Checked by result: the real datastore after them is still the one read."""

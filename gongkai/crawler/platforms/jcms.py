@@ -156,14 +156,30 @@ def parse_jpage_config(html: str, base_url: str) -> JpageConfig:
                 if key in query:
                     config.ajax_param.setdefault(key, query[key])
     if "unitid" not in config.ajax_param:
-        container = re.search(r"<div[^>]+id=['\"](\d+)['\"][^>]*>\s*<script[^>]+text/xml", html, re.I)
-        if container:
-            config.ajax_param["unitid"] = container.group(1)
+        unitid = _container_unitid(html)
+        if unitid:
+            config.ajax_param["unitid"] = unitid
     if "columnid" not in config.ajax_param:
         column = column_in_url(base_url)
         if column:
             config.ajax_param["columnid"] = column
     return config
+
+
+_XML_SCRIPT = re.compile(r"<script\b[^<>]{0,300}?text/xml", re.I)
+_CONTAINER_BEFORE = re.compile(r"<div\b[^<>]*\bid=['\"](\d+)['\"][^<>]*>\s*$", re.I)
+
+
+def _container_unitid(html: str) -> str | None:
+    """The unit id of the widget div right before the record list's <script type="text/xml">. Looked for
+    back from each such script, a tag's length at most: one regex from every `<div` of the page to its
+    end went quadratic (3 s on 40 KB of "<div ")."""
+    for script in _XML_SCRIPT.finditer(html):
+        before = html[max(0, script.start() - 2000):script.start()]
+        container = _CONTAINER_BEFORE.search(before, max(0, before.rfind("<div")))
+        if container:
+            return container.group(1)
+    return None
 
 
 def pages_by_number(proxy_url: str) -> bool:
