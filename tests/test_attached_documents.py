@@ -13,12 +13,16 @@ import hashlib
 import json
 
 import psycopg
+import pytest
 from scrapy.http import HtmlResponse
 
 from gongkai.crawler.spiders.listing import document_links
+from gongkai.ingest.extract import extract_article
+from gongkai.ingest.pages import attachment_only
 from gongkai.ingest.run import ingest_pending
 from gongkai.replica.articles import render_article
 from gongkai.replica.demo import build_demo_sites
+from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
 from gongkai.replica.server import ReplicaServer
 from gongkai.replica.sites import ReplicaAttachment
 from tests.test_cli import gongkai
@@ -126,3 +130,80 @@ def test_the_report_files_an_article_links_are_found_on_its_host_only():
         "http://www.wyx.gov.cn/picture/0/2501/scan.pdf",
     ]
     assert document_links(HtmlResponse(url, body=b"<html><body><p>no files</p></body></html>")) == []
+
+
+# --- found by the audit of the first version (helper-19): each failed before its fix ----------------------
+
+BASE = "http://www.example.gov.cn"
+TITLE = "柳城畲族镇2024年工作总结"
+PARAS = ["全年完成地区生产总值12.3亿元，同比增长6.7%。", "二是民生实事全面完成。"]
+DOCX = {"Content-Type": ["application/vnd.openxmlformats-officedocument.wordprocessingml.document"]}
+HTML = {"Content-Type": ["text/html; charset=UTF-8"]}
+
+
+def stage_as(conn: psycopg.Connection, url: str, body: bytes, headers: dict) -> None:
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO staged_pages (url, final_url, site, status, headers, body, body_sha256, fetched_at)
+               VALUES (%s, %s, 'wuyi', 200, %s, %s, %s, %s)""",
+            (url, url, json.dumps(headers), body, hashlib.sha256(body).digest(), dt.datetime.now(dt.UTC)))
+
+
+def article_page(body_html: str, title: str = TITLE) -> bytes:
+    return (f'<html><head><meta charset="utf-8"><title>{title}</title></head><body><div class="article">'
+            f'<h1>{title}</h1><div class="info">发布日期：2024-07-26</div><div id="zoom">{body_html}</div></div>'
+            "</body></html>").encode()
+
+
+def test_a_gateway_file_with_no_name_header_still_completes_its_report(db):
+    """downfile.jsp?filename=x.docx answered as application/octet-stream with no Content-Disposition: a file
+    by its filename= (and its bytes), so the article waiting for it is examined again."""
+    file_url = f"{BASE}/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx"
+    page_url = f"{BASE}/art/2024/7/26/art_1_2.html"
+    stage_as(db, page_url, article_page(f'<p><a href="{file_url}">{TITLE}.docx</a></p>'), HTML)
+    ingest_pending(db, notify=False)
+    stage_as(db, file_url, docx_bytes(TITLE, PARAS), {"Content-Type": ["application/octet-stream"]})
+    ingest_pending(db, notify=False)
+    (body,) = db.execute("SELECT body FROM reports").fetchone()
+    assert body.splitlines() == [*PARAS, *signature_lines(TITLE)]
+
+
+def test_a_file_served_with_no_content_type_is_a_file_not_a_page_to_refetch(db):
+    file_url = f"{BASE}/attach/0/abc.pdf"
+    with db.transaction():
+        db.execute("INSERT INTO crawl_urls (url, site, state) VALUES (%s, 'wuyi', 'fetched')", (file_url,))
+    stage_as(db, file_url, pdf_bytes(TITLE, PARAS), {})
+    ingest_pending(db, notify=False)
+    assert db.execute("SELECT ingest_state, ingest_note FROM staged_pages").fetchone() == ("done", "files")
+    assert db.execute("SELECT state FROM crawl_urls").fetchone() == ("fetched",)  # not 'failed': no refetch
+
+
+def test_a_link_partly_percent_encoded_still_finds_its_file(db):
+    page_url = f"{BASE}/art/2024/7/26/art_1_3.html"
+    stage_as(db, page_url, article_page('<p><a href="/attach/0/2024%20工作总结.docx">2024 工作总结.docx</a></p>'), HTML)
+    ingest_pending(db, notify=False)
+    stage_as(db, f"{BASE}/attach/0/2024%20%E5%B7%A5%E4%BD%9C%E6%80%BB%E7%BB%93.docx", docx_bytes(TITLE, PARAS), DOCX)
+    ingest_pending(db, notify=False)
+    (body,) = db.execute("SELECT body FROM reports").fetchone()
+    assert body.splitlines() == [*PARAS, *signature_lines(TITLE)]
+
+
+def test_a_sentence_ending_in_a_file_name_is_text_not_a_pointer(db):
+    sentence = "请各村（社区）于7月20日前按要求认真填写并报送统计表，模板详见附件统计表.xls"
+    stage_as(db, f"{BASE}/art/2024/7/26/art_1_4.html",
+             article_page(f'<p>{sentence}</p><p><a href="/attach/0/tj.xls">统计表.xls</a></p>'
+                          '<p><a href="/attach/0/sm.pdf">填报说明.pdf</a></p>', title="关于报送2024年统计表的通知"), HTML)
+    stage_as(db, f"{BASE}/attach/0/sm.pdf", pdf_bytes("填报说明", ["按表格填写。"]), {"Content-Type": ["application/pdf"]})
+    ingest_pending(db, notify=False)
+    (body,) = db.execute("SELECT body FROM reports").fetchone()
+    assert body.splitlines() == [sentence, "统计表.xls", "填报说明.pdf"]
+
+
+@pytest.mark.parametrize("html", [
+    '<p>附件：<a href="/attach/0/b.docx">工作总结.docx</a> (25.6KB)</p>',
+    '<p>附件：<a href="/attach/0/b.docx">工作总结.docx</a>（点击下载）</p>',
+    '<p>下载附件：</p><p><a href="/attach/0/b.docx">工作总结.docx</a></p>',
+])
+def test_pages_showing_only_a_file_with_its_size_or_a_download_label_are_attachment_only(html):
+    fields = extract_article(article_page(html).decode(), f"{BASE}/art/2024/7/26/art_1_2.html")
+    assert attachment_only(fields.body, fields.attachments), fields.body

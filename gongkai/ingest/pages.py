@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from email.message import Message
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.documents import document_text
+from gongkai.ingest.documents import document_kind, document_text
 from gongkai.ingest.extract import (
     FILE_EXTS,
     extract_article,
@@ -100,7 +101,8 @@ def examine_page(page: StagedPage) -> PageOutcome:
     if not page.body.strip():
         return PageOutcome("retry", note="empty response")
     ctype = content_type(page.headers) or ""
-    if ctype and not is_text_type(ctype):
+    # A file served with no type, or as text/html, by a download gateway is still a file, not a page to retry.
+    if ctype and not is_text_type(ctype) or document_kind(page.body) in ("pdf", "zip", "ole"):
         document = document_report(page, ctype)
         if document is not None:
             return PageOutcome("article", fields=document, note=f"a listed document: {ctype}")
@@ -124,22 +126,30 @@ def body_from_document(data: bytes, title: str) -> str:
 
 
 # A body line that only points at the files: 附件：, 详见附件, 相关附件下载, 附件1.
-_ATTACHMENT_LABEL_RE = re.compile(r"^(详见|见|请见|请查看)?(相关)?附件(下载|列表|\s*\d+)?\s*[：:.、．]?\s*")
+# A body line that only points at the files: 附件：, 详见附件, 相关附件, 下载附件, 附件1; and what may follow a
+# file's name: its size, 点击下载.
+_ATTACHMENT_LABEL_RE = re.compile(r"^(详见|见|请见|请查看|下载|相关)?(相关)?附件(下载|列表|\s*\d+)?\s*[：:.、．]?\s*")
+_FILE_SUFFIX_RE = re.compile(r"\s*([（(]\s*[\d.,]+\s*[KMG]?B\s*[)）]|[（(【\[]?\s*点击下载\s*[)）】\]]?|下载)\s*$", re.I)
+_PROSE_RE = re.compile(r"[，。；！？、…]")
 
 
 def attachment_only(body: str, attachments: list[Attachment]) -> bool:
     """True for a report whose page shows nothing but its files (anatomy 3.5: the 武义 seed's body is just
-    the .docx's name): every body line is an attachment's name or a label pointing at them."""
+    the .docx's name): every body line is a label pointing at them, an attachment's name (perhaps with its
+    size or 点击下载), or a file name with no sentence in it. A sentence that ends in a file name is text."""
     if not attachments:
         return False
     names = {a.name.strip() for a in attachments} | {file_name(a.url) for a in attachments}
     for line in body.splitlines():
         line = line.strip()
-        rest = _ATTACHMENT_LABEL_RE.sub("", line, count=1).strip()
-        if line in names or line.lower().endswith(FILE_EXTS):
+        if line in names:
             continue
-        if rest and rest not in names and not rest.lower().endswith(FILE_EXTS):
-            return False
+        rest = _FILE_SUFFIX_RE.sub("", _ATTACHMENT_LABEL_RE.sub("", line, count=1)).strip()
+        if not rest or rest in names:
+            continue
+        if rest.lower().endswith(FILE_EXTS) and len(rest) <= 80 and not _PROSE_RE.search(rest):
+            continue
+        return False
     return True
 
 
@@ -162,9 +172,13 @@ _DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "ms-excel", "wps", "ofd")
 
 
 def is_document(page: StagedPage, ctype: str) -> bool:
-    """A file a report can be published as (by its name or its media type), not an image or a stray binary."""
-    name = attachment_filename(page.headers) or file_name(page.final_url or page.url)
-    return name.lower().endswith(FILE_EXTS) or any(t in ctype.lower() for t in _DOCUMENT_TYPES)
+    """A file a report can be published as, by its name (the Content-Disposition's, the URL's, or a
+    download gateway's filename= parameter), its media type or its first bytes; not an image."""
+    names = [attachment_filename(page.headers) or "", file_name(page.final_url or page.url)]
+    names += [value for url in (page.url, page.final_url) for key, value in parse_qsl(urlsplit(url or "").query)
+              if key.lower() == "filename"]
+    return (any(name.lower().endswith(FILE_EXTS) for name in names)
+            or any(t in ctype.lower() for t in _DOCUMENT_TYPES) or document_kind(page.body) != "")
 
 
 def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:

@@ -11,7 +11,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from urllib.parse import unquote
 
 import psycopg
 from w3lib.url import safe_url_string
@@ -167,16 +166,19 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
              if isinstance(outcome, PageOutcome) and outcome.kind == "file" and page.status == 200]
     if not files:
         return
-    files += [unquote(url) for url in files]  # as a page linking it unencoded has it
-    # Candidates by SQL (short bodies linking one of the files), then the same test the article had.
+    # Candidates by SQL (short bodies with files), then the article's own test, and the file's URL compared
+    # as the crawl requested it (a link may be %-encoded in part, or not at all).
     # octet_length: read from the stored size, where length() would decompress every report's body.
+    fetched = set(files)
     reports = cur.execute(
-        """SELECT id, body, attachments FROM reports r
-           WHERE withdrawn_at IS NULL AND octet_length(body) < 6000
-             AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.attachments) a WHERE a->>'url' = ANY(%s))""",
-        (files,)).fetchall()
-    waiting = [report_id for report_id, body, attachments in reports
-               if attachment_only(body, [Attachment(a["name"], a["url"]) for a in attachments or []])]
+        """SELECT id, body, attachments FROM reports
+           WHERE withdrawn_at IS NULL AND octet_length(body) < 2000 AND jsonb_array_length(attachments) > 0""",
+    ).fetchall()
+    waiting = []
+    for report_id, body, attachments in reports:
+        linked = [Attachment(a["name"], a["url"]) for a in attachments or []]
+        if any(safe_url_string(a.url) in fetched for a in linked) and attachment_only(body, linked):
+            waiting.append(report_id)
     if waiting:
         cur.execute(
             """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest: its document was fetched'

@@ -727,8 +727,11 @@ def _footer(page_no: int) -> _Line:
     return _Line(text, x, baseline, _FOOTER_SIZE)
 
 
-def _page_content(lines: list[_Line], footer: _Line, cids: dict[str, int], tj: bool) -> bytes:
+def _page_content(lines: list[_Line], footer: _Line, cids: dict[str, int], tj: bool,
+                  header: _Line | None = None) -> bytes:
     ops: list[str] = []
+    if header is not None:  # a running header (the report's or the office's name), drawn first as Word does
+        ops += ["/Artifact <</Type /Pagination /Subtype /Header>> BDC", "0 g", *_line_ops(header, cids, tj), "EMC"]
     for mcid, line in enumerate(lines):  # marked-content ids restart on every page
         ops += [f"/P <</MCID {mcid}>> BDC", "0 g", "0 G", *_line_ops(line, cids, tj), "EMC"]
     ops += ["/Artifact <</Type /Pagination /Subtype /Footer>> BDC", "0 g",
@@ -817,17 +820,22 @@ def _utf16(text: str) -> bytes:
     return b"<FEFF" + text.encode("utf-16-be").hex().upper().encode() + b">"
 
 
-def pdf_bytes(title: str, paragraphs: list[str], *, justified: bool = True) -> bytes:
+def pdf_bytes(title: str, paragraphs: list[str], *, justified: bool = True, header: str | None = None) -> bytes:
     """A PDF of the report as Word's "Save as PDF" exports a 公文: A4, 28 chars a line, two fonts, paged.
 
     `justified` draws every full line with TJ kerning that stretches it to the text width (the last
     line of a paragraph stays ragged); otherwise each run is one Tj. Expected text:
-    `[title, *paragraphs, *signature_lines(title)]`, plus a "— n —" footer on each page.
+    `[title, *paragraphs, *signature_lines(title)]`, plus a "— n —" footer on each page (and `header`, a
+    running header in 10.5pt at the top of each page, when given).
     """
     pages = _layout(title, paragraphs, justified=justified)
     footers = [_footer(k) for k in range(1, len(pages) + 1)]
+    running = None
+    if header:
+        running = _Line(header, _LEFT + (_LINE_W - _width(header, 10.5)) / 2, _PAGE_H - 15 * _MM - 10.5, 10.5)
     used = sorted({ch for page in pages for line in page for ch in line.text if not _is_ascii(ch)}
-                  | {ch for f in footers for ch in f.text if not _is_ascii(ch)})
+                  | {ch for f in footers for ch in f.text if not _is_ascii(ch)}
+                  | {ch for ch in (header or "") if not _is_ascii(ch)})
     cids = {ch: k for k, ch in enumerate(used, 3)}  # 0-2: .notdef, .null, CR, as in a Word subset
 
     objs = _PdfObjects()
@@ -840,7 +848,7 @@ def pdf_bytes(title: str, paragraphs: list[str], *, justified: bool = True) -> b
     kids = []
     for lines, footer in zip(pages, footers, strict=True):
         page = objs.reserve()
-        contents = objs.stream(_page_content(lines, footer, cids, justified))
+        contents = objs.stream(_page_content(lines, footer, cids, justified, running))
         objs.set(page, b"<</Type/Page/Parent %d 0 R/Resources" % page_tree + resources % (f1, f2, gstate)
                  + b"/MediaBox[ 0 0 %s %s] /Contents %d 0 R/Group<</Type/Group/S/Transparency/CS/DeviceRGB>>"
                  % (_n(_PAGE_W).encode(), _n(_PAGE_H).encode(), contents) + b"/Tabs/S>>")
