@@ -313,3 +313,24 @@ def test_a_pdf_that_inflates_to_gigabytes_is_not_read_and_the_ingest_survives() 
     update += b"trailer\n<</Size %d/Root %s 0 R/Prev %d>>\nstartxref\n%d\n%%%%EOF\n" % (size + 1, root, start, xref)
     read = document_text(bytes(update))
     assert read.lines == [] and "could not read within" in read.note, read
+
+
+def test_headings_numbered_through_their_paragraph_style_keep_their_numbers() -> None:
+    """Word's own way for 标题 1 / 标题 2: the numPr is on the style (and the level names the style), the
+    paragraph only says pStyle; a style based on a numbered one is numbered too."""
+    numbering = _NUMBERING.replace('<w:lvl w:ilvl="0"><w:start w:val="1"/>',
+                                   '<w:lvl w:ilvl="0"><w:start w:val="1"/><w:pStyle w:val="1"/>')
+    numbering = numbering.replace('<w:lvl w:ilvl="1"><w:start w:val="1"/>',
+                                  '<w:lvl w:ilvl="1"><w:start w:val="1"/><w:pStyle w:val="2"/>')
+    styles = ('<w:styles xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+              '<w:style w:type="paragraph" w:styleId="1"><w:name w:val="heading 1"/>'
+              '<w:pPr><w:numPr><w:numId w:val="1"/></w:numPr></w:pPr></w:style>'
+              '<w:style w:type="paragraph" w:styleId="2"><w:name w:val="heading 2"/>'
+              '<w:pPr><w:numPr><w:ilvl w:val="1"/><w:numId w:val="1"/></w:numPr></w:pPr></w:style>'
+              '<w:style w:type="paragraph" w:styleId="a5"><w:basedOn w:val="1"/></w:style></w:styles>')
+    style = '<w:pPr><w:pStyle w:val="{}"/></w:pPr>'
+    body = (_p(_r("主要成效"), pr=style.format("1")) + _p(_r("经济平稳"), pr=style.format("2"))
+            + _p(_r("正文。")) + _p(_r("存在问题"), pr=style.format("a5"))
+            + _p(_r("不编号"), pr='<w:pPr><w:pStyle w:val="1"/><w:numPr><w:numId w:val="0"/></w:numPr></w:pPr>'))
+    read = document_text(_docx(body, extra={"word/numbering.xml": numbering, "word/styles.xml": styles}))
+    assert read.lines == ["一、主要成效", "（一）经济平稳", "正文。", "二、存在问题", "不编号"]

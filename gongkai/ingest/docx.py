@@ -50,13 +50,15 @@ def docx_lines(data: bytes) -> list[str]:
         if part is None:
             raise NotADocx("a zip file that is not a .docx")
         xml = read_member(archive, part)
-        numbering_part = posixpath.join(posixpath.dirname(part), "numbering.xml")
-        numbering = read_member(archive, numbering_part) if numbering_part in names else None
+        parts = {}
+        for name in ("numbering.xml", "styles.xml"):
+            path = posixpath.join(posixpath.dirname(part), name)
+            parts[name] = _parse(read_member(archive, path)) if path in names else None
     root = _parse(xml)
     body = root.find(f"{_W}body")
     lines: list[str] = []
     if body is not None:
-        _Reader(_Numbering(_parse(numbering) if numbering else None)).blocks(body, lines)
+        _Reader(_Numbering(parts["numbering.xml"], parts["styles.xml"])).blocks(body, lines)
     return [line for line in lines if line]
 
 
@@ -190,30 +192,49 @@ class _Numbering:
     """Word's automatic list labels (numbering.xml): 一、 二、, 1. 2., （1）, ①, counted per list as Word does;
     bullets give no label (like an HTML <ul>)."""
 
-    def __init__(self, root: etree._Element | None) -> None:
+    def __init__(self, root: etree._Element | None, styles: etree._Element | None = None) -> None:
         self.levels: dict[str, dict[int, tuple[int, str, str]]] = {}  # numId -> ilvl -> (start, format, text)
+        self.style_levels: dict[tuple[str, str], int] = {}  # (numId, paragraph style) -> the level naming it
         self.counters: dict[str, dict[int, int]] = {}
+        self.styles = _style_numbering(styles) if styles is not None else {}
         if root is None:
             return
         abstract: dict[str, dict[int, tuple[int, str, str]]] = {}
+        abstract_styles: dict[str, dict[str, int]] = {}
         for node in root.iter(f"{_W}abstractNum"):
-            abstract[node.get(f"{_W}abstractNumId") or ""] = {
+            key = node.get(f"{_W}abstractNumId") or ""
+            abstract[key] = {
                 _int(lvl.get(f"{_W}ilvl"), 0): (_int(_val(lvl, "start"), 1), _val(lvl, "numFmt") or "decimal",
                                                 _val(lvl, "lvlText") or "")
                 for lvl in node.iterchildren(f"{_W}lvl")}
+            abstract_styles[key] = {_val(lvl, "pStyle") or "": _int(lvl.get(f"{_W}ilvl"), 0)
+                                    for lvl in node.iterchildren(f"{_W}lvl") if _val(lvl, "pStyle")}
         for num in root.iter(f"{_W}num"):
-            levels = dict(abstract.get(_val(num, "abstractNumId") or "", {}))
+            num_id, abstract_id = num.get(f"{_W}numId") or "", _val(num, "abstractNumId") or ""
+            levels = dict(abstract.get(abstract_id, {}))
             for override in num.iterchildren(f"{_W}lvlOverride"):
                 ilvl, start = _int(override.get(f"{_W}ilvl"), 0), _val(override, "startOverride")
                 if start is not None and ilvl in levels:
                     levels[ilvl] = (_int(start, 1), *levels[ilvl][1:])
-            self.levels[num.get(f"{_W}numId") or ""] = levels
+            self.levels[num_id] = levels
+            for style, ilvl in abstract_styles.get(abstract_id, {}).items():
+                self.style_levels[(num_id, style)] = ilvl
 
     def label(self, p: etree._Element) -> str:
+        """The paragraph's list label, from its own numPr or its paragraph style's (标题 1 numbered 一、)."""
+        style = _val(p.find(f"{_W}pPr"), "pStyle") if p.find(f"{_W}pPr") is not None else None
+        by_style = self.styles.get(style or "", (None, None))
         num_pr = p.find(f"{_W}pPr/{_W}numPr")
-        if num_pr is None:
+        num_id = (_val(num_pr, "numId") if num_pr is not None else None) or by_style[0]
+        if not num_id or num_id == "0":
             return ""
-        num_id, ilvl = _val(num_pr, "numId") or "0", _int(_val(num_pr, "ilvl"), 0)
+        ilvl_text = _val(num_pr, "ilvl") if num_pr is not None else None
+        if ilvl_text is not None:
+            ilvl = _int(ilvl_text, 0)
+        elif by_style[1] is not None:
+            ilvl = by_style[1]
+        else:
+            ilvl = self.style_levels.get((num_id, style or ""), 0)
         levels = self.levels.get(num_id)
         if not levels or ilvl not in levels or levels[ilvl][1] in ("bullet", "none"):
             return ""
@@ -229,6 +250,25 @@ class _Numbering:
         if not text:
             return ""
         return text if ord(text[-1]) > 0x2E7F else text + " "  # "一、" runs on; "1." is followed by a space
+
+
+def _style_numbering(styles: etree._Element) -> dict[str, tuple[str | None, int | None]]:
+    """Paragraph style id -> (numId, ilvl) its numPr gives, through its basedOn chain."""
+    own: dict[str, tuple[str | None, int | None, str | None]] = {}
+    for style in styles.iter(f"{_W}style"):
+        num_pr = style.find(f"{_W}pPr/{_W}numPr")
+        ilvl = _val(num_pr, "ilvl") if num_pr is not None else None
+        own[style.get(f"{_W}styleId") or ""] = (_val(num_pr, "numId") if num_pr is not None else None,
+                                                 _int(ilvl, 0) if ilvl is not None else None, _val(style, "basedOn"))
+    resolved: dict[str, tuple[str | None, int | None]] = {}
+    for style_id in own:
+        num_id, ilvl, parent, seen = *own[style_id][:2], own[style_id][2], {style_id}
+        while num_id is None and parent in own and parent not in seen:  # a cycle of basedOn ends here
+            seen.add(parent)
+            num_id, ilvl = own[parent][0], ilvl if ilvl is not None else own[parent][1]
+            parent = own[parent][2]
+        resolved[style_id] = (num_id, ilvl)
+    return resolved
 
 
 _CN_DIGITS = "零一二三四五六七八九"
