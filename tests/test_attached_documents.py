@@ -207,3 +207,21 @@ def test_a_sentence_ending_in_a_file_name_is_text_not_a_pointer(db):
 def test_pages_showing_only_a_file_with_its_size_or_a_download_label_are_attachment_only(html):
     fields = extract_article(article_page(html).decode(), f"{BASE}/art/2024/7/26/art_1_2.html")
     assert attachment_only(fields.body, fields.attachments), fields.body
+
+
+def test_a_gbk_pages_file_link_is_requested_as_a_browser_would_and_still_found(db):
+    """A GBK page's raw-Chinese query goes out in GBK (%B9%A4…), as a browser sends it and a GBK server
+    expects; ingest still matches the file to the link it read from the decoded page."""
+    href = "/module/download/downfile.jsp?classid=0&filename=工作总结.docx"
+    page = article_page(f'<p><a href="{href}">工作总结.docx</a></p>').replace(b'charset="utf-8"', b'charset="gbk"')
+    page = page.decode("utf-8").encode("gbk")
+    url = f"{BASE}/art/2024/7/26/art_1_6.html"
+    response = HtmlResponse(url, body=page, encoding="gbk")
+    (file_url,) = document_links(response)
+    assert file_url == f"{BASE}/module/download/downfile.jsp?classid=0&filename=%B9%A4%D7%F7%D7%DC%BD%E1.docx"
+    stage_as(db, url, page, {"Content-Type": ["text/html; charset=GBK"]})
+    ingest_pending(db, notify=False)
+    stage_as(db, file_url, docx_bytes(TITLE, PARAS), DOCX)
+    ingest_pending(db, notify=False)
+    (body,) = db.execute("SELECT body FROM reports").fetchone()
+    assert body.splitlines() == [*PARAS, *signature_lines(TITLE)]

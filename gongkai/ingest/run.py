@@ -131,17 +131,22 @@ def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Ex
                and attachment_only(o.fields.body, o.fields.attachments)]
     if not wanting:
         return
-    # As linked (a file name in Chinese, say) and as the crawl requested it (%-encoded).
-    as_requested = {a.url: safe_url_string(a.url) for o in wanting for a in o.fields.attachments}
+    as_requested = {a.url: requested_forms(a.url) for o in wanting for a in o.fields.attachments}
     staged = {url: bytes(body) for url, body in cur.execute(
         """SELECT DISTINCT ON (url) url, body FROM staged_pages WHERE url = ANY(%s) AND status = 200
-           ORDER BY url, id DESC""", (sorted(set(as_requested.values())),)).fetchall()}
-    documents = {url: staged[requested] for url, requested in as_requested.items() if requested in staged}
+           ORDER BY url, id DESC""", (sorted(set().union(*as_requested.values())),)).fetchall()}
+    documents = {url: staged[form] for url, forms in as_requested.items() for form in sorted(forms) if form in staged}
     for outcome in wanting:
         try:
             outcome.body_from_file = fill_body_from_documents(outcome.fields, documents)
         except Exception:  # a reader bug must not lose the article: it is stored as it was found
             logger.exception("could not read the documents of %s", outcome.fields.title)
+
+
+def requested_forms(url: str) -> set[str]:
+    """A linked file's URL (a name in Chinese, say) as the crawl may have requested it: %-encoded, its
+    query in UTF-8 or, from a GBK page, in GBK (what a browser sends)."""
+    return {safe_url_string(url), safe_url_string(url, encoding="gb18030")}
 
 
 def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> set[str]:
@@ -177,7 +182,7 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
     waiting = []
     for report_id, body, attachments in reports:
         linked = [Attachment(a["name"], a["url"]) for a in attachments or []]
-        if any(safe_url_string(a.url) in fetched for a in linked) and attachment_only(body, linked):
+        if any(requested_forms(a.url) & fetched for a in linked) and attachment_only(body, linked):
             waiting.append(report_id)
     if waiting:
         cur.execute(

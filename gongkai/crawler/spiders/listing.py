@@ -408,7 +408,9 @@ def document_links(response: Response) -> list[str]:
         href = href.strip()
         if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
             continue
-        url = safe_url_string(response.urljoin(href))  # as Scrapy requests it, and the frontier knows it
+        # As a browser requests it (a query in the page's own encoding, GBK on many portals), and so the
+        # frontier knows it.
+        url = safe_url_string(response.urljoin(href), encoding=response.encoding)
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or host_key(url) != host or url in found:
             continue
