@@ -222,9 +222,10 @@ class _Numbering:
 
     def label(self, p: etree._Element) -> str:
         """The paragraph's list label, from its own numPr or its paragraph style's (标题 1 numbered 一、)."""
-        style = _val(p.find(f"{_W}pPr"), "pStyle") if p.find(f"{_W}pPr") is not None else None
+        p_pr = p.find(f"{_W}pPr")
+        style = _val(p_pr, "pStyle") if p_pr is not None else None
         by_style = self.styles.get(style or "", (None, None))
-        num_pr = p.find(f"{_W}pPr/{_W}numPr")
+        num_pr = p_pr.find(f"{_W}numPr") if p_pr is not None else None
         num_id = (_val(num_pr, "numId") if num_pr is not None else None) or by_style[0]
         if not num_id or num_id == "0":
             return ""

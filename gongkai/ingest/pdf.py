@@ -89,11 +89,9 @@ def _glyph_text(glyphs: list) -> str:
     previous = None
     for glyph in glyphs:
         text = glyph.get_text()
-        if previous is not None and out and text.strip():
-            gap = glyph.x0 - previous.x1
-            if (gap > 0.2 * glyph.size and _ASCII_WORD_CHAR_RE.match(text)
-                    and _ASCII_WORD_CHAR_RE.match(out[-1][-1:]) and out[-1][-1:] != " "):
-                out.append(" ")
+        if (previous is not None and glyph.x0 - previous.x1 > 0.2 * glyph.size
+                and _ASCII_WORD_CHAR_RE.match(text) and _ASCII_WORD_CHAR_RE.match(out[-1][-1:])):
+            out.append(" ")
         out.append(text)
         previous = glyph
     return "".join(out)
@@ -189,7 +187,8 @@ def _paragraphs(pages: list[list[_Line]]) -> list[str]:
     first_lines = [line.x0 for line in every if size < line.x0 - left < 6 * size]
     indent = _mode(first_lines) if first_lines else None
     paragraphs: list[str] = []
-    previous: _Placed | None = None
+    previous: _Line | None = None
+    previous_centered = False
     for line in every:
         text = collapse_ws(line.text)
         if not text:
@@ -200,7 +199,7 @@ def _paragraphs(pages: list[list[_Line]]) -> list[str]:
         same_size = previous is not None and abs(line.size - previous.size) < 0.5
         if previous is None:
             starts = True
-        elif same_size and (line.size > 1.15 * size or centered and previous.centered):
+        elif same_size and (line.size > 1.15 * size or centered and previous_centered):
             starts = False  # a title (larger type, or centered) wrapped onto a second line
         elif not same_size:
             starts = True
@@ -208,25 +207,17 @@ def _paragraphs(pages: list[list[_Line]]) -> list[str]:
             # A line ending short ends its paragraph, unless what begins the next line would not have fit
             # in the room left (a ragged line wrapped before "3584.27万元"): then the wrap was forced.
             room = right - previous.x1
-            starts = indented or previous.centered or (room > 1.5 * size and room >= line.lead + 0.5 * size)
+            starts = indented or previous_centered or (room > 1.5 * size and room >= line.lead + 0.5 * size)
         if starts or not paragraphs:
             paragraphs.append(text)
         else:
             # A line wrapped at a space keeps it (drawn at the line's end: "232 " / "处"); two words split
             # by the wrap get one back; two lines of Chinese join with nothing between.
-            spaced = previous.space_after or line.text[:1].isspace() or (
+            spaced = previous.text[-1:].isspace() or line.text[:1].isspace() or (
                 _ASCII_WORD_CHAR_RE.match(paragraphs[-1][-1:]) and _ASCII_WORD_CHAR_RE.match(text))
             paragraphs[-1] += (" " if spaced else "") + text
-        previous = _Placed(line.x1, line.size, centered, line.text[-1:].isspace())
+        previous, previous_centered = line, centered
     return paragraphs
-
-
-@dataclass
-class _Placed:
-    x1: float
-    size: float
-    centered: bool
-    space_after: bool
 
 
 def _mode(values: Iterable[float]) -> float:

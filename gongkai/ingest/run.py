@@ -159,8 +159,7 @@ def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: li
     rows = cur.execute(
         """SELECT u.url, r.body, r.attachments FROM report_urls u JOIN reports r ON r.id = u.report_id
            WHERE u.url = ANY(%s)""", (urls,)).fetchall()
-    return {url for url, body, attachments in rows
-            if attachment_only(body, [Attachment(a["name"], a["url"]) for a in attachments or []])}
+    return {url for url, body, attachments in rows if attachment_only(body, _attachments(attachments))}
 
 
 def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
@@ -181,7 +180,7 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
     ).fetchall()
     waiting = []
     for report_id, body, attachments in reports:
-        linked = [Attachment(a["name"], a["url"]) for a in attachments or []]
+        linked = _attachments(attachments)
         if any(requested_forms(a.url) & fetched for a in linked) and attachment_only(body, linked):
             waiting.append(report_id)
     if waiting:
@@ -191,6 +190,11 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
                             WHERE u.report_id = ANY(%s) AND s.status = 200 GROUP BY s.url)
                  AND ingest_state <> 'pending' AND NOT (id = ANY(%s))""",
             (waiting, [page.id for page in pages]))
+
+
+def _attachments(stored: list[dict] | None) -> list[Attachment]:
+    """A report's attachments as stored (jsonb [{name, url}])."""
+    return [Attachment(a["name"], a["url"]) for a in stored or []]
 
 
 def confirm_soft_404s(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> None:
