@@ -10,6 +10,7 @@ RUN pip install --upgrade pip && pip install -r requirements.lock
 
 COPY pyproject.toml README.md ./
 COPY gongkai ./gongkai
+COPY gongkai_replica ./gongkai_replica
 RUN pip install --no-deps . && useradd --system --create-home gongkai
 COPY config /config
 

@@ -56,7 +56,7 @@ def bench_crawl(n_sites: int, per_site: int, results: dict, rounds: int = 3) -> 
     of the same crawl on this shared machine differed by up to 1.6x.
     """
     from bench.scale import scaled_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     sites = scaled_sites(n_sites, per_site)
     ours_runs: list[tuple[float, float]] = []  # (requests / engine second, process seconds)
@@ -317,8 +317,8 @@ def bench_extraction(results: dict) -> None:
 
     from gongkai.ingest.decode import decode_html
     from gongkai.ingest.extract import extract_article
-    from gongkai.replica.articles import render_article
-    from gongkai.replica.demo import build_demo_sites
+    from gongkai_replica.articles import render_article
+    from gongkai_replica.demo import build_demo_sites
 
     cases = []  # (layout, html, url, expected dict)
     # jcms seeds are reported one row per page ("fixture 004"); the other templates of issue 8 one row per
@@ -377,7 +377,7 @@ def bench_dedup(results: dict, quick: bool = False) -> None:
     """Precision and recall of the merge decision over the labelled pairs (quick: every tenth pair; the whole
     set is scored by tests/test_dedup.py anyway)."""
     from gongkai.ingest.similarity import NEAR_DUPLICATE_JACCARD, jaccard, shingles
-    from gongkai.replica.dedup_cases import labelled_pairs
+    from gongkai_replica.dedup_cases import labelled_pairs
 
     sweep = {}
     pairs = labelled_pairs()[::10] if quick else labelled_pairs()

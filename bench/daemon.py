@@ -63,7 +63,7 @@ def in_process(database_url: str, crawls: int, listings: list[str]) -> dict:
 
 def run(results: dict, quick: bool) -> None:
     from bench.scale import scaled_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     crawls = 3 if quick else 20
     sites = scaled_sites(1, 10 if quick else 30)

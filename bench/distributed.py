@@ -43,7 +43,7 @@ def run(results: dict, quick: bool) -> None:
     import redis
 
     from bench.scale import scaled_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()

@@ -16,8 +16,8 @@ from lxml import etree
 
 
 def _corpus(quick: bool) -> list[tuple[str, list[str], bytes, bytes]]:
-    from gongkai.replica.demo import build_demo_sites
-    from gongkai.replica.documents import docx_bytes, pdf_bytes
+    from gongkai_replica.demo import build_demo_sites
+    from gongkai_replica.documents import docx_bytes, pdf_bytes
 
     articles = [a for site in build_demo_sites() for a in site.articles() if len(a.paragraphs) >= 3]
     articles = articles[:4] if quick else articles[:40]
@@ -43,7 +43,7 @@ def run(results: dict, quick: bool) -> None:
     from gongkai.ingest.documents import pdf_text
     from gongkai.ingest.docx import docx_lines
     from gongkai.ingest.pdf import pdf_lines
-    from gongkai.replica.documents import signature_lines
+    from gongkai_replica.documents import signature_lines
 
     corpus = _corpus(quick)
     expected = [[title, *(p.strip() for p in paragraphs if p.strip()), *signature_lines(title)]

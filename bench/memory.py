@@ -115,7 +115,7 @@ def _slope(points: list[tuple[int, float]]) -> float:
 def measure_size(pages: int, per_site: int, ingest_workers: int, recrawl: bool) -> dict:
     """Crawl `pages` articles from pages / per_site portals into a fresh database, then ingest them."""
     from bench.scale import bulk_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     n_sites = max(1, pages // per_site)
     sites = bulk_sites(n_sites, pages // n_sites)

@@ -59,7 +59,7 @@ class _ThreadPeak(threading.Thread):
 def measure_portals(n_portals: int, delay: float | None = None) -> dict:
     """Crawl, ingest and re-crawl n_portals fresh portals; delay None: the crawl's default politeness."""
     from bench.scale import bulk_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     sites = bulk_sites(n_portals, COLUMNS * PER_COLUMN, columns=COLUMNS)
     database_url = scratch_database()

@@ -56,7 +56,7 @@ def records_per_request(site) -> int:
 
 def _sites(quick: bool) -> list:
     from bench.scale import bulk_sites
-    from gongkai.replica import generic, jpaas, trs, xxgk
+    from gongkai_replica import generic, jpaas, trs, xxgk
 
     jcms = bulk_sites(2 if quick else 10, 40 if quick else 120, columns=2 if quick else 3)
     return [*jcms, trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
@@ -69,7 +69,7 @@ def least_listing_requests(site, column, k: int, new_ids: Collection[int]) -> in
     search.jsp answers the category for every column of the area, newest first, so a town's rows may
     begin pages deep (the replica's first three pages hold only the 区发改局's)."""
     if site.platform == "xxgk":
-        from gongkai.replica.xxgk import category_rows
+        from gongkai_replica.xxgk import category_rows
 
         rows = category_rows(site)
         position = next((n for n, (c, a) in enumerate(rows) if c is column and a.article_id not in new_ids), len(rows))
@@ -151,7 +151,7 @@ def _row(counts: dict, sites: list, new: dict[str, int], new_ids: Collection[int
 
 
 def run(results: dict, quick: bool) -> None:
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.server import ReplicaServer
 
     sites = _sites(quick)
     database_url = scratch_database()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.sites import ReplicaColumn, ReplicaSite
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.sites import ReplicaColumn, ReplicaSite
 
 
 def scaled_sites(n_sites: int, articles_per_site: int) -> list[ReplicaSite]:
@@ -39,7 +39,7 @@ def scaled_sites(n_sites: int, articles_per_site: int) -> list[ReplicaSite]:
 
 def _stock_paragraphs() -> list[str]:
     """Every paragraph of the five seed reports: the pool bulk articles draw their bodies from."""
-    from gongkai.replica.text import SEED_TOWNS, seed_paragraphs
+    from gongkai_replica.text import SEED_TOWNS, seed_paragraphs
 
     return [p for key in sorted(SEED_TOWNS) for p in seed_paragraphs(key)]
 

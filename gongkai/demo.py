@@ -12,8 +12,8 @@ from rich.table import Table
 def run_demo(delay: float = 0.2) -> int:
     from gongkai.cli import crawl_and_ingest
     from gongkai.db import open_database
-    from gongkai.replica.demo import build_demo_sites
-    from gongkai.replica.server import ReplicaServer
+    from gongkai_replica.demo import build_demo_sites
+    from gongkai_replica.server import ReplicaServer
 
     console = Console(stderr=False, width=max(120, Console().width))
     sites = build_demo_sites()

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
-.venv/bin/ruff check gongkai tests bench || exit 1
+.venv/bin/ruff check gongkai gongkai_replica tests bench || exit 1
 .venv/bin/python -m pytest "$@"
 code=$?
 if [ "$code" -eq 5 ]; then

@@ -20,11 +20,11 @@ from gongkai.crawler.spiders.listing import document_links
 from gongkai.ingest.extract import extract_article
 from gongkai.ingest.pages import attachment_only
 from gongkai.ingest.run import ingest_pending
-from gongkai.replica.articles import render_article
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
-from gongkai.replica.server import ReplicaServer
-from gongkai.replica.sites import ReplicaAttachment
+from gongkai_replica.articles import render_article
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
+from gongkai_replica.server import ReplicaServer
+from gongkai_replica.sites import ReplicaAttachment
 from tests.test_cli import gongkai
 
 PDF = "application/pdf"

@@ -14,8 +14,8 @@ from collections import defaultdict
 import psycopg
 import pytest
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 
 FIELDS = ["title", "body", "index_no", "publisher", "doc_no", "written_date", "published_date", "category",

@@ -8,7 +8,7 @@ import sys
 
 from bench.scale import bulk_sites
 from gongkai.crawler.spiders.listing import UrlSet
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 
 

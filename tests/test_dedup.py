@@ -15,7 +15,7 @@ from gongkai.ingest.similarity import (
     minhash,
     shingles,
 )
-from gongkai.replica.dedup_cases import labelled_pairs
+from gongkai_replica.dedup_cases import labelled_pairs
 from tests.test_store import HOST, fields, reports, stage, store
 
 

@@ -24,8 +24,8 @@ from scrapy import Request
 
 from bench.scale import scaled_sites
 from gongkai.crawler.middlewares import host_key
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica
 
 REDIS_URL = os.environ.get("GONGKAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -299,7 +299,7 @@ def test_a_host_asking_for_hours_of_rest_does_not_stall_the_job_nor_the_next(dat
     """Retry-After: 3600 from every article: the workers give the host up for this crawl (the pages stay
     'failed' for the next one) instead of holding it in Redis for an hour, or, for a huge value, for
     decades, which stalled this job and every later job on the host."""
-    from gongkai.replica import faults as F
+    from gongkai_replica import faults as F
 
     site = F.fault_site("distributed-rest", 8, skip=40)
     with F.FaultServer(site, F.fault_address(83)) as server:

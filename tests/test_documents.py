@@ -13,7 +13,7 @@ from gongkai.ingest import docx, pdf
 from gongkai.ingest.documents import document_text
 from gongkai.ingest.pages import attachment_only, body_from_document, fill_body_from_documents
 from gongkai.models import ArticleFields, Attachment
-from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
+from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
 
 TITLE = "桃溪镇2023年工作总结"
 PARAGRAPHS = [
@@ -153,7 +153,7 @@ def test_the_demo_reports_read_back_exactly_from_their_files() -> None:
     """Every demo report as a Word-edited .docx, and every sixth as a justified and a ragged PDF: lines
     ending short before an unbreakable "3584.27万元" or "“141”", a space the wrap fell on ("232 处"),
     headings as short as a centered title."""
-    from gongkai.replica.demo import build_demo_sites
+    from gongkai_replica.demo import build_demo_sites
 
     articles = [a for site in build_demo_sites() for a in site.articles() if a.paragraphs]
     wrong = []

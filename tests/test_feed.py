@@ -9,8 +9,8 @@ import json
 import psycopg
 import pytest
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 
 

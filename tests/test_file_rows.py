@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 import json
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
-from gongkai.replica.sites import ReplicaAttachment
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
+from gongkai_replica.sites import ReplicaAttachment
 from tests.test_cli import gongkai
 
 

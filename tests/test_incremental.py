@@ -17,8 +17,8 @@ import psycopg
 import pytest
 
 from bench.scale import bulk_sites
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 from tests.test_distributed import REDIS_URL, _redis_up, drop_redis_prefix, run
 

@@ -10,8 +10,8 @@ import datetime as dt
 from pathlib import Path
 
 from gongkai.ingest.pages import StagedPage, examine_page
-from gongkai.replica.articles import render_not_found
-from gongkai.replica.demo import build_demo_sites
+from gongkai_replica.articles import render_not_found
+from gongkai_replica.demo import build_demo_sites
 
 JCMS = Path(__file__).parent / "fixtures" / "jcms"
 WUYI = (JCMS / "002_wuyi_liucheng.html").read_text(encoding="utf-8")

@@ -22,8 +22,8 @@ import psycopg
 import pytest
 
 from gongkai.crawler.platforms import jpaas as jpaas_parser
-from gongkai.replica import generic, jpaas, trs
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica import generic, jpaas, trs
+from gongkai_replica.server import ReplicaServer
 from tests.conftest import _with_dbname
 from tests.test_cli import gongkai
 from tests.test_crawl_jcms import FIELDS, first_difference
@@ -321,8 +321,8 @@ def test_jcms_on_the_other_dataproxy_paths(database_url, proxy):
     startrecord and serves `page` N of `perpage` rows, and its later pages repeat the previous page's
     last row: windowed by record it gave the first page again and again (the listing stopped as
     repeating, every row past the first group lost)."""
-    from gongkai.replica.demo import build_demo_sites
-    from gongkai.replica.jcms import WEB_PROXY_PATH
+    from gongkai_replica.demo import build_demo_sites
+    from gongkai_replica.jcms import WEB_PROXY_PATH
 
     site = next(s for s in build_demo_sites() if s.name == "xianju")
     site.options["proxy_path"] = proxy

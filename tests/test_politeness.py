@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.scale import scaled_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica
 from tests.test_cli import gongkai
 

@@ -14,8 +14,8 @@ import lxml.etree
 import lxml.html
 import pytest
 
-from gongkai.replica import LAYOUTS, ReplicaArticle, ReplicaServer, build_demo_sites
-from gongkai.replica.sites import L002, L003, ReplicaSite
+from gongkai_replica import LAYOUTS, ReplicaArticle, ReplicaServer, build_demo_sites
+from gongkai_replica.sites import L002, L003, ReplicaSite
 
 PROXY = "/module/jpage/dataproxy.jsp"
 
@@ -399,7 +399,7 @@ def test_expected_matches_rendered_pages(srv: ReplicaServer) -> None:
 
 
 def test_replica_command_serves_every_platform_on_request():
-    """`python -m gongkai.replica --every-platform --json`: one JSON line of listing URLs, each platform's
+    """`python -m gongkai_replica --every-platform --json`: one JSON line of listing URLs, each platform's
     detected as such from its own page."""
     import json as json_lib
     import signal
@@ -409,7 +409,7 @@ def test_replica_command_serves_every_platform_on_request():
 
     from gongkai.crawler.platforms import detect_platform
 
-    proc = subprocess.Popen([sys.executable, "-m", "gongkai.replica", "--every-platform", "--json"],
+    proc = subprocess.Popen([sys.executable, "-m", "gongkai_replica", "--every-platform", "--json"],
                             stdout=subprocess.PIPE, text=True)
     try:
         urls = json_lib.loads(proc.stdout.readline())

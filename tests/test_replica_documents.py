@@ -15,7 +15,7 @@ import zlib
 import pytest
 from lxml import etree
 
-from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
+from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"

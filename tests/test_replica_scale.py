@@ -11,7 +11,7 @@ import time
 import urllib.parse
 
 from bench.scale import bulk_sites
-from gongkai.replica.server import ReplicaServer, site_address
+from gongkai_replica.server import ReplicaServer, site_address
 
 
 def test_site_addresses_skip_network_and_broadcast_numbers() -> None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import psycopg
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
-from gongkai.replica.text import make_paragraphs
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
+from gongkai_replica.text import make_paragraphs
 from tests.test_cli import gongkai
 
 SITE = "qujiang"  # 11 articles, no faults, robots allow-all: a quick crawl

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from gongkai.config import load_config
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
 from gongkai.sites_cmd import describe_listing
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 
 
@@ -74,8 +74,8 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
     import time
 
     from gongkai.config import ConfigError
-    from gongkai.replica import faults as F
     from gongkai.sites_cmd import fetch_listing
+    from gongkai_replica import faults as F
 
     site = F.fault_site("sites-add-robots", 2, skip=70)
     with F.FaultServer(site, F.fault_address(74)) as server:

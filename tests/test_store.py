@@ -170,7 +170,7 @@ def test_attachment_only_reports_of_two_towns_are_two_reports_and_a_repost_is_fo
 def test_a_soft_404_is_gone_only_after_another_in_a_row(db):
     """confirm_soft_404s: the page before this one of the same URL decides, in the same batch or an earlier one."""
     from gongkai.ingest.run import ingest_batch
-    from gongkai.replica.articles import render_not_found
+    from gongkai_replica.articles import render_not_found
 
     soft = render_not_found(None).encode("utf-8")
     article = (Path(__file__).parent / "fixtures" / "jcms" / "002_wuyi_liucheng.html").read_bytes()
@@ -202,7 +202,7 @@ def test_only_a_urls_latest_fetch_sets_its_crawl_state(db):
     """Ingest behind the crawl (--no-ingest, a separate ingest role): a batch holding a second soft 404 and,
     after it, the article again must leave the URL fetched, not gone (never refetched again)."""
     from gongkai.ingest.run import ingest_batch
-    from gongkai.replica.articles import render_not_found
+    from gongkai_replica.articles import render_not_found
 
     soft = render_not_found(None).encode("utf-8")
     article = (Path(__file__).parent / "fixtures" / "jcms" / "001_qujiang_dazhou.html").read_bytes()

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform, platform_by_name, xxgk
-from gongkai.replica import xxgk as replica_xxgk
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica import xxgk as replica_xxgk
+from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 from tests.test_crawl_jcms import FIELDS, first_difference
 from tests.test_platforms_e2e import export, listed

@@ -23,7 +23,7 @@ ROWS = NUM_PERM // BANDS
 # A candidate must share this many of the 32 bands. At Jaccard 0.95 two bodies share 26 bands on
 # average (32 x 0.95^4) and fewer than 16 with probability ~1e-6; unrelated reports share none.
 MIN_SHARED_BANDS = 16
-# Decision threshold on shingle Jaccard. Measured on gongkai.replica.dedup_cases: reposts score >= 0.98,
+# Decision threshold on shingle Jaccard. Measured on gongkai_replica.dedup_cases: reposts score >= 0.98,
 # the hardest non-duplicates (other towns' reports built from the same stock paragraphs) <= 0.93.
 NEAR_DUPLICATE_JACCARD = 0.95
 

@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 
 import psycopg
 
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.server import ReplicaServer
 
 FAST_ENV = {"GONGKAI_BACKOFF_BASE": "0.05", "GONGKAI_BACKOFF_MAX": "0.5", "RETRY_TIMES": "3",
             "DOWNLOAD_TIMEOUT": "3"}

@@ -6,7 +6,7 @@ import time
 
 from gongkai.crawler.platforms import jcms
 from gongkai.ingest.pages import StagedPage, examine_page
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 
 
 def _page(body: bytes, ctype: str) -> StagedPage:

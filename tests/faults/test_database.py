@@ -16,7 +16,7 @@ import time
 import psycopg
 import pytest
 
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 from tests.faults.helpers import TcpProxy, check_invariants, gongkai_lines, reports_by_url, run, staged_once
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 from tests.faults.helpers import check_invariants, crawl, frontier, reports_by_url, staged, staged_once
 
 OUTSIDE_GBK = "𠀀㐀䶵𪚥"  # CJK ext B (4-byte in GB18030), ext A (4-byte too), ext A end, ext B

@@ -11,8 +11,8 @@ import time
 import psycopg
 import pytest
 
-from gongkai.replica import faults as F
-from gongkai.replica.jcms import PROXY_PATH, dataproxy_xml
+from gongkai_replica import faults as F
+from gongkai_replica.jcms import PROXY_PATH, dataproxy_xml
 from tests.faults.helpers import check_invariants, crawl, gongkai_lines, reports_by_url, staged_once
 
 SECRET = "GONGKAI-XXE-SECRET-7f3a"

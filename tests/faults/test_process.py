@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from gongkai.ingest.run import BATCH_SIZE
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 from tests.faults.helpers import check_invariants, crawl, reports_by_url, run, spawn, staged_once
 
 

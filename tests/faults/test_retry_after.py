@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from gongkai.crawler.middlewares import parse_retry_after
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 from tests.faults.helpers import crawl, frontier
 
 

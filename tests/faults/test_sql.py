@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gongkai.replica import faults as F
+from gongkai_replica import faults as F
 from tests.faults.helpers import check_invariants, crawl, frontier, gongkai_lines, reports_by_url, run
 
 HOSTILE = [

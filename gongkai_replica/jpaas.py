@@ -35,9 +35,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.replica.articles import footer_html, head_html, header_html
-from gongkai.replica.generic import Reply, article_page, not_found, page_count, reply_html
-from gongkai.replica.sites import L003, ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.articles import footer_html, head_html, header_html
+from gongkai_replica.generic import Reply, article_page, not_found, page_count, reply_html
+from gongkai_replica.sites import L003, ReplicaArticle, ReplicaColumn, ReplicaSite
 
 _S = html.escape
 API_PATH = "/api-gateway/jpaas-publish-server/front/page/build/unit"
@@ -206,7 +206,7 @@ def build_site(seed: int = 8803, **quirks: Any) -> ReplicaSite:
 
     `quirks` go into the site's options (pager, past_end, host_forms: see the module docstring).
     """
-    from gongkai.replica.demo import _assign_ids, _report, credit_code
+    from gongkai_replica.demo import _assign_ids, _report, credit_code
 
     rng = random.Random(seed)
     code_f, code_c = credit_code(rng, "330782"), credit_code(rng, "330782")

@@ -1,4 +1,4 @@
-"""`python -m gongkai.replica`: serve the demo portals until Ctrl-C, printing their column URLs.
+"""`python -m gongkai_replica`: serve the demo portals until Ctrl-C, printing their column URLs.
 
 `--every-platform` also serves one replica of each other platform (TRS, a generic list, jpaas, the xxgk
 信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline.
@@ -11,19 +11,19 @@ import json
 import signal
 import threading
 
-from gongkai.replica.demo import build_demo_sites
-from gongkai.replica.server import ReplicaServer
+from gongkai_replica.demo import build_demo_sites
+from gongkai_replica.server import ReplicaServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m gongkai.replica", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m gongkai_replica", description=__doc__)
     ap.add_argument("--json", action="store_true", help="print {site: [listing urls]} as one JSON line")
     ap.add_argument("--every-platform", action="store_true",
                     help="also serve a TRS, a generic, a jpaas and an xxgk replica portal")
     args = ap.parse_args(argv)
     sites = build_demo_sites()
     if args.every_platform:
-        from gongkai.replica import generic, jpaas, trs, xxgk
+        from gongkai_replica import generic, jpaas, trs, xxgk
 
         sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
     stop = threading.Event()

@@ -22,7 +22,7 @@ Routes per site:
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
 Sites whose `platform` is not jcms (trs, generic, jpaas, xxgk) are first offered to
-gongkai/replica/<platform>.py's route(); what it leaves (None) takes the routes above.
+gongkai_replica/<platform>.py's route(); what it leaves (None) takes the routes above.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from gongkai.replica.articles import render_article, render_not_found
-from gongkai.replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
-from gongkai.replica.sites import ReplicaArticle, ReplicaSite
+from gongkai_replica.articles import render_article, render_not_found
+from gongkai_replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
+from gongkai_replica.sites import ReplicaArticle, ReplicaSite
 
 FIRST_ADDRESS = 10  # sites bind 127.0.0.10, .11, …
 
@@ -62,8 +62,8 @@ def site_address(index: int) -> str:
 
 
 def platform_module(site: ReplicaSite) -> Any:
-    """gongkai.replica.<platform> for a non-jcms site: route(), listing_path(), article_path()."""
-    return importlib.import_module(f"gongkai.replica.{site.platform}")
+    """gongkai_replica.<platform> for a non-jcms site: route(), listing_path(), article_path()."""
+    return importlib.import_module(f"gongkai_replica.{site.platform}")
 
 
 _ART = re.compile(r"^(/private)?/art/(\d{4})/(\d{1,2})/(\d{1,2})/art_(\d+)_(\d+)\.html$")

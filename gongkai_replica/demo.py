@@ -19,7 +19,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from gongkai.replica.sites import (
+from gongkai_replica.sites import (
     JPAGE_A,
     JPAGE_B,
     JPAGE_PARAM,
@@ -38,7 +38,7 @@ from gongkai.replica.sites import (
     ReplicaColumn,
     ReplicaSite,
 )
-from gongkai.replica.text import make_paragraphs, seed_paragraphs
+from gongkai_replica.text import make_paragraphs, seed_paragraphs
 
 SEED = 20240805
 _CHECK = "0123456789ABCDEFGHJKLMNPQRTUWXY"

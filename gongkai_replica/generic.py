@@ -20,8 +20,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from gongkai.replica.articles import head_html, header_html, render_article, render_not_found
-from gongkai.replica.sites import L000, ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.articles import head_html, header_html, render_article, render_not_found
+from gongkai_replica.sites import L000, ReplicaArticle, ReplicaColumn, ReplicaSite
 
 Reply = tuple[int, bytes, str, tuple[tuple[str, str], ...]]
 
@@ -158,7 +158,7 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
 
 def build_site(seed: int = 8801) -> ReplicaSite:
     """A county portal on a plain static CMS: 23 reports over 3 list pages, one junk row."""
-    from gongkai.replica.demo import _assign_ids, _report, credit_code
+    from gongkai_replica.demo import _assign_ids, _report, credit_code
 
     rng = random.Random(seed)
     code = credit_code(rng, "330783")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import html
 import math
 
-from gongkai.replica.articles import footer_html, head_html, header_html
-from gongkai.replica.sites import (
+from gongkai_replica.articles import footer_html, head_html, header_html
+from gongkai_replica.sites import (
     JPAGE_B,
     JPAGE_PARAM,
     REC_BRACKET,

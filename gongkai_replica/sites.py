@@ -47,7 +47,7 @@ class ReplicaAttachment:
     @classmethod
     def of_report(cls, name: str, filename: str, title: str, paragraphs: list[str]) -> ReplicaAttachment:
         """A real .docx or .pdf (by the filename's extension) holding the report: Word-edited, 公文 layout."""
-        from gongkai.replica.documents import docx_bytes, pdf_bytes, signature_lines
+        from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
 
         data = pdf_bytes(title, paragraphs) if filename.endswith(".pdf") else docx_bytes(title, paragraphs)
         return cls(name, filename, data, [*(p.strip() for p in paragraphs if p.strip()), *signature_lines(title)])
@@ -114,28 +114,28 @@ class ReplicaArticle:
     @property
     def metadata_pairs(self) -> list[tuple[str, str]]:
         """(label as shown, value as shown) of the metadata block(s), in document order."""
-        from gongkai.replica.articles import layout_pairs
+        from gongkai_replica.articles import layout_pairs
 
         return layout_pairs(self)[0]
 
     @property
     def info_pairs(self) -> list[tuple[str, str]]:
         """(label, value) of the info line(s) that count as metadata (来源, 发布日期 …)."""
-        from gongkai.replica.articles import layout_pairs
+        from gongkai_replica.articles import layout_pairs
 
         return layout_pairs(self)[1]
 
     @property
     def expected(self) -> ArticleFields:
         """Ground truth for the stored report, computed from the same data the page is rendered from."""
-        from gongkai.replica.articles import expected_fields
+        from gongkai_replica.articles import expected_fields
 
         return expected_fields(self)
 
     @property
     def expected_on_page(self) -> ArticleFields:
         """Ground truth for the extractor on the page alone: an attachment-only body is its file names."""
-        from gongkai.replica.articles import expected_fields
+        from gongkai_replica.articles import expected_fields
 
         return expected_fields(self, read_documents=False)
 
@@ -183,7 +183,7 @@ class ReplicaSite:
     address: str | None = None  # 127.0.0.x to bind; None -> assigned by the server
     port: int = 0  # 0 -> ephemeral
     base_url: str = ""  # set by ReplicaServer.start()
-    platform: str = "jcms"  # "trs" | "generic" | "jpaas" | "xxgk": pages served by gongkai/replica/<platform>.py
+    platform: str = "jcms"  # "trs" | "generic" | "jpaas" | "xxgk": pages served by gongkai_replica/<platform>.py
     options: dict[str, Any] = field(default_factory=dict)  # that platform's settings (paths, ids, quirks)
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from gongkai.replica.demo import build_demo_sites
+from gongkai_replica.demo import build_demo_sites
 
 _HALF_WIDTH = str.maketrans({"，": ",", "。": ".", "；": ";", "：": ":", "（": "(", "）": ")", "“": '"', "”": '"',
                              "、": ","})

@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.replica.server import ReplicaServer, _Response
-from gongkai.replica.sites import ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.server import ReplicaServer, _Response
+from gongkai_replica.sites import ReplicaArticle, ReplicaColumn, ReplicaSite
 
 FIRST_FAULT_ADDRESS = 100  # fault sites bind 127.0.0.100, .101, …
 ALWAYS = 1 << 30
@@ -334,7 +334,7 @@ class FaultServer:
 
     def real_page(self, article: ReplicaArticle) -> str:
         """The article page as the main replica renders it (text, before encoding)."""
-        from gongkai.replica.articles import render_article
+        from gongkai_replica.articles import render_article
 
         return render_article(self.site, self.column, article)
 
@@ -343,7 +343,7 @@ def fault_site(name: str, count: int, *, skip: int = 0, column_id: int = 1229900
                group_size: int = 3, robots_txt: str | None = "User-agent: *\nAllow: /\n") -> ReplicaSite:
     """A one-column jcms site of `count` distinct articles (copies of the demo's reports, from the
     `skip`-th on, so sites crawled into one database do not share bodies)."""
-    from gongkai.replica.demo import build_demo_sites
+    from gongkai_replica.demo import build_demo_sites
 
     pool = [a for s in build_demo_sites() for c in s.columns for a in c.articles
             if not a.attachments and not a.withdrawn and not a.private]

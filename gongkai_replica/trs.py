@@ -18,8 +18,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from gongkai.replica.articles import body_html, layout_pairs
-from gongkai.replica.generic import (
+from gongkai_replica.articles import body_html, layout_pairs
+from gongkai_replica.generic import (
     Reply,
     chunk,
     column_at,
@@ -29,7 +29,7 @@ from gongkai.replica.generic import (
     reply_html,
     sidebar,
 )
-from gongkai.replica.sites import L002, ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.sites import L002, ReplicaArticle, ReplicaColumn, ReplicaSite
 
 _S = html.escape
 DEFAULT_DIR = "/zwgk/ghjh/c{id}/"
@@ -179,7 +179,7 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
 
 def build_site(seed: int = 8802) -> ReplicaSite:
     """A GBK county portal on TRS WCM: 20 reports (one with a .docx) over 3 static pages of 8."""
-    from gongkai.replica.demo import _assign_ids, _docx, _report, credit_code
+    from gongkai_replica.demo import _assign_ids, _docx, _report, credit_code
 
     rng = random.Random(seed)
     code = credit_code(rng, "330824")

@@ -27,7 +27,7 @@ _YEAR = re.compile(r"(?<!\d)(20[12]\d)(?=年)")
 @cache
 def seed_paragraphs(key: str) -> tuple[str, ...]:
     """The cleaned body paragraphs of seed `key` ("000".."004")."""
-    text = resources.files("gongkai.replica").joinpath("data", f"seed{key}.txt").read_text("utf-8")
+    text = resources.files("gongkai_replica").joinpath("data", f"seed{key}.txt").read_text("utf-8")
     return tuple(line for line in text.splitlines() if line.strip())
 
 

@@ -13,7 +13,7 @@ import re
 from datetime import date
 
 from gongkai.models import ArticleFields, Attachment
-from gongkai.replica.sites import L000, L001, L002, L003, L004, ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.sites import L000, L001, L002, L003, L004, ReplicaArticle, ReplicaColumn, ReplicaSite
 
 # label -> ArticleFields field; the first label present (in this order) wins
 FIELD_LABELS: dict[str, tuple[str, ...]] = {

@@ -27,9 +27,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.replica.articles import footer_html, head_html, header_html
-from gongkai.replica.generic import Reply, not_found, page_count, reply_html
-from gongkai.replica.sites import L000, ReplicaArticle, ReplicaColumn, ReplicaSite
+from gongkai_replica.articles import footer_html, head_html, header_html
+from gongkai_replica.generic import Reply, not_found, page_count, reply_html
+from gongkai_replica.sites import L000, ReplicaArticle, ReplicaColumn, ReplicaSite
 
 _S = html.escape
 SEARCH_PATH = "/module/xxgk/search.jsp"
@@ -163,7 +163,7 @@ def build_site(seed: int = 8804, **quirks: Any) -> ReplicaSite:
 
     `quirks` go into the site's options (per_page, relative: see the module docstring).
     """
-    from gongkai.replica.demo import _assign_ids, _report, credit_code
+    from gongkai_replica.demo import _assign_ids, _report, credit_code
 
     rng = random.Random(seed)
     code_b, code_f, code_d = (credit_code(rng, "330604") for _ in range(3))
