@@ -7,22 +7,15 @@ database, 1 for a crawl that could not read some listing.
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
-from collections import Counter
 
 from gongkai import __version__
+from gongkai.app.crawl import crawl_and_ingest, ingest_and_report
+from gongkai.db import open_database
+from gongkai.errors import EXIT_DATABASE, GongkaiError, UserError
+from gongkai.logs import configure_logging
 
-EXIT_CRAWL_PROBLEM = 1
-EXIT_USAGE = 2
-EXIT_DATABASE = 3
-
-
-class CliError(Exception):
-    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
-        super().__init__(message)
-        self.code = code
+CliError = UserError  # the name the entry points raise it by
 
 
 def _positive_float(text: str) -> float:
@@ -115,27 +108,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(verbose: bool) -> None:
-    """Our own log format at WARNING (INFO with -v); the chattier libraries stay at WARNING."""
-    level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        force=True)
-    for handler in logging.root.handlers:
-        # Scrapy re-configures logger levels when a crawl starts, so the filtering lives on the handler.
-        handler.setLevel(level)
-        handler.addFilter(_drop_duplicate_noise)
-
-
-def _drop_duplicate_noise(record: logging.LogRecord) -> bool:
-    """A robots.txt that cannot be fetched is logged with a full traceback; the listing's one-line
-    failure already says it. Library chatter below WARNING stays out even with -v."""
-    if record.name.startswith("scrapy.downloadermiddlewares.robotstxt"):
-        return False
-    if record.levelno < logging.WARNING and not record.name.startswith("gongkai"):
-        return False
-    return True
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -144,21 +116,15 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return COMMANDS[args.command](args)
-    except CliError as exc:
+    except GongkaiError as exc:
         print(f"gongkai: {exc}", file=sys.stderr)
         return exc.code
-    except DatabaseError as exc:
+    except DatabaseError as exc:  # psycopg-level failures the db module did not wrap
         print(f"gongkai: {exc}", file=sys.stderr)
         return EXIT_DATABASE
     except KeyboardInterrupt:
         print("gongkai: interrupted", file=sys.stderr)
         return 130
-
-
-def _open_db():
-    from gongkai.db import open_database
-
-    return open_database()
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -189,64 +155,30 @@ def cmd_crawl(args: argparse.Namespace) -> int:
                             full=args.full, revalidate=args.revalidate)
 
 
-def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True,
-                     full: bool = False, revalidate: bool = False, **crawl_options) -> int:
-    from gongkai.crawler.run import run_crawl
-
-    url, conn = _open_db()
-    conn.close()
-    summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty(),
-                        full=full, revalidate=revalidate, **crawl_options)
-    counts = summary.counts
-    print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
-          f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
-          f"{counts.get('retried', 0)} retries, {counts.get('not_modified', 0)} not modified, "
-          f"{counts.get('requests', 0)} requests", file=sys.stderr)
-    if ingest:
-        _ingest(url)
-    for problem in summary.problems:
-        print(f"gongkai: {problem}", file=sys.stderr)
-    return EXIT_CRAWL_PROBLEM if summary.problems else 0
-
-
-def _ingest(url: str, workers: int = 1) -> Counter:
-    from gongkai.db import connect
-    from gongkai.ingest.run import ingest_parallel, ingest_pending
-
-    if workers != 1:
-        counts = ingest_parallel(url, workers or os.cpu_count() or 1)
-    else:
-        with connect(url) as conn:
-            counts = ingest_pending(conn)
-    shown = ", ".join(f"{value} {key}" for key, value in sorted(counts.items())) or "nothing pending"
-    print(f"ingest: {shown}", file=sys.stderr)
-    return counts
-
-
 def cmd_ingest(args: argparse.Namespace) -> int:
-    url, conn = _open_db()
+    url, conn = open_database()
     conn.close()
-    _ingest(url, args.workers)
+    ingest_and_report(url, args.workers)
     return 0
 
 
 def cmd_reingest(args: argparse.Namespace) -> int:
     from gongkai.ingest.run import queue_reingest
 
-    url, conn = _open_db()
+    url, conn = open_database()
     with conn:
         queued = queue_reingest(conn, args.site)
     if args.site and not queued:
         raise CliError(f"no staged pages for site {args.site!r}")
     print(f"reingest: {queued} pages queued", file=sys.stderr)
-    _ingest(url)
+    ingest_and_report(url)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from gongkai.export import iter_reports, write_csv, write_jsonl
 
-    _, conn = _open_db()
+    _, conn = open_database()
     with conn:
         rows = iter_reports(conn, since=args.since)
         writer = write_jsonl if args.format == "jsonl" else write_csv

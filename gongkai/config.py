@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from gongkai.errors import ConfigError
+
 DEFAULT_CONFIG = Path("config") / "sites.yaml"
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
@@ -34,9 +36,6 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
 _UNITS = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 
-
-class ConfigError(ValueError):
-    """A problem in the config file; str() is one line: `path:line: what is wrong`."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 
 def run_demo(delay: float = 0.2) -> int:
-    from gongkai.cli import crawl_and_ingest
+    from gongkai.app.crawl import crawl_and_ingest
     from gongkai.db import open_database
     from gongkai_replica.demo import build_demo_sites
     from gongkai_replica.server import ReplicaServer

@@ -108,3 +108,24 @@ def relay_line(line: str, logger: logging.Logger, **fields: Any) -> None:
         elif line.startswith("Traceback") or line.startswith("  "):
             level = logging.ERROR
     logger.log(level if isinstance(level, int) else logging.INFO, message, extra=extra)
+
+
+def configure_logging(verbose: bool) -> None:
+    """Our own log format at WARNING (INFO with -v); the chattier libraries stay at WARNING."""
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    for handler in logging.root.handlers:
+        # Scrapy re-configures logger levels when a crawl starts, so the filtering lives on the handler.
+        handler.setLevel(level)
+        handler.addFilter(_drop_duplicate_noise)
+
+
+def _drop_duplicate_noise(record: logging.LogRecord) -> bool:
+    """A robots.txt that cannot be fetched is logged with a full traceback; the listing's one-line
+    failure already says it. Library chatter below WARNING stays out even with -v."""
+    if record.name.startswith("scrapy.downloadermiddlewares.robotstxt"):
+        return False
+    if record.levelno < logging.WARNING and not record.name.startswith("gongkai"):
+        return False
+    return True

@@ -66,21 +66,22 @@ def ingest_forever(database_url: str, *, poll: float = DEFAULT_INGEST_POLL, stop
 
 def serve_role(args: argparse.Namespace) -> int:
     """Run the `crawler` or `ingest` role (the scheduler role is scheduler.serve_command)."""
-    from gongkai.cli import CliError, _open_db
     from gongkai.crawler.distributed import check_redis, join_forever, redis_url_from_env
+    from gongkai.db import open_database
+    from gongkai.errors import UserError
     from gongkai.logs import configure_service_logging
 
     configure_service_logging(args.verbose)
     if args.role == "crawler":
         redis_url = redis_url_from_env()
         if not redis_url:
-            raise CliError("--role crawler needs REDIS_URL: the Redis server the scheduler announces crawls in")
+            raise UserError("--role crawler needs REDIS_URL: the Redis server the scheduler announces crawls in")
         check_redis(redis_url)
-        url, conn = _open_db()
+        url, conn = open_database()
         conn.close()
         logger.info("crawl worker: waiting for distributed crawls in Redis")
         return join_forever(redis_url, url)
-    url, conn = _open_db()
+    url, conn = open_database()
     conn.close()
     stop = threading.Event()
     previous: dict[int, Any] = {}

@@ -37,6 +37,7 @@ import psycopg
 
 from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config, sync_sites
 from gongkai.db import DatabaseError, connect, redact
+from gongkai.errors import ServiceBusy
 from gongkai.logs import relay_line
 from gongkai.service import HealthServer, Metrics
 from gongkai.status import FINISHED_REFRESH
@@ -53,9 +54,6 @@ FIRST_RUN_SPREAD = 60.0  # never-crawled sites start within a minute, not all at
 _RUN_LINE = re.compile(r"crawl run (\d+):")
 _FAILURE_REASONS = ("failed", "gone", "blocked", "unstaged")
 
-
-class ServiceBusy(Exception):
-    """Another service holds the scheduler lock, or a site is being crawled already."""
 
 
 # -- locks --------------------------------------------------------------------------------------------
@@ -122,26 +120,28 @@ def _die_with_parent() -> None:
 
 def crawl_configured(args: argparse.Namespace) -> int:
     """Crawl configured sites: their listings, names, platforms, delay and concurrency from the config."""
-    from gongkai.cli import CliError, _open_db, crawl_and_ingest
+    from gongkai.app.crawl import crawl_and_ingest
     from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY
+    from gongkai.db import open_database
+    from gongkai.errors import UserError
 
     if args.urls:
-        raise CliError("give listing URLs or --site/--all, not both")
+        raise UserError("give listing URLs or --site/--all, not both")
     try:
         config = load_config(args.config)
         sites = list(config.sites) if args.all_sites else [config.site(n) for n in dict.fromkeys(args.sites)]
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        raise UserError(str(exc)) from None
     if not sites:
-        raise CliError(f"{config.path}: no sites configured")
+        raise UserError(f"{config.path}: no sites configured")
     _die_with_parent()
-    url, conn = _open_db()
+    url, conn = open_database()
     try:
         conn.autocommit = True
         sync_sites(conn, sites)
         busy = lock_sites(conn, [s.name for s in sites])
         if busy:
-            raise CliError(f"site {', '.join(busy)} is being crawled already (by another process); not starting "
+            raise UserError(f"site {', '.join(busy)} is being crawled already (by another process); not starting "
                            "a second crawl", EXIT_BUSY)
         delays = [s.delay for s in sites if s.delay is not None]
         concurrencies = [s.concurrency for s in sites if s.concurrency is not None]
@@ -150,7 +150,7 @@ def crawl_configured(args: argparse.Namespace) -> int:
         concurrency = (args.concurrency if args.concurrency is not None
                        else min(concurrencies, default=DEFAULT_CONCURRENCY_PER_HOST))
         if concurrency < 1:
-            raise CliError("--concurrency must be at least 1")
+            raise UserError("--concurrency must be at least 1")
         names = {u: s.name for s in sites for u in s.listings}
         platforms = {u: s.platform for s in sites for u in s.listings if s.platform}
         return crawl_and_ingest(list(names), delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
@@ -162,20 +162,21 @@ def crawl_configured(args: argparse.Namespace) -> int:
 # -- `gongkai serve` --------------------------------------------------------------------------------------
 
 def serve_command(args: argparse.Namespace) -> int:
-    from gongkai.cli import CliError, _open_db
+    from gongkai.db import open_database
+    from gongkai.errors import UserError
     from gongkai.logs import configure_service_logging
 
     configure_service_logging(args.verbose)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    url, conn = _open_db()
+        raise UserError(str(exc)) from None
+    url, conn = open_database()
     conn.close()
     try:
         return Service(config, url, verbose=args.verbose).run()
     except ServiceBusy as exc:
-        raise CliError(str(exc), EXIT_BUSY) from None
+        raise UserError(str(exc), EXIT_BUSY) from None
 
 
 class _StopIngest(Exception):
@@ -253,9 +254,9 @@ class Service:
             self.http = HealthServer(host, port, self.metrics, self.health).start()
         except OSError as exc:
             self._release()
-            from gongkai.cli import CliError
+            from gongkai.errors import UserError
 
-            raise CliError(f"cannot listen on {host}:{port} for /healthz and /metrics: {exc.strerror or exc}") from None
+            raise UserError(f"cannot listen on {host}:{port} for /healthz and /metrics: {exc.strerror or exc}") from None
         self._set_state(started=True)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.scheduler.start()

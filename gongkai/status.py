@@ -18,7 +18,8 @@ STALE_HEARTBEAT_S = 30
 
 
 def status_command(args: argparse.Namespace) -> int:
-    from gongkai.cli import CliError, _open_db
+    from gongkai.db import open_database
+    from gongkai.errors import UserError
 
     names: list[str] | None = None
     try:
@@ -27,8 +28,8 @@ def status_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         # No config file at the default place: show what the database knows. A named file must exist.
         if args.config or config_path(None).exists():
-            raise CliError(str(exc)) from None
-    _, conn = _open_db()
+            raise UserError(str(exc)) from None
+    _, conn = open_database()
     with conn:
         sys.stdout.write(render_status(conn, names))
     return 0

@@ -705,20 +705,21 @@ def crawl_distributed(redis_url: str, database_url: str, settings: dict[str, Any
 
 def crawl_workers_option(args: Any, join: bool = False) -> int:
     """`gongkai crawl --workers N` (checked here, used by run_crawl via GONGKAI_CRAWL_WORKERS) and `--join`."""
-    from gongkai.cli import CliError, _open_db
+    from gongkai.db import open_database
+    from gongkai.errors import UserError
 
     redis_url = redis_url_from_env()
     if join:
         if args.urls or args.sites or args.all_sites:
-            raise CliError("--join takes no URLs or sites: a worker crawls whatever the coordinators announce")
+            raise UserError("--join takes no URLs or sites: a worker crawls whatever the coordinators announce")
         if not redis_url:
-            raise CliError("--join needs REDIS_URL: the Redis server the coordinators announce crawls in")
+            raise UserError("--join needs REDIS_URL: the Redis server the coordinators announce crawls in")
         check_redis(redis_url)
-        url, conn = _open_db()
+        url, conn = open_database()
         conn.close()
         return join_forever(redis_url, url)
     if not redis_url and args.workers != 1:
-        raise CliError("--workers needs REDIS_URL: the workers share their frontier through Redis")
+        raise UserError("--workers needs REDIS_URL: the workers share their frontier through Redis")
     os.environ["GONGKAI_CRAWL_WORKERS"] = str(args.workers)
     return 0
 
@@ -726,7 +727,7 @@ def crawl_workers_option(args: Any, join: bool = False) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m gongkai.crawler.distributed JOB_ID WORKER_ID`: one worker (started by the coordinator)."""
     args = sys.argv[1:] if argv is None else argv
-    from gongkai.cli import configure_logging
+    from gongkai.logs import configure_logging
 
     configure_logging(bool(os.environ.get("GONGKAI_VERBOSE")))
     import warnings

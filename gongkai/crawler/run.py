@@ -19,12 +19,10 @@ from scrapy.crawler import CrawlerProcess
 from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
 from gongkai.crawler.spiders.listing import ListingSpider, UrlSet
+from gongkai.errors import CrawlInputError
 
 logger = logging.getLogger(__name__)
 
-
-class CrawlInputError(ValueError):
-    """A listing URL we cannot crawl; the message is one line naming the URL."""
 
 
 @dataclass

@@ -14,13 +14,12 @@ from urllib.parse import quote, unquote
 
 import psycopg
 
+from gongkai.errors import DatabaseError
+
 MIGRATIONS_PACKAGE = "gongkai.db.migrations"
 # Any constant works; it only has to be the same for every gongkai process.
 MIGRATION_LOCK_KEY = 0x676F6E676B6169
 
-
-class DatabaseError(Exception):
-    """The database cannot be reached or set up; the message is one line for the user."""
 
 
 def gongkai_home() -> Path:

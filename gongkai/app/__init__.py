@@ -1,0 +1,1 @@
+"""Application layer: the jobs the entry points run (crawl-and-ingest, serve, status, demo)."""
