@@ -29,6 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ADMIN = os.environ.get("GONGKAI_TEST_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+# The text of the five real seed pages the project started from (docs/seeds/).
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "docs" / "seeds"
+
 def scratch_database(template: str | None = None) -> str:
     """A new database (a copy of `template`'s database when given: CREATE DATABASE ... TEMPLATE)."""
     name = f"gongkai_bench_{uuid.uuid4().hex[:8]}"
@@ -142,7 +145,7 @@ def store_corpus(conn: psycopg.Connection, n_rows: int) -> list:
     from gongkai.ingest.pages import StagedPage
     from gongkai.models import ArticleFields
 
-    seeds = [p.read_text(encoding="utf-8") for p in sorted(Path("/work/shared/seeds").glob("*.txt"))] or ["工作总结"]
+    seeds = [p.read_text(encoding="utf-8") for p in sorted(SEEDS_DIR.glob("*.txt"))] or ["工作总结"]
     sentences = [x for seed in seeds for x in re.split(r"(?<=[。；！])", seed) if len(x.strip()) > 8]
     rng = random.Random(5)
     now = dt.datetime.now(dt.UTC)
@@ -301,7 +304,7 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
                         "ratio_vs_copy_of_everything_ours_writes": round(best["copy_all"] / best["ours"], 3),
                         "ratio_vs_plain_copy_of_everything_ours_writes": round(best["plain_copy_all"] / best["ours"], 3),
                         "schema_ceiling": round(best["copy"] / best["copy_all"], 3),
-                        # Re-ingest of unchanged pages: lookups only, nothing written (lessons.md's hash guard).
+                        # Re-ingest of unchanged pages: lookups only, nothing written (docs/lessons.md's hash guard).
                         "reingest_rows_per_s": round(n_rows / best["ours_again"], 1),
                         "reingest_ratio": round(best["copy"] / best["ours_again"], 3),
                         # Where ours' best run went: feed lock + lookups (the dedup's reads), decisions (client),

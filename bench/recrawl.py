@@ -18,7 +18,7 @@ lists, and two on jpaas: the column page, then the gateway call that holds the r
 column page and the search.jsp pages up to the one holding the column's first known row
 (least_listing_requests). Working jpaas
 crawlers prime cookies on the column page and strict deployments refuse the gateway to a client that
-has not visited it (../shared/docs/portal-anatomy.md, 2.2 and 7.5), and a crawl is a new process with
+has not visited it (docs/portal-anatomy.md, 2.2 and 7.5), and a crawl is a new process with
 no cookies, so the column page is part of the least a jpaas listing costs.
 
 Requests are counted in the replica's own log (what the portals served, retries included), split into

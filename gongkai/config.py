@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from gongkai.errors import ConfigError
+from gongkai.settings import get_settings
 
 DEFAULT_CONFIG = Path("config") / "sites.yaml"
 DEFAULT_HTTP_HOST = "127.0.0.1"
@@ -105,7 +106,7 @@ class ServiceConfig:
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     """--config, else $GONGKAI_CONFIG, else config/sites.yaml in the current directory."""
-    return Path(explicit or os.environ.get("GONGKAI_CONFIG") or DEFAULT_CONFIG)
+    return Path(explicit) if explicit else get_settings().config
 
 
 def parse_duration(value: Any) -> float:

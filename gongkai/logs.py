@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from gongkai.settings import get_settings
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*):[^@\s]*@", re.IGNORECASE)
 _KV_PASSWORD = re.compile(r"\b(password|passwd|pwd)\s*=\s*('[^']*'|\S+)", re.IGNORECASE)
@@ -51,8 +52,8 @@ class _RedactingFormatter(logging.Formatter):
 
 def use_json(stream: Any = None) -> bool:
     """JSON unless the stream is a terminal; GONGKAI_LOG_FORMAT=json|text forces either."""
-    forced = os.environ.get("GONGKAI_LOG_FORMAT", "").strip().lower()
-    if forced in ("json", "text"):
+    forced = get_settings().log_format
+    if forced:
         return forced == "json"
     stream = stream or sys.stderr
     return not (hasattr(stream, "isatty") and stream.isatty())

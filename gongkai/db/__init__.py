@@ -6,7 +6,6 @@ in a project-local data directory, so a newcomer needs no server and no configur
 
 from __future__ import annotations
 
-import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -15,6 +14,7 @@ from urllib.parse import quote, unquote
 import psycopg
 
 from gongkai.errors import DatabaseError
+from gongkai.settings import get_settings
 
 MIGRATIONS_PACKAGE = "gongkai.db.migrations"
 # Any constant works; it only has to be the same for every gongkai process.
@@ -24,12 +24,12 @@ MIGRATION_LOCK_KEY = 0x676F6E676B6169
 
 def gongkai_home() -> Path:
     """Project-local state directory (embedded database and the like)."""
-    return Path(os.environ.get("GONGKAI_HOME") or Path.cwd() / ".gongkai")
+    return get_settings().home_dir
 
 
 def resolve_database_url() -> str:
     """DATABASE_URL if set, else the embedded server's URL (started on first use)."""
-    url = os.environ.get("DATABASE_URL", "").strip()
+    url = get_settings().database_url
     if url:
         return url
     from gongkai.db.embedded import EmbeddedPostgresError, ensure_embedded_postgres

@@ -4,7 +4,7 @@ Exact keys catch most duplicates; this catches reposts whose text differs by a æ
 punctuation. MinHash (datasketch's scheme, see `minhash`) only proposes candidates through the band
 hashes stored in Postgres; the decision is a real Jaccard similarity of the two bodies' shingle sets, against a
 threshold measured on a labelled set (tests/test_dedup.py, BENCHMARKS.md). A 64-bit SimHash was
-measured too fragile for Chinese text (lessons.md).
+measured too fragile for Chinese text (docs/lessons.md).
 """
 
 from __future__ import annotations
