@@ -28,6 +28,7 @@ class Variable:
     default: Any
     help: str
     internal: bool = False  # set by gongkai for its own child processes, not by users
+    shown: str | None = None  # the default as README states it, where `default` is None (unset)
 
 
 def _positive_float(text: str) -> float:
@@ -64,35 +65,35 @@ def _flag(text: str) -> bool:
 
 VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_URL", "database_url", str, None,
-             "libpq URL of the PostgreSQL to use; unset: the embedded server under GONGKAI_HOME"),
-    Variable("GONGKAI_HOME", "home", Path, None, "where the embedded database lives (default ./.gongkai)"),
+             "libpq URL of the PostgreSQL to use", shown="the embedded server under GONGKAI_HOME"),
+    Variable("GONGKAI_HOME", "home", Path, None, "state directory: the embedded database lives in its pgdata/", shown="./.gongkai"),
     Variable("GONGKAI_CONFIG", "config", Path, Path("config/sites.yaml"), "the sites file"),
     Variable("REDIS_URL", "redis_url", str, None,
-             "Redis of the distributed crawl mode; unset: every crawl is one process"),
+             "Redis of the distributed crawl mode", shown="unset: every crawl is one process"),
     Variable("GONGKAI_REDIS_PREFIX", "redis_prefix", str, "gongkai",
              "prefix of every Redis key, to separate deployments sharing one Redis"),
     Variable("GONGKAI_CRAWL_WORKERS", "crawl_workers", _nonnegative_int, None,
-             "local crawl worker processes of a distributed crawl (what `crawl --workers N` sets)"),
+             "local crawl worker processes of a distributed crawl (what `crawl --workers N` sets)", shown="1"),
     Variable("GONGKAI_WORKER_TTL", "worker_ttl", _positive_float, 15.0,
              "seconds a distributed crawl worker's busy/alive mark lives without a refresh"),
     Variable("GONGKAI_JOIN_TIMEOUT", "join_timeout", _positive_float, 300.0,
              "seconds a distributed crawl's coordinator waits for a first worker"),
     Variable("GONGKAI_HTTP_ADDR", "http_addr", str, None,
-             "host:port for serve's /healthz and /metrics (overrides the config's http:)"),
+             "host:port for serve's /healthz and /metrics (overrides the config's http:)", shown="the config's"),
     Variable("GONGKAI_LOG_FORMAT", "log_format", _log_format, None,
-             "json or text; default: JSON lines unless stderr is a terminal"),
+             "json or text", shown="JSON lines unless stderr is a terminal"),
     Variable("GONGKAI_BACKOFF_BASE", "backoff_base", _positive_float, None,
-             "seconds of the first retry's backoff (default 2, doubling)"),
-    Variable("GONGKAI_BACKOFF_MAX", "backoff_max", _positive_float, None, "longest backoff between retries"),
-    Variable("RETRY_TIMES", "retry_times", _nonnegative_int, None, "retries of a failing request (default 3)"),
+             "seconds of the first retry's backoff, doubling each retry", shown="2"),
+    Variable("GONGKAI_BACKOFF_MAX", "backoff_max", _positive_float, None, "longest backoff between two retries, in seconds", shown="120"),
+    Variable("RETRY_TIMES", "retry_times", _nonnegative_int, None, "retries of a failing request (5xx, 429, timeouts) within one crawl", shown="3"),
     Variable("DOWNLOAD_TIMEOUT", "download_timeout", _positive_float, None,
-             "seconds before a request times out (default 30)"),
+             "seconds before a request times out", shown="30"),
     Variable("GONGKAI_DB_WAIT", "db_wait", _nonnegative_float, None,
-             "seconds a crawl waits for a lost database before it stops (default 60)"),
+             "seconds a crawl waits for a lost database before it stops cleanly", shown="60"),
     Variable("GONGKAI_STAGE_BUFFER_MAX", "stage_buffer_max", _nonnegative_int, None,
-             "bytes of fetched pages a crawl holds while the database is away (default 256 MiB)"),
+             "bytes of fetched pages a crawl holds in memory while the database is away", shown="268435456 (256 MiB)"),
     Variable("GONGKAI_STAGE_BACKLOG", "stage_backlog", _nonnegative_int, None,
-             "staged pages a crawl may have waiting for the database before it pauses fetching"),
+             "bytes of staged pages waiting for the database before the crawl pauses fetching", shown="33554432 (32 MiB)"),
     Variable("GONGKAI_VERBOSE", "verbose", _flag, False, "log progress details in crawl worker processes",
              internal=True),
     Variable("GONGKAI_PARENT_PID", "parent_pid", int, None,
