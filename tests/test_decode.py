@@ -90,3 +90,57 @@ def test_fixtures_decode_without_replacement_characters(page: Path) -> None:
 
     meta = json.loads(page.with_suffix(".meta.json").read_text("utf-8"))
     assert "\ufffd" not in decode_html(page.read_bytes(), meta.get("content_type"))
+
+
+# -- labels that lie (issue: a GBK page stored as °²ÁëÏç…) ---------------------------------------------
+
+REPORT = "安岭乡2022年上半年工作总结。一、主要工作：固定资产投资增长6.5%，龙之梦·六春湖项目完成。" * 3
+
+
+def _lying(meta: str, text: str = REPORT) -> str:
+    return f"<html><head>{meta}<title>安岭乡2022年上半年工作总结</title></head><body><p>{text}</p></body></html>"
+
+
+@pytest.mark.parametrize("content_type", ["text/html; charset=UTF-8", "text/html; charset=iso-8859-1",
+                                          "text/html", None])
+def test_gbk_bytes_under_lying_labels_are_read_from_the_bytes(content_type: str | None) -> None:
+    from gongkai.ingest.decode import decode_page
+
+    raw = _lying("<meta charset=iso-8859-1>").encode("gbk")
+    page = decode_page(raw, content_type)
+    assert REPORT in page.text and "°²" not in page.text
+    assert page.encoding == "gb18030" and page.problem is None
+
+
+def test_utf8_bytes_labelled_gbk_in_header_and_meta_are_read_as_utf8() -> None:
+    from gongkai.ingest.decode import decode_page
+
+    raw = _lying('<meta http-equiv="Content-Type" content="text/html; charset=gbk">').encode("utf-8")
+    page = decode_page(raw, "text/html; charset=GBK")
+    assert REPORT in page.text and page.encoding == "utf-8"
+
+
+def test_header_and_meta_that_disagree_are_settled_by_the_bytes() -> None:
+    from gongkai.ingest.decode import decode_page
+
+    raw = _lying('<meta charset="utf-8">').encode("gbk")
+    assert REPORT in decode_page(raw, "text/html; charset=gb2312").text
+    assert REPORT in decode_page(raw, "text/html; charset=utf-8").text
+
+
+def test_a_western_page_in_latin1_stays_latin1() -> None:
+    from gongkai.ingest.decode import decode_page
+
+    raw = "<html><head><meta charset=iso-8859-1></head><body>Café résumé naïve über</body></html>".encode("cp1252")
+    page = decode_page(raw, None)
+    assert "Café résumé" in page.text and page.problem is None
+
+
+def test_mojibake_and_replacement_runs_are_named_as_problems() -> None:
+    from gongkai.ingest.decode import text_problem
+
+    assert text_problem(REPORT.encode("gbk").decode("cp1252", errors="replace")).startswith("mojibake")
+    assert text_problem(REPORT.encode("utf-8").decode("latin-1")).startswith("mojibake")
+    assert text_problem("工作总结" + "\ufffd" * 12).startswith("undecodable")
+    assert text_problem(REPORT) is None
+    assert text_problem("Café, naïve, £5 — “quoted” …") is None

@@ -1,4 +1,4 @@
-"""Bytes-to-text decoding that follows the WHATWG label rules.
+"""Bytes-to-text decoding that follows the WHATWG label rules, and decides from the bytes when the labels lie.
 
 Chinese county portals often serve GBK bytes labelled ``gb2312`` (in the header or
 only in a ``<meta>``).  Python's ``gb2312`` codec fails on characters such as 镕 and
@@ -6,12 +6,43 @@ maps ``·`` differently, so labels are resolved the way browsers do: gb2312/gbk 
 decoded as gb18030.  w3lib implements that mapping and the precedence
 BOM > HTTP header > ``<meta>`` (scanning only the head, so a Word fragment with its own
 ``<meta charset=gb2312>`` deep in the body cannot override the page's declaration).
+
+Labels lie too: a header saying UTF-8 over GBK bytes, a ``<meta charset=iso-8859-1>`` on a GBK page. When
+the declarations disagree with each other or with the bytes, the bytes decide (charset-normalizer's
+guess among the candidates that decode them cleanly), and the result is checked: Chinese decoded into
+Latin-1 mojibake (``°²ÁëÏç``) or runs of U+FFFD is reported as a `problem`, never passed off as text.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from charset_normalizer import from_bytes
-from w3lib.encoding import html_body_declared_encoding, html_to_unicode, resolve_encoding
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    html_to_unicode,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+)
+
+# Characters a single-byte Western decode of multi-byte Chinese produces: Latin-1's upper half and
+# windows-1252's extras. Four in a row essentially never occur in a Chinese page.
+_MOJIBAKE_RUN = re.compile(r"[\u00a0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+                           r"\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}")
+_REPLACEMENT_RUN = re.compile(r"\ufffd+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_SINGLE_BYTE = ("cp1252", "windows-1252", "iso8859-1", "latin-1", "latin_1", "ascii")
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    """A page's text, the encoding it was read in, and what is wrong with it (None: nothing)."""
+
+    text: str
+    encoding: str
+    problem: str | None = None
 
 
 def _sniff(body: bytes) -> str | None:
@@ -23,26 +54,84 @@ def _sniff(body: bytes) -> str | None:
     return resolve_encoding(best.encoding)
 
 
-def decode_html(body: bytes, content_type: str | None) -> str:
-    """Decode an HTML response body to text.
-
-    `content_type` is the HTTP Content-Type header value (or None).  charset-normalizer
-    is consulted only when neither the header nor a head ``<meta>`` declares a charset.
-    """
-    encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=_sniff)
-    if "\ufffd" in text and not _decodes(body, encoding):
-        # The declared charset cannot be right (a header saying utf-8 over GBK bytes): a label that
-        # decodes nothing is a lie, so try the page's <meta>, then the sniffer, before garbling text.
-        for candidate in (html_body_declared_encoding(body), _sniff(body)):
-            resolved = resolve_encoding(candidate) if candidate else None
-            if resolved and resolved != encoding and _decodes(body, resolved):
-                return body.decode(resolved)
-    return text
-
-
 def _decodes(body: bytes, encoding: str) -> bool:
     try:
         body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         return False
     return True
+
+
+def mojibake_chars(text: str) -> int:
+    """How many characters of `text` sit in runs that look like multi-byte text read as Latin-1."""
+    return sum(len(m.group()) for m in _MOJIBAKE_RUN.finditer(text))
+
+
+def text_problem(text: str) -> str | None:
+    """What makes decoded text unreadable: Latin-1 mojibake or U+FFFD runs; None when it reads."""
+    garbled = mojibake_chars(text)
+    if garbled >= 8 and garbled * 4 > len(_CJK.findall(text)):
+        return f"mojibake: {garbled} characters read as Latin-1"
+    replaced = sum(len(m.group()) for m in _REPLACEMENT_RUN.finditer(text))
+    if replaced >= 8:
+        return f"undecodable: {replaced} replacement characters"
+    return None
+
+
+def _is_single_byte(encoding: str) -> bool:
+    name = encoding.lower().replace("_", "-")
+    return name in _SINGLE_BYTE or name.startswith(("iso8859", "iso-8859", "windows-125", "cp125"))
+
+
+def _utf8_with_multibyte(body: bytes) -> bool:
+    """Valid UTF-8 that is not plain ASCII: GBK text of any length essentially never is."""
+    return not body.isascii() and _decodes(body, "utf-8")
+
+
+def _best_from_bytes(body: bytes, declared: list[str]) -> str | None:
+    """The encoding the bytes are in, among the declared ones, charset-normalizer's guess, UTF-8 and GB18030:
+    one that decodes them cleanly, UTF-8 first (its structure does not validate by chance), then the one
+    whose text reads as Chinese (most CJK, no Latin-1 mojibake)."""
+    if _utf8_with_multibyte(body):
+        return "utf-8"
+    candidates = list(dict.fromkeys([*declared, *(g for g in [_sniff(body)] if g), "gb18030"]))
+    best, best_score = None, None
+    for candidate in candidates:
+        try:
+            text = body.decode(candidate)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        score = len(_CJK.findall(text)) - 4 * mojibake_chars(text)
+        if best_score is None or score > best_score:
+            best, best_score = candidate, score
+    return best
+
+
+def decode_page(body: bytes, content_type: str | None) -> DecodedPage:
+    """Decode an HTML response body, deciding from the bytes when its declared charsets lie.
+
+    `content_type` is the HTTP Content-Type header value (or None). The declared charset (BOM, header,
+    head ``<meta>``) is used when it reads the bytes cleanly and agrees with the other declaration;
+    charset-normalizer is consulted when nothing is declared, or when the declarations disagree with each
+    other or with the bytes.
+    """
+    encoding, text = html_to_unicode(content_type, body, default_encoding="utf-8", auto_detect_fun=_sniff)
+    if read_bom(body)[0]:
+        return DecodedPage(text, encoding, text_problem(text))
+    header = http_content_type_encoding(content_type) if content_type else None
+    meta = html_body_declared_encoding(body)
+    declared = [resolve_encoding(e) or e for e in (header, meta) if e]
+    disagree = len({d.lower() for d in declared}) > 1
+    suspicious = (disagree or not _decodes(body, encoding) or text_problem(text) is not None
+                  or (_is_single_byte(encoding) and not body.isascii())
+                  or (encoding.lower() not in ("utf-8", "utf8") and _utf8_with_multibyte(body)))
+    if suspicious:
+        chosen = _best_from_bytes(body, [d for d in declared if _decodes(body, d)])
+        if chosen and chosen.lower() != encoding.lower():
+            encoding, text = chosen, body.decode(chosen)
+    return DecodedPage(text, encoding, text_problem(text))
+
+
+def decode_html(body: bytes, content_type: str | None) -> str:
+    """The text of `decode_page` (for callers that only read the page)."""
+    return decode_page(body, content_type).text
