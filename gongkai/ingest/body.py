@@ -107,18 +107,22 @@ class _Lines:
     """Accumulates inline text and breaks it into lines at block boundaries."""
 
     def __init__(self) -> None:
+        """No lines yet; `buf` holds the inline text of the line being built."""
         self.lines: list[str] = []
         self.buf: list[str] = []
 
     def add(self, text: str) -> None:
+        """Inline text joins the current line as it is: Word spans split words anywhere."""
         self.buf.append(text)
 
     def brk(self) -> None:
+        """A block boundary: the current line ends (an empty one is no line)."""
         if self.buf:
             self.lines.append("".join(self.buf))
             self.buf = []
 
     def finish(self) -> list[str]:
+        """The lines with their whitespace collapsed as a browser shows it; blank ones dropped."""
         self.brk()
         cleaned = (collapse_ws(line).strip().replace(_CELL_SEP, "\t") for line in self.lines)
         return [line for line in cleaned if line]
@@ -379,6 +383,7 @@ def _in_tool_bar(el: HtmlElement, top: HtmlElement) -> bool:
 
 
 def _is_tail_widget(el: HtmlElement) -> bool:
+    """A related-articles, share or tools widget that a template puts inside the body's container."""
     return is_named(el, TAIL_WIDGET_RE)
 
 

@@ -49,6 +49,7 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
     cells: list[tuple[HtmlElement, list[str]]] = []  # open cells, innermost last, with their text so far
 
     def flush() -> Iterator[tuple[str, HtmlElement]]:
+        """The innermost open cell's text so far, as one chunk, if it shows any."""
         cell, parts = cells[-1]
         text = "".join(parts)
         parts.clear()
@@ -135,6 +136,7 @@ def parse_metadata_block(
     pending: tuple[str, HtmlElement] | None = None
 
     def record(key: str, value: str) -> None:
+        """Keep a label's value: the first occurrence wins, counters and widgets are not kept."""
         if key in IGNORED_LABELS or key in result:
             return
         result[key] = collapse_ws(value).strip(VALUE_STRIP)
