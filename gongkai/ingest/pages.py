@@ -12,16 +12,13 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from gongkai.ingest.attachments import file_name
+from gongkai.ingest.classify import is_challenge_page, is_not_found_page
 from gongkai.ingest.decode import decode_html
 from gongkai.ingest.documents import document_kind, document_text
-from gongkai.ingest.extract import (
-    FILE_EXTS,
-    extract_article,
-    file_name,
-    is_challenge_page,
-    is_not_found_page,
-    without_title,
-)
+from gongkai.ingest.extract import extract_article
+from gongkai.ingest.selectors import FILE_EXTS
+from gongkai.ingest.title import without_title
 from gongkai.models import ArticleFields, Attachment
 
 
