@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gongkai.dates import parse_date
 from gongkai.ingest.classify import is_challenge_page
-from gongkai.ingest.dates import parse_date
 from gongkai.ingest.decode import decode_html
 from gongkai.ingest.extract import extract_article
 from gongkai.ingest.metadata import parse_metadata_block

@@ -224,6 +224,6 @@ def test_publish_date_from_url_path(url: str, iso: str | None) -> None:
      ("2017-03-28-00:00:00", "2017-03-28"), ("2025-01-09 16:02:30", "2025-01-09")],
 )
 def test_layout_date_shapes(text: str, iso: str) -> None:
-    from gongkai.ingest.dates import parse_date
+    from gongkai.dates import parse_date
 
     assert parse_date(text) == iso

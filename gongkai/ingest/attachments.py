@@ -6,14 +6,16 @@ container. Only the site's frame (header, footer, navigation) is passed over.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, unquote, urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
+from gongkai.filelinks import is_file_link
 from gongkai.ingest.body import BodyRegion
 from gongkai.ingest.html import base_url, in_chrome, is_shown_within, walk
-from gongkai.ingest.selectors import EMBEDDED_FILE_XPATH, FILE_EXTS, FRAME_RE
+from gongkai.ingest.selectors import EMBEDDED_FILE_XPATH, FRAME_RE
 from gongkai.models import Attachment
+from gongkai.urls import file_name
 
 
 def page_attachments(root: HtmlElement, url: str) -> list[Attachment]:
@@ -28,7 +30,7 @@ def page_attachments(root: HtmlElement, url: str) -> list[Attachment]:
         if not href or href.lower().startswith(("javascript:", "mailto:", "#")):
             continue
         absolute = urljoin(base, href)
-        if absolute in seen or not _is_file_link(absolute) or not is_shown_within(a, top) or in_chrome(a, FRAME_RE):
+        if absolute in seen or not is_file_link(absolute) or not is_shown_within(a, top) or in_chrome(a, FRAME_RE):
             continue
         seen.add(absolute)
         name = " ".join(a.text_content().split())
@@ -43,7 +45,7 @@ def page_attachments(root: HtmlElement, url: str) -> list[Attachment]:
     for el in top.xpath(EMBEDDED_FILE_XPATH):
         ref = (el.get("data-value") or el.get("src") or el.get("data") or "").strip()
         absolute = urljoin(base, ref) if ref else ""
-        if not absolute or absolute in seen or not _is_file_link(absolute) or in_chrome(el, FRAME_RE):
+        if not absolute or absolute in seen or not is_file_link(absolute) or in_chrome(el, FRAME_RE):
             continue
         seen.add(absolute)
         found.append(Attachment(name=file_name(absolute), url=absolute))
@@ -75,15 +77,3 @@ def body_images(root: HtmlElement, region: BodyRegion, url: str) -> list[Attachm
             seen.add(absolute)
             found.append(Attachment(name=file_name(absolute), url=absolute))
     return found
-
-
-def _is_file_link(absolute: str) -> bool:
-    """Whether a URL is a document (by extension, or jcms's download servlet) rather than a page."""
-    parts = urlsplit(absolute)
-    path = unquote(parts.path).lower()
-    return path.endswith(FILE_EXTS) or path.endswith("/module/download/downfile.jsp")
-
-
-def file_name(url: str) -> str:
-    """The last path segment of a file's URL, %-decoded: the name a link without text goes by."""
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])

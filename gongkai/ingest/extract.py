@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from gongkai.dates import parse_date
 from gongkai.ingest.attachments import body_images, page_attachments
 from gongkai.ingest.body import body_lines, find_body_region
-from gongkai.ingest.dates import parse_date
 from gongkai.ingest.html import parse_html
 from gongkai.ingest.metadata import parse_metadata_block
 from gongkai.ingest.selectors import (

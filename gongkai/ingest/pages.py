@@ -12,14 +12,14 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.ingest.attachments import file_name
+from gongkai.filelinks import FILE_EXTS, has_file_name
 from gongkai.ingest.classify import is_challenge_page, is_not_found_page
 from gongkai.ingest.decode import decode_html
 from gongkai.ingest.documents import document_kind, document_text
 from gongkai.ingest.extract import extract_article
-from gongkai.ingest.selectors import FILE_EXTS
 from gongkai.ingest.title import without_title
 from gongkai.models import ArticleFields, Attachment
+from gongkai.urls import file_name
 
 
 @dataclass
@@ -174,7 +174,7 @@ def is_document(page: StagedPage, ctype: str) -> bool:
     names = [attachment_filename(page.headers) or "", file_name(page.final_url or page.url)]
     names += [value for url in (page.url, page.final_url) for key, value in parse_qsl(urlsplit(url or "").query)
               if key.lower() == "filename"]
-    return (any(name.lower().endswith(FILE_EXTS) for name in names)
+    return (has_file_name(names)
             or any(t in ctype.lower() for t in _DOCUMENT_TYPES) or document_kind(page.body) != "")
 
 

@@ -177,7 +177,6 @@ TOOL_TEXT_XPATH = (".//text()[string-length(normalize-space(.)) <= 20]"
 
 # --- Files -------------------------------------------------------------------------------------------------
 
-FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
 # A report shown in an embedded PDF viewer (#pdfshow[data-value], <embed>/<iframe>/<object>), not linked.
 EMBEDDED_FILE_XPATH = "//*[@id='pdfshow'][@data-value] | //embed[@src] | //iframe[@src] | //object[@data]"
 
