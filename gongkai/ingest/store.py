@@ -71,8 +71,17 @@ def body_hash(body: str) -> bytes:
     return hashlib.sha256(_WS.sub("", body).encode("utf-8")).digest()
 
 
+# Fields added to ArticleFields after reports were stored: hashed only when set, so a report stored before
+# them keeps its hash and a re-ingest of an unchanged page is still "unchanged".
+_HASHED_WHEN_SET = ("source", "problems")
+
+
 def content_hash(fields: ArticleFields) -> bytes:
-    return hashlib.sha256(json.dumps(asdict(fields), ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
+    data = asdict(fields)
+    for key in _HASHED_WHEN_SET:
+        if not data.get(key):
+            data.pop(key, None)
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
 
 
 @dataclass
