@@ -138,7 +138,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             return crawl_workers_option(args, join=True)
         crawl_workers_option(args)  # checks REDIS_URL; the crawl below reads GONGKAI_CRAWL_WORKERS
     if args.sites or args.all_sites:
-        from gongkai.scheduler import crawl_configured
+        from gongkai.app.crawl_sites import crawl_configured
 
         return crawl_configured(args)
     if not args.urls:
@@ -176,7 +176,7 @@ def cmd_reingest(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from gongkai.export import iter_reports, write_csv, write_jsonl
+    from gongkai.app.export import iter_reports, write_csv, write_jsonl
 
     _, conn = open_database()
     with conn:
@@ -187,31 +187,31 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gongkai.demo import run_demo
+    from gongkai.app.demo import run_demo
 
     return run_demo(delay=args.delay)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.role != "scheduler":
-        from gongkai.roles import serve_role
+        from gongkai.app.roles import serve_role
 
         return serve_role(args)
-    from gongkai.scheduler import serve_command
+    from gongkai.app.scheduler import serve_command
 
     return serve_command(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gongkai.status import status_command
+    from gongkai.app.status import status_command
 
     return status_command(args)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
+    from gongkai.app.sites_cmd import add_site, fetch_listing
     from gongkai.config import ConfigError, config_path, load_config
     from gongkai.crawler.platforms import UnsupportedListing
-    from gongkai.sites_cmd import add_site, fetch_listing
 
     path = config_path(args.config)
     try:

@@ -1,4 +1,4 @@
-"""Extraction alarms (gongkai.health): a site's latest reports lacking a field its history had, or its latest
+"""Extraction alarms (gongkai.app.health): a site's latest reports lacking a field its history had, or its latest
 article pages giving no article, are said by `gongkai status`; a site that never had the field is not."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import uuid
 
 import psycopg
 
-from gongkai.health import NO_ARTICLE_NOTE, SiteExtraction, extraction_alarms, read_site_extraction
-from gongkai.status import render_status
+from gongkai.app.health import NO_ARTICLE_NOTE, SiteExtraction, extraction_alarms, read_site_extraction
+from gongkai.app.status import render_status
 
 
 def add_report(conn: psycopg.Connection, site: str, n: int, *, index_no: str | None, body: str = "正文。",
@@ -82,8 +82,8 @@ def test_the_service_raises_an_alarm_once_and_clears_it(db, database_url, caplog
     import logging
     from pathlib import Path
 
+    from gongkai.app.scheduler import Service
     from gongkai.config import load_config
-    from gongkai.scheduler import Service
 
     for n in range(30):
         add_report(db, "panan", n, index_no=f"001/2024-{n}" if n < 20 else None, minutes_ago=100 - n)

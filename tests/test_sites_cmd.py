@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from gongkai.app.sites_cmd import describe_listing
 from gongkai.config import load_config
-from gongkai.sites_cmd import describe_listing
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
@@ -73,8 +73,8 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
     a bounded wait and read (RobotFileParser.read() blocked forever and buffered all of it)."""
     import time
 
+    from gongkai.app.sites_cmd import fetch_listing
     from gongkai.config import ConfigError
-    from gongkai.sites_cmd import fetch_listing
     from gongkai_replica import faults as F
 
     site = F.fault_site("sites-add-robots", 2, skip=70)

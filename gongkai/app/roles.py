@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from typing import Any
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("gongkai.roles")
 
 DEFAULT_INGEST_POLL = 5.0  # seconds between looks at the staging table when it was empty
 

@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("gongkai.service")
 
 _DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600, 7200)
 

@@ -35,19 +35,17 @@ from typing import Any
 
 import psycopg
 
-from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config, sync_sites
+from gongkai.app.locks import lock_sites, try_service_lock, unlock_site
+from gongkai.app.service import HealthServer, Metrics
+from gongkai.app.sites import sync_sites
+from gongkai.app.status import FINISHED_REFRESH
+from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config
 from gongkai.db import DatabaseError, connect, redact
-from gongkai.errors import ServiceBusy
+from gongkai.errors import EXIT_BUSY, ServiceBusy
 from gongkai.logs import relay_line
-from gongkai.service import HealthServer, Metrics
-from gongkai.status import FINISHED_REFRESH
 
 logger = logging.getLogger("gongkai.serve")
 
-EXIT_BUSY = 4
-# Advisory lock keys (two int4 form): the scheduler, and one per site (hashtext of its name).
-SERVICE_LOCK = (0x676B0001, 0)
-SITE_LOCK_NAMESPACE = 0x676B0002
 HEARTBEAT_SECONDS = 2.0
 FORCE_GRACE_SECONDS = 5.0
 FIRST_RUN_SPREAD = 60.0  # never-crawled sites start within a minute, not all at the same instant
@@ -56,17 +54,7 @@ _FAILURE_REASONS = ("failed", "gone", "blocked", "unstaged")
 
 
 
-# -- locks --------------------------------------------------------------------------------------------
-
-def lock_sites(conn: psycopg.Connection, names: list[str]) -> list[str]:
-    """Take the per-site crawl locks (session level, on `conn`); return the names someone else holds."""
-    busy = []
-    for name in names:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SITE_LOCK_NAMESPACE, name)).fetchone()[0]
-        if not got:
-            busy.append(name)
-    return busy
-
+# -- crawl runs a dead crawl left behind -------------------------------------------------------------
 
 def mark_stale_runs(conn: psycopg.Connection, names: list[str]) -> int:
     """Crawl runs left 'running' by a process that died (kill -9, OOM, power): mark them interrupted.
@@ -87,76 +75,8 @@ def mark_stale_runs(conn: psycopg.Connection, names: list[str]) -> int:
                                                'the next crawl resumes it')
                    WHERE status = 'running' AND site = %s""", (name,)).rowcount
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (SITE_LOCK_NAMESPACE, name))
+            unlock_site(conn, name)
     return marked
-
-
-def _die_with_parent() -> None:
-    """A crawl started by `serve` stops if the service dies, even by kill -9.
-
-    A watchdog thread sees the parent go (getppid changes) and sends this process SIGTERM: Scrapy's
-    graceful stop, which stages what was fetched and records the run 'interrupted'. If that takes
-    longer than the service's shutdown_timeout, a second SIGTERM forces it. (PR_SET_PDEATHSIG was
-    tried first: it fires again whenever a subreaper that adopted the orphan exits, and that second
-    signal aborts the graceful stop.)
-    """
-    parent = os.environ.get("GONGKAI_PARENT_PID")
-    if not parent:
-        return
-    grace = float(os.environ.get("GONGKAI_SHUTDOWN_TIMEOUT") or 60)
-
-    def watch() -> None:
-        while str(os.getppid()) == parent:
-            time.sleep(0.5)
-        logger.warning("the service that started this crawl is gone: stopping gracefully")
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(grace)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="gongkai-parent-watch", daemon=True).start()
-
-
-# -- `gongkai crawl --site/--all` -----------------------------------------------------------------------
-
-def crawl_configured(args: argparse.Namespace) -> int:
-    """Crawl configured sites: their listings, names, platforms, delay and concurrency from the config."""
-    from gongkai.app.crawl import crawl_and_ingest
-    from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY
-    from gongkai.db import open_database
-    from gongkai.errors import UserError
-
-    if args.urls:
-        raise UserError("give listing URLs or --site/--all, not both")
-    try:
-        config = load_config(args.config)
-        sites = list(config.sites) if args.all_sites else [config.site(n) for n in dict.fromkeys(args.sites)]
-    except ConfigError as exc:
-        raise UserError(str(exc)) from None
-    if not sites:
-        raise UserError(f"{config.path}: no sites configured")
-    _die_with_parent()
-    url, conn = open_database()
-    try:
-        conn.autocommit = True
-        sync_sites(conn, sites)
-        busy = lock_sites(conn, [s.name for s in sites])
-        if busy:
-            raise UserError(f"site {', '.join(busy)} is being crawled already (by another process); not starting "
-                           "a second crawl", EXIT_BUSY)
-        delays = [s.delay for s in sites if s.delay is not None]
-        concurrencies = [s.concurrency for s in sites if s.concurrency is not None]
-        # One process, one politeness setting: the most polite of the sites crawled together.
-        delay = args.delay if args.delay is not None else max(delays, default=DEFAULT_DELAY)
-        concurrency = (args.concurrency if args.concurrency is not None
-                       else min(concurrencies, default=DEFAULT_CONCURRENCY_PER_HOST))
-        if concurrency < 1:
-            raise UserError("--concurrency must be at least 1")
-        names = {u: s.name for s in sites for u in s.listings}
-        platforms = {u: s.platform for s in sites for u in s.listings if s.platform}
-        return crawl_and_ingest(list(names), delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                                full=args.full, revalidate=args.revalidate, sites=names, platforms=platforms)
-    finally:
-        conn.close()
 
 
 # -- `gongkai serve` --------------------------------------------------------------------------------------
@@ -319,8 +239,7 @@ class Service:
 
     def _acquire_service_lock(self) -> None:
         conn = connect(self.database_url, autocommit=True)
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", SERVICE_LOCK).fetchone()[0]
-        if not got:
+        if not try_service_lock(conn):
             row = conn.execute("SELECT pid, host, started_at FROM service_state").fetchone()
             conn.close()
             who = f" (pid {row[0]} on {row[1]}, since {row[2]:%Y-%m-%d %H:%M:%S %Z})" if row and row[0] else ""
@@ -548,7 +467,7 @@ class Service:
 
     def _check_extraction(self) -> None:
         """After an ingest: raise (log once, gauge 1) or clear the extraction alarms of gongkai.health."""
-        from gongkai.health import extraction_alarms, read_site_extraction
+        from gongkai.app.health import extraction_alarms, read_site_extraction
 
         try:
             with connect(self.database_url) as conn:

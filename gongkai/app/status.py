@@ -110,7 +110,7 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
     if errors:
         lines.append("last failures:")
         lines.extend(errors)
-    from gongkai.health import extraction_alarms, read_site_extraction
+    from gongkai.app.health import extraction_alarms, read_site_extraction
 
     alarms = extraction_alarms(read_site_extraction(conn, names))
     if alarms:
