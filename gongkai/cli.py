@@ -197,7 +197,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from gongkai.app.roles import serve_role
 
         return serve_role(args)
-    from gongkai.app.scheduler import serve_command
+    from gongkai.app.serve import serve_command
 
     return serve_command(args)
 

@@ -82,7 +82,7 @@ def test_the_service_raises_an_alarm_once_and_clears_it(db, database_url, caplog
     import logging
     from pathlib import Path
 
-    from gongkai.app.scheduler import Service
+    from gongkai.app.serve import Service
     from gongkai.config import load_config
 
     for n in range(30):
@@ -91,13 +91,13 @@ def test_the_service_raises_an_alarm_once_and_clears_it(db, database_url, caplog
     service = Service(load_config(Path(__file__).parent.parent / "config" / "sites.yaml"), database_url)
     gauge = 'gongkai_extraction_alarm{check="index_no",site="panan"}'
     with caplog.at_level(logging.INFO, logger="gongkai.serve"):
-        service._check_extraction()
-        service._check_extraction()
+        service.alarms.check()
+        service.alarms.check()
         assert f"{gauge} 1.0" in service.metrics.render().decode()
         assert [r.getMessage() for r in caplog.records if "alarm" in r.getMessage()] == [
             "extraction alarm: panan: 索引号 missing from 10 of its latest 10 reports (in 100% before)"]
         db.execute("UPDATE reports SET index_no = 'fixed', updated_at = now() WHERE index_no IS NULL")
         db.commit()
-        service._check_extraction()
+        service.alarms.check()
     assert f"{gauge} 0.0" in service.metrics.render().decode()
     assert "extraction alarm cleared: panan (index_no)" in caplog.text
