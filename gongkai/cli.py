@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="crawl processes sharing one frontier (needs REDIS_URL; default 1)")
     crawl.add_argument("--join", action="store_true",
                        help="be a crawl worker: work on the distributed crawls announced in REDIS_URL, until stopped")
+    crawl.add_argument("--result-file", metavar="PATH", help=argparse.SUPPRESS)  # `serve` reads the run's result there
 
     ingest = sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
     ingest.add_argument("--workers", type=_nonnegative_int, default=1,
@@ -152,7 +153,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                            full=args.full, revalidate=args.revalidate)
+                            full=args.full, revalidate=args.revalidate, result_file=args.result_file)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

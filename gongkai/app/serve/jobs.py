@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from gongkai.app.crawl_result import CrawlResult, read_result
 from gongkai.app.serve import crawl_runs, state
 from gongkai.app.serve.alarms import ExtractionAlarms
 from gongkai.app.serve.common import first_line, logger
@@ -29,12 +31,21 @@ from gongkai.db import DatabaseError, connect
 from gongkai.errors import EXIT_BUSY
 from gongkai.logs import relay_line
 
-_RUN_LINE = re.compile(r"crawl run (\d+):")
 _FAILURE_REASONS = ("failed", "gone", "blocked", "unstaged")
 
 
 class _StopIngest(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class CrawlEnded:
+    """How a crawl process ended: ok, failed, busy (another crawl of the site runs) or interrupted, why not
+    ok, and the result it reported (None: it ended before reporting one)."""
+
+    status: str
+    error: str | None = None
+    result: CrawlResult | None = None
 
 
 class Jobs:
@@ -113,9 +124,10 @@ class Jobs:
             logger.info("crawl of %s starting%s", name,
                         " (refresh: every listing page walked, every stored article re-checked)" if refresh else "",
                         extra={"site": name, "job": job, "refresh": refresh})
-            status, error, run_id = self._crawl_subprocess(name, refresh)
+            ended = self._crawl_subprocess(name, refresh)
+            status, error = ended.status, ended.error
             duration = time.monotonic() - started
-            stats, db_status = self._record_run(name, run_id, status)
+            run_id, stats, db_status = self._record_run(name, ended)
             if status in ("ok", "failed") and db_status in ("ok", "failed", "interrupted"):
                 status = db_status  # a crawl stopped by SIGTERM exits 0 but did not finish
             self.metrics.crawl_duration.labels(name).observe(duration)
@@ -149,59 +161,68 @@ class Jobs:
         with connect(self.database_url, autocommit=True) as conn:
             return not crawl_runs.refreshed_within(conn, name, period)
 
-    def _crawl_subprocess(self, name: str, refresh: bool = False) -> tuple[str, str | None, int | None]:
-        cmd = [sys.executable, "-m", "gongkai", *(["-v"] if self.verbose else []), "crawl", "--site", name,
-               "--config", str(self.config.path), "--no-ingest", *(["--full", "--revalidate"] if refresh else [])]
-        env = {**os.environ, "DATABASE_URL": self.database_url, "GONGKAI_PARENT_PID": str(os.getpid()),
-               "GONGKAI_SHUTDOWN_TIMEOUT": str(self.config.shutdown_timeout)}
-        with self._lock:
-            if self.stopping.is_set():
-                return "interrupted", "service stopping", None
-            # Own session: a terminal's Ctrl-C reaches only the service, which forwards one SIGTERM
-            # (a second one would make Scrapy abandon in-flight requests).
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, encoding="utf-8", errors="replace", env=env, start_new_session=True)
-            self._children[name] = proc
-        run_id = None
-        tail: list[str] = []
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                m = _RUN_LINE.search(line)
-                if m:
-                    run_id = int(m.group(1))
-                if line.startswith("gongkai: "):
-                    tail.append(line.strip().removeprefix("gongkai: "))
-                relay_line(line, logging.getLogger("gongkai.crawl"), site=name)
-            code = proc.wait()
-        finally:
+    def _crawl_subprocess(self, name: str, refresh: bool = False) -> CrawlEnded:
+        """Run `gongkai crawl --site NAME` and wait for it; its log lines go into ours as they come."""
+        with tempfile.TemporaryDirectory(prefix="gongkai-crawl-") as tmp:
+            result_file = os.path.join(tmp, "result.json")
+            cmd = [sys.executable, "-m", "gongkai", *(["-v"] if self.verbose else []), "crawl", "--site", name,
+                   "--config", str(self.config.path), "--no-ingest", *(["--full", "--revalidate"] if refresh else []),
+                   "--result-file", result_file]
+            env = {**os.environ, "DATABASE_URL": self.database_url, "GONGKAI_PARENT_PID": str(os.getpid()),
+                   "GONGKAI_SHUTDOWN_TIMEOUT": str(self.config.shutdown_timeout)}
             with self._lock:
-                self._children.pop(name, None)
+                if self.stopping.is_set():
+                    return CrawlEnded("interrupted", "service stopping")
+                # Own session: a terminal's Ctrl-C reaches only the service, which forwards one SIGTERM
+                # (a second one would make Scrapy abandon in-flight requests).
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+                                        env=env, start_new_session=True)
+                self._children[name] = proc
+            said: list[str] = []  # its `gongkai: …` lines: the one-line errors of a crawl that could not run
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    if line.startswith("gongkai: "):
+                        said.append(line.strip().removeprefix("gongkai: "))
+                    relay_line(line, logging.getLogger("gongkai.crawl"), site=name)
+                code = proc.wait()
+            finally:
+                with self._lock:
+                    self._children.pop(name, None)
+            result = read_result(result_file)
         if code == EXIT_BUSY:
-            return "busy", "; ".join(tail) or "site is being crawled by another process", run_id
+            return CrawlEnded("busy", "; ".join(said) or "site is being crawled by another process", result)
         if code == 0:
-            return "ok", None, run_id
+            return CrawlEnded("ok", None, result)
         if code < 0:
-            return "interrupted", f"crawl process ended by {signal.Signals(-code).name}", run_id
-        return "failed", "; ".join(tail[-5:]) or f"crawl exited with code {code}", run_id
+            return CrawlEnded("interrupted", f"crawl process ended by {signal.Signals(-code).name}", result)
+        if result is not None and result.problems:
+            return CrawlEnded("failed", "; ".join(result.problems[-5:]), result)
+        return CrawlEnded("failed", "; ".join(said[-5:]) or f"crawl exited with code {code}", result)
 
-    def _record_run(self, name: str, run_id: int | None, status: str) -> tuple[dict[str, Any], str | None]:
-        """The run's stats (into metrics) and status; a row the dead child left 'running' is closed here."""
-        if status == "busy":
-            return {}, None
+    def _record_run(self, name: str, ended: CrawlEnded) -> tuple[int | None, dict[str, Any], str | None]:
+        """The run's id, counts (into metrics) and status; a row a dead child left 'running' is closed here.
+
+        From the child's result; a child that ended without one (killed, crashed) is told about by its
+        site's latest run, as the database has it once closed."""
+        if ended.status == "busy":
+            return None, {}, None
         with connect(self.database_url, autocommit=True) as conn:
-            if run_id is None:
-                run_id = crawl_runs.latest_run_id(conn, name)
             crawl_runs.mark_stale_runs(conn, [name])
-            if run_id is None:
-                return {}, None
-            stats, db_status = crawl_runs.run_outcome(conn, run_id)
+            if ended.result is not None:
+                run_id, stats, db_status = ended.result.run_id, dict(ended.result.counts), ended.result.status
+            else:
+                run_id = crawl_runs.latest_run_id(conn, name)
+                if run_id is None:
+                    return None, {}, None
+                stats, db_status = crawl_runs.run_outcome(conn, run_id)
         self.metrics.pages_fetched.labels(name).inc(int(stats.get("fetched", 0) or 0))
         self.metrics.requests.labels(name).inc(int(stats.get("requests", 0) or 0))
         for reason in _FAILURE_REASONS:
             if stats.get(reason):
                 self.metrics.page_failures.labels(name, reason).inc(int(stats[reason]))
-        return stats, db_status
+        return run_id, stats, db_status
 
     # -- ingest -----------------------------------------------------------------------------------------
     def ingest(self, reason: str = "scheduled") -> None:
