@@ -177,14 +177,9 @@ def cmd_reingest(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from gongkai.app.export import iter_reports, write_csv, write_jsonl
+    from gongkai.app.export import export_command
 
-    _, conn = open_database()
-    with conn:
-        rows = iter_reports(conn, since=args.since)
-        writer = write_jsonl if args.format == "jsonl" else write_csv
-        writer(rows, sys.stdout)
-    return 0
+    return export_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -210,29 +205,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    from gongkai.app.sites_cmd import add_site, fetch_listing
-    from gongkai.config import ConfigError, config_path, load_config
-    from gongkai.crawler.platforms import UnsupportedListing
+    from gongkai.app.sites_cmd import sites_command
 
-    path = config_path(args.config)
-    try:
-        if args.sites_command == "add":
-            html = fetch_listing(args.url)
-            block = add_site(path, args.url, html, args.name)
-            print(f"added to {path}:\n{block}", end="")
-            return 0
-        config = load_config(path)
-    except UnsupportedListing as exc:
-        raise CliError(f"{args.url}: {exc}") from None
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    for site in config.sites:
-        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
-        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
-              f"{len(site.listings)} listing(s)")
-        for url in site.listings:
-            print(f"\t{url}")
-    return 0
+    return sites_command(args)
 
 
 COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
