@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="crawl processes sharing one frontier (needs REDIS_URL; default 1)")
     crawl.add_argument("--join", action="store_true",
                        help="be a crawl worker: work on the distributed crawls announced in REDIS_URL, until stopped")
+    crawl.add_argument("--result-file", metavar="PATH", help=argparse.SUPPRESS)  # `serve` reads the run's result there
 
     ingest = sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
     ingest.add_argument("--workers", type=_nonnegative_int, default=1,
@@ -138,7 +139,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
             return crawl_workers_option(args, join=True)
         crawl_workers_option(args)  # checks REDIS_URL; the crawl below reads GONGKAI_CRAWL_WORKERS
     if args.sites or args.all_sites:
-        from gongkai.scheduler import crawl_configured
+        from gongkai.app.crawl_sites import crawl_configured
 
         return crawl_configured(args)
     if not args.urls:
@@ -152,7 +153,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                            full=args.full, revalidate=args.revalidate)
+                            full=args.full, revalidate=args.revalidate, result_file=args.result_file)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -176,62 +177,37 @@ def cmd_reingest(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from gongkai.export import iter_reports, write_csv, write_jsonl
+    from gongkai.app.export import export_command
 
-    _, conn = open_database()
-    with conn:
-        rows = iter_reports(conn, since=args.since)
-        writer = write_jsonl if args.format == "jsonl" else write_csv
-        writer(rows, sys.stdout)
-    return 0
+    return export_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gongkai.demo import run_demo
+    from gongkai.app.demo import run_demo
 
     return run_demo(delay=args.delay)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.role != "scheduler":
-        from gongkai.roles import serve_role
+        from gongkai.app.roles import serve_role
 
         return serve_role(args)
-    from gongkai.scheduler import serve_command
+    from gongkai.app.serve import serve_command
 
     return serve_command(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gongkai.status import status_command
+    from gongkai.app.status import status_command
 
     return status_command(args)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    from gongkai.config import ConfigError, config_path, load_config
-    from gongkai.crawler.platforms import UnsupportedListing
-    from gongkai.sites_cmd import add_site, fetch_listing
+    from gongkai.app.sites_cmd import sites_command
 
-    path = config_path(args.config)
-    try:
-        if args.sites_command == "add":
-            html = fetch_listing(args.url)
-            block = add_site(path, args.url, html, args.name)
-            print(f"added to {path}:\n{block}", end="")
-            return 0
-        config = load_config(path)
-    except UnsupportedListing as exc:
-        raise CliError(f"{args.url}: {exc}") from None
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    for site in config.sites:
-        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
-        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
-              f"{len(site.listings)} listing(s)")
-        for url in site.listings:
-            print(f"\t{url}")
-    return 0
+    return sites_command(args)
 
 
 COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,

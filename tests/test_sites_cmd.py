@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 
+from gongkai.app.crawl_result import read_result
+from gongkai.app.sites_cmd import describe_listing
 from gongkai.config import load_config
-from gongkai.sites_cmd import describe_listing
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
@@ -48,9 +50,16 @@ def test_add_list_and_crawl_by_name(replica, tmp_path, database_url):
     listed = gongkai("sites", "list", "--config", str(config))
     assert listed.returncode == 0 and sites[0].name in listed.stdout and town_column in listed.stdout
 
+    result_file = tmp_path / "result.json"  # how `serve` learns what the crawl it started did
     crawled = gongkai("crawl", "--site", sites[0].name, "--config", str(config), "--delay", "0",
-                      database_url=database_url)
+                      "--result-file", str(result_file), database_url=database_url)
     assert crawled.returncode == 0, crawled.stderr
+    result = read_result(result_file)
+    with psycopg.connect(database_url) as conn:
+        run_id, status, fetched = conn.execute(
+            "SELECT id, status, (stats->>'fetched')::int FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert result is not None and (result.run_id, result.status, result.problems) == (run_id, status, [])
+    assert status == "ok" and result.counts["fetched"] == fetched > 0
     reports = [json.loads(line) for line in gongkai("export", database_url=database_url).stdout.splitlines()]
     column = next(c for c in replica.site("xianju").columns if town_column.endswith(f"col{c.column_id}/index.html"))
     assert len(reports) == len(column.articles) and {r["site"] for r in reports} == {sites[0].name}
@@ -73,8 +82,8 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
     a bounded wait and read (RobotFileParser.read() blocked forever and buffered all of it)."""
     import time
 
+    from gongkai.app.sites_cmd import fetch_listing
     from gongkai.config import ConfigError
-    from gongkai.sites_cmd import fetch_listing
     from gongkai_replica import faults as F
 
     site = F.fault_site("sites-add-robots", 2, skip=70)

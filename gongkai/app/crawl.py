@@ -10,12 +10,14 @@ import os
 import sys
 from collections import Counter
 
+from gongkai.app.crawl_result import CrawlResult, write_result
 from gongkai.db import open_database
 from gongkai.errors import EXIT_CRAWL_PROBLEM
 
 
 def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True,
-                     full: bool = False, revalidate: bool = False, **crawl_options) -> int:
+                     full: bool = False, revalidate: bool = False, result_file: str | None = None,
+                     **crawl_options) -> int:
     from gongkai.crawler.run import run_crawl
 
     url, conn = open_database()
@@ -27,6 +29,8 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
           f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
           f"{counts.get('retried', 0)} retries, {counts.get('not_modified', 0)} not modified, "
           f"{counts.get('requests', 0)} requests", file=sys.stderr)
+    if result_file:  # the service that started this crawl reads it back (app/crawl_result.py)
+        write_result(result_file, CrawlResult.from_summary(summary))
     if ingest:
         ingest_and_report(url)
     for problem in summary.problems:

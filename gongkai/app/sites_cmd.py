@@ -8,6 +8,7 @@ validated; a file that would not load is restored.
 
 from __future__ import annotations
 
+import argparse
 import re
 import urllib.error
 import urllib.request
@@ -16,10 +17,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gongkai.config import ConfigError, load_config
-from gongkai.crawler.platforms import detect_platform
+from gongkai.config import ConfigError, config_path, load_config
+from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
 from gongkai.ingest.decode import decode_html
+
+
+def sites_command(args: argparse.Namespace) -> int:
+    """`gongkai sites add URL` (append a detected entry to the config) / `gongkai sites list`."""
+    from gongkai.errors import UserError
+
+    path = config_path(args.config)
+    try:
+        if args.sites_command == "add":
+            html = fetch_listing(args.url)
+            block = add_site(path, args.url, html, args.name)
+            print(f"added to {path}:\n{block}", end="")
+            return 0
+        config = load_config(path)
+    except UnsupportedListing as exc:
+        raise UserError(f"{args.url}: {exc}") from None
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for site in config.sites:
+        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
+        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
+              f"{len(site.listings)} listing(s)")
+        for url in site.listings:
+            print(f"\t{url}")
+    return 0
+
 
 MAX_LISTING_BYTES = 8 * 1024 * 1024
 _META = r'<meta[^>]+name=["\']{}["\'][^>]+content=["\']([^"\']*)["\']'

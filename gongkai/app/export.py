@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -24,6 +26,18 @@ FROM reports r
 WHERE r.seq > %s
 ORDER BY r.seq
 """
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`gongkai export`: every report changed after --since to stdout, as JSON lines or CSV."""
+    from gongkai.db import open_database
+
+    _, conn = open_database()
+    with conn:
+        rows = iter_reports(conn, since=args.since)
+        writer = write_jsonl if args.format == "jsonl" else write_csv
+        writer(rows, sys.stdout)
+    return 0
 
 
 def iter_reports(conn: psycopg.Connection, since: int = 0) -> Iterator[dict[str, Any]]:
