@@ -20,6 +20,7 @@ from typing import Any
 
 from scrapy_redis import picklecompat
 
+from gongkai.crawler import frontier
 from gongkai.crawler.distributed.coordination import DistributedListingSpider, SharedProblems, SharedSet
 from gongkai.crawler.distributed.queue import (
     JOB_TTL,
@@ -74,8 +75,7 @@ def run_worker(job_id: str, worker: str, redis_url: str, database_url: str) -> i
         return 0  # finished and cleaned up before we got to it
     sites = sorted({item["site"] for item in desc["listings"]})
     with psycopg.connect(database_url, autocommit=True) as conn:
-        known = [row[0] for row in conn.execute(
-            "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')", (sites,))]
+        known = list(frontier.known_urls(conn, sites))
     settings = worker_settings(desc["settings"], redis_url, job, database_url)
     root_level = logging.root.level
     process = CrawlerProcess(settings)
