@@ -23,6 +23,7 @@ from scrapy.http import Response
 
 from gongkai.crawler.distributed.queue import _NOW, Job, connect, prefix_from_env
 from gongkai.crawler.middlewares import RETRY_STATUSES, host_key, parse_retry_after
+from gongkai.crawler.scrapy_patches import engine_busy, wake_engine
 from gongkai.crawler.spiders.listing import ListingSpider
 
 logger = logging.getLogger(__name__)
@@ -172,17 +173,14 @@ class WorkerCoordination:
     def beat(self, spider: DistributedListingSpider) -> None:
         engine = self.crawler.engine
         try:
-            busy = bool(engine.downloader.active) or not engine.scraper.slot.is_idle()
-            spider.job.heartbeat(spider.worker, busy)
+            spider.job.heartbeat(spider.worker, engine_busy(engine))
         except Exception:  # Redis briefly away: the next beat tries again
             logger.warning("crawl worker heartbeat failed", exc_info=True)
 
     def spider_idle(self, spider: DistributedListingSpider) -> None:
         if spider.job.finished(spider.worker):
             return
-        slot = getattr(self.crawler.engine, "_slot", None)
-        if slot is not None:  # look at the shared queue again soon (Scrapy's own heartbeat is 5 s)
-            slot.nextcall.schedule(0.2)
+        wake_engine(self.crawler.engine, 0.2)  # look at the shared queue again soon (Scrapy's heartbeat is 5 s)
         raise DontCloseSpider
 
     def spider_closed(self, spider: DistributedListingSpider, reason: str) -> None:
@@ -230,8 +228,7 @@ class SharedHostLimiter:
                 f"{self.prefix}:host:{host}:started"]
 
     def _robots_parsed(self, robotparser: Any, request: Request) -> None:
-        protego = getattr(robotparser, "rp", None)
-        delay = protego.crawl_delay(self.crawler.settings.get("USER_AGENT", "*")) if protego is not None else None
+        delay = robotparser.crawl_delay(self.crawler.settings.get("USER_AGENT", "*"))
         if delay:
             self.crawl_delays[host_key(request.url)] = min(float(delay), self.crawl_delay_max)
 

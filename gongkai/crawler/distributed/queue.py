@@ -14,6 +14,8 @@ import redis
 from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
+from gongkai.crawler.scrapy_patches import decode_request
+
 DEFAULT_PREFIX = "gongkai"
 WORKER_TTL = 15.0  # seconds a worker's busy/alive mark lives without a refresh
 JOB_TTL = 7 * 24 * 3600  # safety net: a job's keys expire even if its coordinator vanished
@@ -173,4 +175,4 @@ class JobQueue(PriorityQueue):
     def pop(self, timeout: int = 0) -> Request | None:
         spider = self.spider
         data = spider.job.pop(spider.worker)
-        return self._decode_request(data) if data else None
+        return decode_request(self, data) if data else None
