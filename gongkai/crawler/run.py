@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg.types.json import Jsonb
 from scrapy.crawler import CrawlerProcess
 
+from gongkai.crawler import frontier, runs
 from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
 from gongkai.crawler.spiders.listing import ListingSpider, UrlSet
@@ -31,6 +31,9 @@ class CrawlSummary:
     status: str
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Articles a complete walk no longer lists (marked delisted in crawl_urls): the caller withdraws their
+    # reports (gongkai.ingest.store.withdraw_reports_of); the crawler never writes reports.
+    delisted: list[str] = field(default_factory=list)
 
 
 def validate_listing_url(url: str) -> str:
@@ -63,7 +66,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     """
     from gongkai.crawler.distributed import redis_url_from_env
 
-    redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed.py); `workers` local workers
+    redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed/); `workers` local workers
     if workers is None and os.environ.get("GONGKAI_CRAWL_WORKERS"):
         workers = int(os.environ["GONGKAI_CRAWL_WORKERS"])
     if not redis_url and workers not in (None, 1):
@@ -79,38 +82,17 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     with psycopg.connect(database_url, autocommit=True) as conn:
         # A listing whose last crawl did not end 'ok' (killed, database lost, pagination failed) may have
         # unstaged rows behind known ones, where a routine walk stops: walk all its pages this time.
-        unfinished = {row[0] for row in conn.execute(
-            """SELECT u FROM unnest(%s::text[]) AS u
-               WHERE (SELECT r.status FROM crawl_runs r WHERE u = ANY(r.listing_urls) ORDER BY r.id DESC LIMIT 1)
-                     IS DISTINCT FROM 'ok'
-                 AND EXISTS (SELECT 1 FROM crawl_runs r WHERE u = ANY(r.listing_urls))""", (urls,))}
+        unfinished = runs.unfinished_listings(conn, urls)
         for item in listings:
             if item["url"] in unfinished:
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
-        run_id = conn.execute(
-            "INSERT INTO crawl_runs (listing_urls, full_walk, revalidated) VALUES (%s, %s, %s) RETURNING id",
-            (urls, full, revalidate)).fetchone()[0]
-        retry = [
-            {"url": url, "site": site, "column_url": column_url, "title": title,
-             "date": date.isoformat() if date else None}
-            for url, site, column_url, title, date in conn.execute(
-                """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
-                   WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
-        ]
+        run_id = runs.start_run(conn, urls, full, revalidate)
+        retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
         # as a list of str would be ~150 MB for the whole crawl.
-        known = UrlSet() if redis_url else UrlSet(row[0] for row in conn.cursor().stream(
-            "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')",
-            (site_names,)))
-        recheck = []
-        if revalidate:
-            recheck = [
-                {"url": url, "site": site, "column_url": column_url, "etag": etag, "last_modified": last_modified}
-                for url, site, column_url, etag, last_modified in conn.execute(
-                    """SELECT url, site, column_url, etag, last_modified FROM crawl_urls
-                       WHERE site = ANY(%s) AND state = 'fetched' ORDER BY url""", (site_names,))
-            ]
+        known = UrlSet() if redis_url else UrlSet(frontier.known_urls(conn, site_names, stream=True))
+        recheck = frontier.revalidate_rows(conn, site_names) if revalidate else []
     env_overrides = _env_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
@@ -138,23 +120,22 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     status = "failed" if problems else "ok"
     if not crash and stats.get("finish_reason") != "finished":  # None: stopped by a second signal
         status = "interrupted"
+    delisted: list[str] = []
     try:
         if full and not crash and not stats.get("stage/unstaged"):
-            counts["delisted"] = mark_delisted(database_url, run_id, sorted(complete_columns))
+            delisted = mark_delisted(database_url, run_id, sorted(complete_columns))
+            counts["delisted"] = len(delisted)
         with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(
-                "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
-                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason"),
-                                "engine_seconds": stats.get("elapsed_time_seconds")}),
-                 "\n".join(problems) or None, run_id),
-            )
+            runs.finish_run(conn, run_id, status, {**counts, "finish_reason": stats.get("finish_reason"),
+                                                   "engine_seconds": stats.get("elapsed_time_seconds")},
+                            "\n".join(problems) or None)
     except psycopg.OperationalError as exc:
         from gongkai.db import DatabaseError, redact
 
         lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
         raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
                             f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
-    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted)
 
 
 def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry: list[dict[str, Any]],
@@ -179,38 +160,14 @@ def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry:
     return stats, problems, set(getattr(spider, "complete_columns", set())), crash
 
 
-def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> int:
-    """Articles a complete walk of their listing no longer shows: delisted, and their reports withdrawn
-    once none of their URLs is listed anywhere. Reports stay; only withdrawn_at is set (with a new seq).
-    """
+def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> list[str]:
+    """Articles a complete walk of their listing no longer shows: delisted (gongkai.crawler.frontier). Their
+    URLs are returned: withdrawing the reports none of whose URLs is listed any more is the caller's
+    (gongkai.ingest.store.withdraw_reports_of, in gongkai.app.crawl)."""
     if not complete_columns:
-        return 0
-    from gongkai.ingest.store import SeqAllocator
-
-    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
-        # The feed lock first, as ingest takes it (feed_counter, then crawl_urls): the reverse order here
-        # could deadlock a `crawl --full` finishing while an ingest batch stores.
-        seq = SeqAllocator(cur)
-        started = cur.execute("SELECT started_at FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()[0]
-        delisted = cur.execute(
-            """UPDATE crawl_urls SET delisted_at = now()
-               WHERE column_url = ANY(%s) AND last_listed_at < %s AND delisted_at IS NULL RETURNING url""",
-            (complete_columns, started)).fetchall()
-        if not delisted:
-            return 0
-        gone = cur.execute(
-            """SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
-               WHERE ru.url = ANY(%s) AND r.withdrawn_at IS NULL
-                 AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
-                                 WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
-            ([row[0] for row in delisted],)).fetchall()
-        if gone:
-            for (report_id,) in gone:
-                cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
-                            (seq.next(), report_id))
-            seq.save()
-        logger.info("%d articles vanished from their listings; %d reports withdrawn", len(delisted), len(gone))
-        return len(delisted)
+        return []
+    with psycopg.connect(database_url) as conn:
+        return frontier.mark_delisted(conn, run_id, complete_columns)
 
 
 def _env_overrides() -> dict[str, Any]:

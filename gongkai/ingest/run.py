@@ -15,6 +15,8 @@ from collections.abc import Callable
 import psycopg
 from w3lib.url import safe_url_string
 
+from gongkai.crawler import frontier as crawl_frontier
+from gongkai.crawler import staging
 from gongkai.ingest.pages import (
     SOFT_404,
     PageOutcome,
@@ -107,16 +109,8 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
         with conn.pipeline():
             if frontier:
                 # Only from a URL's latest fetch: a later one (in this batch, or staged since) has set its state.
-                cur.executemany(
-                    """UPDATE crawl_urls c SET state = %s, last_error = %s WHERE url = %s
-                       AND NOT EXISTS (SELECT 1 FROM staged_pages s WHERE s.url = c.url AND s.id > %s)""", frontier)
-            cur.execute(
-                """UPDATE staged_pages s SET ingest_state = m.state, ingest_note = m.note, report_id = m.report_id,
-                          ingested_at = now()
-                   FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) AS m(id, state, note, report_id)
-                   WHERE s.id = m.id""",
-                [list(column) for column in zip(*marks, strict=True)],
-            )
+                crawl_frontier.set_states(cur, frontier)
+            staging.mark_ingested(cur, marks)
             requeue_articles_of_documents(cur, pages, outcomes)
             if notify and stored.last_seq is not None:
                 cur.execute("SELECT pg_notify('gongkai_reports', %s)", (str(stored.last_seq),))
@@ -184,12 +178,7 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
         if any(requested_forms(a.url) & fetched for a in linked) and attachment_only(body, linked):
             waiting.append(report_id)
     if waiting:
-        cur.execute(
-            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest: its document was fetched'
-               WHERE id IN (SELECT max(s.id) FROM staged_pages s JOIN report_urls u ON u.url = s.url
-                            WHERE u.report_id = ANY(%s) AND s.status = 200 GROUP BY s.url)
-                 AND ingest_state <> 'pending' AND NOT (id = ANY(%s))""",
-            (waiting, [page.id for page in pages]))
+        staging.requeue_articles_of_reports(cur, waiting, [page.id for page in pages])
 
 
 def _attachments(stored: list[dict] | None) -> list[Attachment]:
@@ -255,12 +244,7 @@ def queue_reingest(conn: psycopg.Connection, site: str | None = None) -> int:
     versions. The store then changes a report only where the re-extracted text really differs.
     """
     with conn.transaction():
-        queued = conn.execute(
-            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest'
-               WHERE id IN (SELECT max(id) FROM staged_pages WHERE (%(site)s::text IS NULL OR site = %(site)s)
-                            GROUP BY url)""",
-            {"site": site},
-        ).rowcount
+        queued = staging.requeue_latest(conn, site)
     return queued
 
 

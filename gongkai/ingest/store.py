@@ -221,6 +221,30 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
     return store_batch(cur, [StoreItem(page)], seq).outcomes[0][1]
 
 
+def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str]) -> int:
+    """Articles that vanished from their listings (a full crawl's delisted URLs): withdraw each report of
+    theirs once none of its URLs is listed anywhere (delisted or gone). Reports stay; only withdrawn_at is
+    set, with a new seq. Returns how many reports were withdrawn.
+
+    The feed lock first, as every ingest batch takes it (feed_counter, then the rows it writes).
+    """
+    if not urls:
+        return 0
+    with conn.transaction(), conn.cursor() as cur:
+        seq = SeqAllocator(cur)
+        gone = cur.execute(
+            """SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
+               WHERE ru.url = ANY(%s) AND r.withdrawn_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
+                                 WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
+            (list(urls),)).fetchall()
+        for (report_id,) in gone:
+            cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
+                        (seq.next(), report_id))
+        seq.save()
+    return len(gone)
+
+
 # What the batch needs to know of a report to decide; `published_date::text` compares as ISO text.
 _STATE = """r.id, r.url, r.article_key, r.body_hash, r.content_hash, r.period_year, r.period_half,
             r.published_date::text, r.withdrawn_at IS NOT NULL"""

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing, column_in_url
+from gongkai.crawler.platforms.common import ListingPage, ListingRequest, UnsupportedListing, column_in_url
 from gongkai.models import ListingRecord
 
 NAME = "jcms"
