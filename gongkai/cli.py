@@ -137,7 +137,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
         if args.join:
             return crawl_workers_option(args, join=True)
-        crawl_workers_option(args)  # checks REDIS_URL; the crawl below reads GONGKAI_CRAWL_WORKERS
+        crawl_workers_option(args)  # checks REDIS_URL
     if args.sites or args.all_sites:
         from gongkai.app.crawl_sites import crawl_configured
 
@@ -153,7 +153,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                            full=args.full, revalidate=args.revalidate, result_file=args.result_file)
+                            full=args.full, revalidate=args.revalidate, result_file=args.result_file,
+                            workers=args.workers)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

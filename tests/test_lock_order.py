@@ -59,3 +59,28 @@ def test_delisting_and_withdrawal_cannot_deadlock_with_an_ingest_batch(database_
         withdrawn = conn.execute("SELECT withdrawn_at IS NOT NULL, seq FROM reports").fetchone()
     assert row == (True, "x")
     assert withdrawn == (True, 2)
+
+
+def test_a_crawl_that_died_between_delisting_and_withdrawal_is_finished_by_the_next_sweep(database_url):
+    """Delisting (crawler) and withdrawal (ingest) are two transactions: a delisted URL whose report is still
+    live is withdrawn by the next full crawl's sweep (withdraw_reports_of(conn, None)); a report with another
+    URL still listed is not."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for n, delisted in ((1, True), (2, True), (3, False)):
+            conn.execute("INSERT INTO crawl_urls (url, site, column_url, state, delisted_at) VALUES (%s, 's', %s,"
+                         " 'fetched', CASE WHEN %s THEN now() END)", (f"http://127.0.0.9/art/{n}.html", COLUMN, delisted))
+        ids = []
+        for n in (1, 2):
+            ids.append(conn.execute(
+                "INSERT INTO reports (seq, url, site, title, body, body_hash, content_hash)"
+                " VALUES (%s, %s, 's', 't', 'b', '\\x00', '\\x00') RETURNING id",
+                (n, f"http://127.0.0.9/art/{n}.html")).fetchone()[0])
+            conn.execute("INSERT INTO report_urls (url, report_id, relation) VALUES (%s, %s, 'primary')",
+                         (f"http://127.0.0.9/art/{n}.html", ids[-1]))
+        # Report 2 is also found at art/3.html, which is still listed: it stays.
+        conn.execute("INSERT INTO report_urls (url, report_id, relation) VALUES ('http://127.0.0.9/art/3.html', %s,"
+                     " 'column')", (ids[1],))
+        conn.execute("UPDATE feed_counter SET seq = 2")
+        assert withdraw_reports_of(conn, None) == 1
+        rows = conn.execute("SELECT id, withdrawn_at IS NOT NULL FROM reports ORDER BY id").fetchall()
+    assert rows == [(ids[0], True), (ids[1], False)]

@@ -24,12 +24,13 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
     conn.close()
     summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty(),
                         full=full, revalidate=revalidate, **crawl_options)
-    if summary.delisted:  # a full walk's vanished articles: their reports are withdrawn (whether or not we ingest)
+    if summary.delisted or full:  # a full walk's vanished articles: their reports are withdrawn (ingest or not)
         from gongkai.db import connect
         from gongkai.ingest.store import withdraw_reports_of
 
         with connect(url) as conn:
-            withdraw_reports_of(conn, summary.delisted)
+            # A full walk sweeps every delisted URL, so a crawl that died after delisting is finished here.
+            withdraw_reports_of(conn, None if full else summary.delisted)
     counts = summary.counts
     print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
           f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "

@@ -19,6 +19,7 @@ from gongkai.app.locks import lock_sites
 from gongkai.app.sites import sync_sites
 from gongkai.config import load_config
 from gongkai.errors import EXIT_BUSY, ConfigError, UserError
+from gongkai.settings import get_settings
 
 logger = logging.getLogger("gongkai.serve")
 
@@ -57,6 +58,7 @@ def crawl_configured(args: argparse.Namespace) -> int:
         names = {u: s.name for s in sites for u in s.listings}
         platforms = {u: s.platform for s in sites for u in s.listings if s.platform}
         return crawl_and_ingest(list(names), delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
+                                workers=getattr(args, "workers", None),
                                 full=args.full, revalidate=args.revalidate, sites=names, platforms=platforms,
                                 result_file=args.result_file)
     finally:
@@ -72,13 +74,14 @@ def _die_with_parent() -> None:
     tried first: it fires again whenever a subreaper that adopted the orphan exits, and that second
     signal aborts the graceful stop.)
     """
-    parent = os.environ.get("GONGKAI_PARENT_PID")
+    settings = get_settings()
+    parent = settings.parent_pid
     if not parent:
         return
-    grace = float(os.environ.get("GONGKAI_SHUTDOWN_TIMEOUT") or 60)
+    grace = settings.shutdown_timeout
 
     def watch() -> None:
-        while str(os.getppid()) == parent:
+        while os.getppid() == parent:
             time.sleep(0.5)
         logger.warning("the service that started this crawl is gone: stopping gracefully")
         os.kill(os.getpid(), signal.SIGTERM)

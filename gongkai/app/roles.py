@@ -1,7 +1,7 @@
 """`gongkai serve --role crawler|ingest`: the worker processes of a scaled-out deployment.
 
 - `scheduler` (the default): the daemon of app/serve/. With `REDIS_URL` set, each scheduled crawl it
-  starts is the coordinator of a distributed crawl (crawler/distributed.py): it seeds the shared
+  starts is the coordinator of a distributed crawl (gongkai/crawler/distributed/): it seeds the shared
   frontier in Redis and runs `GONGKAI_CRAWL_WORKERS` local workers (0: only the crawler role works).
 - `crawler`: works on every distributed crawl announced in Redis, on any machine, until SIGTERM
   (the same as `gongkai crawl --join`).

@@ -20,6 +20,7 @@ from scrapy.http import Response
 from twisted.internet.defer import CancelledError
 
 from gongkai.crawler.scrapy_patches import close_host, downloader_slot, hold_host
+from gongkai.urls import host_key
 
 logger = logging.getLogger(__name__)
 
@@ -29,12 +30,6 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 521, 522, 524}
 _WAF_STATUSES = {412, 521}
 _WAF_MARKERS = (b"$_ts", b"__jsl_clearance", b"__jsluid", b"document.cookie")
 
-
-def host_key(url: str) -> str:
-    """host[:port] as the allowlist and politeness bookkeeping see it."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
 
 
 class HostAllowlistMiddleware:

@@ -7,7 +7,6 @@ crawl as a subprocess of `gongkai crawl`.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,10 +15,11 @@ import psycopg
 from scrapy.crawler import CrawlerProcess
 
 from gongkai.crawler import frontier, runs
-from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
 from gongkai.crawler.spiders.listing import ListingSpider, UrlSet
 from gongkai.errors import CrawlInputError
+from gongkai.settings import get_settings
+from gongkai.urls import host_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     from gongkai.crawler.distributed import redis_url_from_env
 
     redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed/); `workers` local workers
-    if workers is None and os.environ.get("GONGKAI_CRAWL_WORKERS"):
-        workers = int(os.environ["GONGKAI_CRAWL_WORKERS"])
+    if workers is None:
+        workers = get_settings().crawl_workers
     if not redis_url and workers not in (None, 1):
         raise CrawlInputError("--workers needs REDIS_URL: the workers share their frontier through Redis")
     if redis_url:
@@ -93,7 +93,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
         # as a list of str would be ~150 MB for the whole crawl.
         known = UrlSet() if redis_url else UrlSet(frontier.known_urls(conn, site_names, stream=True))
         recheck = frontier.revalidate_rows(conn, site_names) if revalidate else []
-    env_overrides = _env_overrides()
+    env_overrides = get_settings().crawl_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
     if redis_url:
@@ -168,15 +168,3 @@ def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -
         return []
     with psycopg.connect(database_url) as conn:
         return frontier.mark_delisted(conn, run_id, complete_columns)
-
-
-def _env_overrides() -> dict[str, Any]:
-    """Tuning knobs from the environment (tests shorten backoff; operators may lengthen it)."""
-    out: dict[str, Any] = {}
-    for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
-                       ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float),
-                       ("GONGKAI_STAGE_BUFFER_MAX", int), ("GONGKAI_STAGE_BACKLOG", int)):
-        value = os.environ.get(name)
-        if value:
-            out[name] = cast(value)
-    return out

@@ -37,7 +37,7 @@ def finish_run(conn: psycopg.Connection, run_id: int, status: str, stats: dict[s
 
 def mark_interrupted(conn: psycopg.Connection, site: str) -> int:
     """The site's runs left 'running' by a process that died: 'interrupted'; how many. The caller makes sure
-    no crawl of the site is alive (gongkai.scheduler.mark_stale_runs holds its crawl lock)."""
+    no crawl of the site is alive (gongkai.app.serve.crawl_runs.mark_stale_runs holds its crawl lock)."""
     return conn.execute(
         """UPDATE crawl_runs SET status = 'interrupted', finished_at = now(),
                error = COALESCE(error, 'the crawl process ended without finishing (killed or crashed); '

@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Callable
 
 import psycopg
-from w3lib.url import safe_url_string
 
 from gongkai.crawler import frontier as crawl_frontier
 from gongkai.crawler import staging
@@ -27,6 +26,7 @@ from gongkai.ingest.pages import (
 )
 from gongkai.ingest.store import StoreItem, fingerprint, store_batch
 from gongkai.models import Attachment
+from gongkai.urls import requested_forms
 
 logger = logging.getLogger(__name__)
 
@@ -136,11 +136,6 @@ def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Ex
         except Exception:  # a reader bug must not lose the article: it is stored as it was found
             logger.exception("could not read the documents of %s", outcome.fields.title)
 
-
-def requested_forms(url: str) -> set[str]:
-    """A linked file's URL (a name in Chinese, say) as the crawl may have requested it: %-encoded, its
-    query in UTF-8 or, from a GBK page, in GBK (what a browser sends)."""
-    return {safe_url_string(url), safe_url_string(url, encoding="gb18030")}
 
 
 def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> set[str]:

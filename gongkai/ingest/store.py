@@ -221,23 +221,29 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
     return store_batch(cur, [StoreItem(page)], seq).outcomes[0][1]
 
 
-def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str]) -> int:
+def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str] | None) -> int:
     """Articles that vanished from their listings (a full crawl's delisted URLs): withdraw each report of
     theirs once none of its URLs is listed anywhere (delisted or gone). Reports stay; only withdrawn_at is
     set, with a new seq. Returns how many reports were withdrawn.
 
+    `urls=None` sweeps every delisted URL whose report is still live: delisting and withdrawal are two
+    transactions (the crawler owns crawl_urls, ingest owns reports), so a process that died between them
+    leaves work the next full crawl's sweep finishes.
+
     The feed lock first, as every ingest batch takes it (feed_counter, then the rows it writes).
     """
-    if not urls:
+    if urls is not None and not urls:
         return 0
+    which = ("ru.url = ANY(%s)" if urls is not None else
+             "EXISTS (SELECT 1 FROM crawl_urls d WHERE d.url = ru.url AND d.delisted_at IS NOT NULL)")
     with conn.transaction(), conn.cursor() as cur:
         seq = SeqAllocator(cur)
         gone = cur.execute(
-            """SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
-               WHERE ru.url = ANY(%s) AND r.withdrawn_at IS NULL
+            f"""SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
+               WHERE {which} AND r.withdrawn_at IS NULL
                  AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
                                  WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
-            (list(urls),)).fetchall()
+            (list(urls),) if urls is not None else ()).fetchall()
         for (report_id,) in gone:
             cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
                         (seq.next(), report_id))

@@ -1,8 +1,8 @@
 """The SQL over `crawl_runs` the service needs, each in one named function.
 
-`crawl_runs` belongs to the crawl stage (gongkai/crawler/run.py writes it); these are the service's
-few looks at it, and the one repair (`mark_stale_runs`), kept together so they can move next to the
-crawler's own run bookkeeping in one step.
+`crawl_runs` belongs to the crawl stage (gongkai/crawler/runs.py is its only writer); these are the
+service's few looks at it, and the one repair (`mark_stale_runs`), which takes a site's crawl lock and
+asks the crawler to mark its dead runs interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import psycopg
 
 from gongkai.app.locks import lock_sites, unlock_site
 from gongkai.app.status import FINISHED_REFRESH
+from gongkai.crawler import runs
 
 
 def mark_stale_runs(conn: psycopg.Connection, names: list[str]) -> int:
@@ -28,11 +29,7 @@ def mark_stale_runs(conn: psycopg.Connection, names: list[str]) -> int:
         if lock_sites(conn, [name]):
             continue
         try:
-            marked += conn.execute(
-                """UPDATE crawl_runs SET status = 'interrupted', finished_at = now(),
-                       error = COALESCE(error, 'the crawl process ended without finishing (killed or crashed); '
-                                               'the next crawl resumes it')
-                   WHERE status = 'running' AND site = %s""", (name,)).rowcount
+            marked += runs.mark_interrupted(conn, name)
         finally:
             unlock_site(conn, name)
     return marked

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +26,7 @@ from prometheus_client.process_collector import ProcessCollector
 
 from gongkai.app.serve.common import first_line
 from gongkai.config import ServiceConfig
+from gongkai.settings import get_settings
 
 logger = logging.getLogger("gongkai.service")
 
@@ -128,7 +128,7 @@ class HealthServer:
 
 def http_address(config: ServiceConfig) -> tuple[str, int]:
     """config http: {host, port}; GONGKAI_HTTP_ADDR=host:port overrides (containers bind 0.0.0.0)."""
-    override = os.environ.get("GONGKAI_HTTP_ADDR", "").strip()
+    override = get_settings().http_addr
     if override:
         host, _, port = override.rpartition(":")
         return host or "0.0.0.0", int(port)

@@ -22,9 +22,10 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Response
 
 from gongkai.crawler.distributed.queue import _NOW, Job, connect, prefix_from_env
-from gongkai.crawler.middlewares import RETRY_STATUSES, host_key, parse_retry_after
+from gongkai.crawler.middlewares import RETRY_STATUSES, parse_retry_after
 from gongkai.crawler.scrapy_patches import engine_busy, wake_engine
 from gongkai.crawler.spiders.listing import ListingSpider
+from gongkai.urls import host_key
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from scrapy import Request
 from scrapy_redis.queue import PriorityQueue
 
 from gongkai.crawler.scrapy_patches import decode_request
+from gongkai.settings import get_settings
 
 DEFAULT_PREFIX = "gongkai"
 WORKER_TTL = 15.0  # seconds a worker's busy/alive mark lives without a refresh
@@ -23,15 +24,15 @@ JOB_TTL = 7 * 24 * 3600  # safety net: a job's keys expire even if its coordinat
 
 def redis_url_from_env() -> str | None:
     """REDIS_URL set (and not empty): distributed mode."""
-    return os.environ.get("REDIS_URL") or None
+    return get_settings().redis_url
 
 
 def prefix_from_env() -> str:
-    return os.environ.get("GONGKAI_REDIS_PREFIX") or DEFAULT_PREFIX
+    return get_settings().redis_prefix or DEFAULT_PREFIX
 
 
 def worker_ttl() -> float:
-    return float(os.environ.get("GONGKAI_WORKER_TTL") or WORKER_TTL)
+    return get_settings().worker_ttl
 
 
 def connect(url: str) -> redis.Redis:

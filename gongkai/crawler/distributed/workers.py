@@ -31,6 +31,7 @@ from gongkai.crawler.distributed.queue import (
     prefix_from_env,
     redis_url_from_env,
 )
+from gongkai.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def crawl_distributed(redis_url: str, database_url: str, settings: dict[str, Any
     lost: list[str] = []
     unattended: str | None = None
     # Nobody working on the job (no local workers, no joiner registered) for this long: give up, clearly.
-    join_timeout = float(os.environ.get("GONGKAI_JOIN_TIMEOUT") or 300)
+    join_timeout = get_settings().join_timeout
     seeded_at = time.monotonic()
     try:
         while True:
@@ -237,7 +238,6 @@ def crawl_workers_option(args: Any, join: bool = False) -> int:
         return join_forever(redis_url, url)
     if not redis_url and args.workers != 1:
         raise UserError("--workers needs REDIS_URL: the workers share their frontier through Redis")
-    os.environ["GONGKAI_CRAWL_WORKERS"] = str(args.workers)
     return 0
 
 
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     from gongkai.logs import configure_logging
 
-    configure_logging(bool(os.environ.get("GONGKAI_VERBOSE")))
+    configure_logging(get_settings().verbose)
     import warnings
 
     from scrapy.exceptions import ScrapyDeprecationWarning
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     # scrapy-redis 0.9.1 still passes spider= to the stats collector and calls Spider.log()
     warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module="scrapy_redis")
     redis_url = redis_url_from_env()
-    database_url = os.environ.get("DATABASE_URL")
+    database_url = get_settings().database_url
     if not redis_url or not database_url or len(args) != 2:
         print("usage: REDIS_URL=… DATABASE_URL=… python -m gongkai.crawler.distributed JOB_ID WORKER_ID",
               file=sys.stderr)

@@ -11,9 +11,10 @@ several take it) is decided here.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any, Protocol, runtime_checkable
 
-from gongkai.crawler.platforms import generic, jcms, jpaas, trs, xxgk
 from gongkai.crawler.platforms.common import (
     ListingPage,
     ListingRequest,
@@ -22,8 +23,8 @@ from gongkai.crawler.platforms.common import (
 )
 
 __all__ = [
-    "ListingPage", "ListingRequest", "Platform", "UnsupportedListing", "all_platforms", "column_in_url",
-    "detect_platform", "generic", "jcms", "jpaas", "platform_by_name", "trs", "xxgk",
+    "PLATFORMS", "ListingPage", "ListingRequest", "Platform", "UnsupportedListing", "all_platforms",
+    "column_in_url", "detect_platform", "platform_by_name",
 ]
 
 
@@ -33,6 +34,7 @@ class Platform(Protocol):
 
     NAME: str  # its name in config and in the database
     DETECT_HINT: str  # what detect() looks for, said when no platform takes a page
+    DETECT_ORDER: int  # detection asks platforms in this order: the specific ones first, the generic list last
 
     def detect(self, html: str) -> bool:
         """Does this listing page belong to the platform. (The generic list takes any page with a list
@@ -53,8 +55,21 @@ class Platform(Protocol):
         ...
 
 
-# Detection order: the specific platforms first, the generic list last.
-PLATFORMS: tuple[Platform, ...] = (jcms, jpaas, xxgk, trs, generic)
+def _discover_platforms() -> tuple[Platform, ...]:
+    """Every module of this package but `common` is a platform: adding one is adding its module (and its
+    fixture folder), nothing here. Ordered by DETECT_ORDER."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == "common" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not isinstance(module, Platform):
+            raise TypeError(f"{module.__name__} is not a Platform: it lacks part of the protocol")
+        found.append(module)
+    return tuple(sorted(found, key=lambda p: (p.DETECT_ORDER, p.NAME)))
+
+
+PLATFORMS: tuple[Platform, ...] = _discover_platforms()
 
 
 def all_platforms() -> list[Platform]:

@@ -17,6 +17,7 @@ import lxml.etree
 import lxml.html
 from lxml.html import HtmlElement
 
+from gongkai.dates import parse_date
 from gongkai.models import ListingRecord
 
 
@@ -86,14 +87,6 @@ def base_url(root: HtmlElement, url: str) -> str:
         if href.strip():
             return urljoin(url, href.strip())
     return url
-
-
-def parse_date(text: str) -> str | None:
-    for match in _DATE.finditer(text):
-        year, month, day = (int(g) for g in match.groups())
-        if 1990 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31:
-            return f"{year:04d}-{month:02d}-{day:02d}"
-    return None
 
 
 def _clean(text: str) -> str:

@@ -30,6 +30,7 @@ from gongkai.crawler.platforms.common import (
 from gongkai.models import ListingRecord
 
 NAME = "generic"
+DETECT_ORDER = 100  # the generic list takes any page with a list of reports: asked last
 DETECT_HINT = ("a <ul>/<ol>/<table>/<dl> of at least 2 dated article links, or of 3 article links "
                "with a 下一页 link")
 

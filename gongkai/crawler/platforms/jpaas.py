@@ -44,6 +44,7 @@ from gongkai.crawler.platforms.common import (
 from gongkai.models import ListingRecord
 
 NAME = "jpaas"
+DETECT_ORDER = 20
 DETECT_HINT = "a unitbuild.js <script> with a queryData for /api-gateway/jpaas-publish-server/"
 
 API_PATH = "/api-gateway/jpaas-publish-server/front/page/build/unit"

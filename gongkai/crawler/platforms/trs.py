@@ -30,6 +30,7 @@ from gongkai.crawler.platforms.common import (
 from gongkai.models import ListingRecord
 
 NAME = "trs"
+DETECT_ORDER = 40
 DETECT_HINT = 'a createPageHTML(countPage, currentPage, "index", "html") pager call'
 
 MAX_PAGES = 500

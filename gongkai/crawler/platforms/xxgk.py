@@ -43,6 +43,7 @@ from gongkai.crawler.platforms.common import (
 from gongkai.models import ListingRecord
 
 NAME = "xxgk"
+DETECT_ORDER = 30
 DETECT_HINT = "a 信息公开目录 form or script posting to /module/xxgk/search.jsp, or its result table"
 
 SEARCH_PATH = "/module/xxgk/search.jsp"

@@ -12,14 +12,13 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
-from w3lib.url import safe_url_string
 
 from gongkai.crawler.items import (
     FetchedPage,
@@ -29,8 +28,9 @@ from gongkai.crawler.items import (
     ListingProblem,
     Revalidated,
 )
-from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
+from gongkai.filelinks import is_document_link
+from gongkai.urls import host_key, wire_url
 
 # Article responses with these statuses are staged as they are: they mean "withdrawn".
 GONE_STATUSES = [404, 410]
@@ -389,8 +389,7 @@ class ListingSpider(scrapy.Spider):
         yield problem
 
 
-# Files that can hold a report's text. Spreadsheets and archives are recorded as attachments, not fetched.
-DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd")
+# A cheap look at the bytes first: most articles link no file (the extensions of filelinks.DOCUMENT_EXTS).
 _DOCUMENT_HINT = re.compile(rb"\.(?:pdf|docx?|wps|ofd)\b", re.I)
 
 
@@ -410,12 +409,10 @@ def document_links(response: Response) -> list[str]:
             continue
         # As a browser requests it (a query in the page's own encoding, GBK on many portals), and so the
         # frontier knows it.
-        url = safe_url_string(response.urljoin(href), encoding=response.encoding)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or host_key(url) != host or url in found:
+        url = wire_url(response.urljoin(href), response.encoding)
+        if urlsplit(url).scheme not in ("http", "https") or host_key(url) != host or url in found:
             continue
-        names = [unquote(parts.path)] + [unquote(v) for k, v in parse_qsl(parts.query) if k.lower() == "filename"]
-        if any(name.lower().endswith(DOCUMENT_EXTS) for name in names):
+        if is_document_link(url):
             found.append(url)
     return found
 
