@@ -15,10 +15,11 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-import urllib.robotparser
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urljoin, urlsplit
+
+from protego import Protego
 
 from gongkai.crawler.settings import USER_AGENT
 from gongkai.errors import PortalUnreadable
@@ -27,6 +28,7 @@ from gongkai.urls import host_key, wire_url
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 2.5: at least 500 KiB parsed; the rest is not read
 MAX_REDIRECTS = 5
+MAX_CRAWL_DELAY = 60.0  # as the crawl caps it (GONGKAI_CRAWL_DELAY_MAX)
 MAX_RETRY_AFTER = 30.0  # a 429/503 asking for longer rest is an answer, not a wait
 
 
@@ -62,7 +64,7 @@ class PoliteFetcher:
     sleep: Callable[[float], None] = time.sleep
     pages: int = 0  # requests made, robots.txt not counted
     robots_requests: int = 0
-    _robots: dict[str, urllib.robotparser.RobotFileParser] = field(default_factory=dict)
+    _robots: dict[str, Protego] = field(default_factory=dict)
     _last: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,7 +82,7 @@ class PoliteFetcher:
         return self._fetch("POST", url, urlencode(form).encode("utf-8"), headers)
 
     def allowed(self, url: str) -> bool:
-        return self._rules(url).can_fetch(self.user_agent, url)
+        return self._rules(url).can_fetch(url, self.user_agent)
 
     # -- internals ----------------------------------------------------------------------------------
     def _fetch(self, method: str, url: str, data: bytes | None, headers: dict[str, str] | None) -> Fetched:
@@ -107,7 +109,7 @@ class PoliteFetcher:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise PortalUnreadable(f"{url!r} is not an http(s) URL")
         rules = self._rules(url)
-        if not rules.can_fetch(self.user_agent, url):
+        if not rules.can_fetch(url, self.user_agent):
             raise RobotsDisallowed(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
         for attempt in range(2):
             if self.pages >= self.max_pages:
@@ -145,10 +147,10 @@ class PoliteFetcher:
             raise PortalUnreadable(f"{url}: page larger than {MAX_BODY_BYTES // 2**20} MB")
         return status, body, ctype, None
 
-    def _wait(self, url: str, rules: urllib.robotparser.RobotFileParser) -> None:
+    def _wait(self, url: str, rules: Protego) -> None:
         key = host_key(url)
         crawl_delay = rules.crawl_delay(self.user_agent)
-        gap = max(self.delay, float(crawl_delay or 0))
+        gap = max(self.delay, min(float(crawl_delay or 0), MAX_CRAWL_DELAY))
         last = self._last.get(key)
         if last is not None:
             wait = last + gap - self.clock()
@@ -156,13 +158,12 @@ class PoliteFetcher:
                 self.sleep(wait)
         self._last[key] = self.clock()
 
-    def _rules(self, url: str) -> urllib.robotparser.RobotFileParser:
+    def _rules(self, url: str) -> Protego:
         parts = urlsplit(url)
         key = f"{parts.scheme}://{parts.netloc}"
         if key in self._robots:
             return self._robots[key]
         robots_url = key + "/robots.txt"
-        rules = urllib.robotparser.RobotFileParser(robots_url)
         self.robots_requests += 1
         request = urllib.request.Request(robots_url, headers={"User-Agent": self.user_agent})
         try:
@@ -170,14 +171,14 @@ class PoliteFetcher:
                 body = resp.read(MAX_ROBOTS_BYTES)
         except urllib.error.HTTPError as exc:
             if 400 <= exc.code < 500 and exc.code != 429:
-                rules.parse([])
+                rules = Protego.parse("")
             else:  # 5xx, 429, or a redirect we do not follow for robots.txt: fetch nothing there
                 raise PortalUnreadable(f"robots.txt at {robots_url} answered HTTP {exc.code}: "
                                        f"nothing is fetched from {parts.netloc}") from None
         except (urllib.error.URLError, OSError) as exc:
             raise PortalUnreadable(f"cannot reach {parts.netloc}: {getattr(exc, 'reason', exc)}") from None
         else:
-            rules.parse(body.decode("utf-8", "replace").splitlines())
+            rules = Protego.parse(body.decode("utf-8", "replace"))
         self._last[host_key(url)] = self.clock()  # robots.txt was a request to the host too
         self._robots[key] = rules
         return rules
