@@ -257,3 +257,24 @@ def test_moved_notice_and_column_keys():
     assert nav.moved_to(page, "http://h/col/col1/index.html") == "http://h/col/col2/index.html"
     assert nav.moved_to('<meta http-equiv="refresh" content="0; url=/x/">', "http://h/a/") == "http://h/x/"
     assert nav.column_key("http://www.h.cn/col/col1/index.html?uid=5&pageNum=2") == nav.column_key("https://h.cn/col/col1/")
+
+
+def test_counties_file_lists_every_zhejiang_county_and_every_known_column():
+    from pathlib import Path
+
+    from gongkai.app.discover import county_for, load_counties
+
+    root = Path(__file__).resolve().parent.parent
+    counties = load_counties(root / "config" / "counties.yaml")
+    assert len(counties) == 90
+    assert len({c["name"] for c in counties}) == 90 and len({c["region"]["county"] for c in counties}) == 90
+    assert len({c["region"]["city"] for c in counties}) == 11
+    homes = [c["home"] for c in counties]
+    assert all(h.startswith("http") for h in homes) and len({nav.column_key(h) for h in homes}) == 90
+    import yaml
+
+    data = yaml.safe_load((root / "config" / "counties.yaml").read_text(encoding="utf-8"))
+    listed = {u for c in [*data["counties"], *data["cities"]] for u in c["columns"]}
+    configured = {u for s in load_config(root / "config" / "sites.yaml").sites for u in s.listings}
+    assert len(configured) == 36 and configured <= listed
+    assert county_for(counties, "http://www.zjxj.gov.cn/col/col1229311252/index.html")["name"] == "xianju"
