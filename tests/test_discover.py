@@ -278,3 +278,38 @@ def test_counties_file_lists_every_zhejiang_county_and_every_known_column():
     configured = {u for s in load_config(root / "config" / "sites.yaml").sites for u in s.listings}
     assert len(configured) == 36 and configured <= listed
     assert county_for(counties, "http://www.zjxj.gov.cn/col/col1229311252/index.html")["name"] == "xianju"
+
+
+def test_fetcher_follows_a_same_host_robots_txt_redirect():
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from gongkai.crawler.polite import PoliteFetcher
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - stdlib naming
+            if self.path == "/robots.txt":
+                self.send_response(301)
+                self.send_header("Location", "/robots-moved.txt")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b"User-agent: *\nDisallow: /private/\n" if self.path == "/robots-moved.txt" else b"<html></html>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        fetcher = PoliteFetcher(delay=0)
+        assert not fetcher.allowed(base + "/private/page.html") and fetcher.allowed(base + "/index.html")
+        assert fetcher.robots_requests == 2 and fetcher.get(base + "/index.html").status == 200
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -164,21 +164,29 @@ class PoliteFetcher:
         if key in self._robots:
             return self._robots[key]
         robots_url = key + "/robots.txt"
-        self.robots_requests += 1
-        request = urllib.request.Request(robots_url, headers={"User-Agent": self.user_agent})
-        try:
-            with self._opener.open(request, timeout=self.timeout) as resp:
-                body = resp.read(MAX_ROBOTS_BYTES)
-        except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code != 429:
-                rules = Protego.parse("")
-            else:  # 5xx, 429, or a redirect we do not follow for robots.txt: fetch nothing there
+        for _ in range(MAX_REDIRECTS + 1):  # RFC 9309 2.3.1.2: follow redirects (here: on the same host only)
+            self.robots_requests += 1
+            request = urllib.request.Request(robots_url, headers={"User-Agent": self.user_agent})
+            try:
+                with self._opener.open(request, timeout=self.timeout) as resp:
+                    body = resp.read(MAX_ROBOTS_BYTES)
+            except urllib.error.HTTPError as exc:
+                location = exc.headers.get("Location") if exc.code in (301, 302, 303, 307, 308) else None
+                target = urljoin(robots_url, location) if location else None
+                if target and host_key(target).removeprefix("www.") == host_key(url).removeprefix("www."):
+                    robots_url = target
+                    continue
+                if 400 <= exc.code < 500 and exc.code != 429:
+                    rules = Protego.parse("")
+                    break
                 raise PortalUnreadable(f"robots.txt at {robots_url} answered HTTP {exc.code}: "
                                        f"nothing is fetched from {parts.netloc}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise PortalUnreadable(f"cannot reach {parts.netloc}: {getattr(exc, 'reason', exc)}") from None
-        else:
+            except (urllib.error.URLError, OSError) as exc:
+                raise PortalUnreadable(f"cannot reach {parts.netloc}: {getattr(exc, 'reason', exc)}") from None
             rules = Protego.parse(body.decode("utf-8", "replace"))
+            break
+        else:
+            raise PortalUnreadable(f"robots.txt of {parts.netloc}: more than {MAX_REDIRECTS} redirects")
         self._last[host_key(url)] = self.clock()  # robots.txt was a request to the host too
         self._robots[key] = rules
         return rules
