@@ -212,7 +212,9 @@ def test_default_delay_is_kept_between_requests(replica):
     assert result.returncode == 1
     times = [r.time for r in replica.requests if r.site == site.name and r.time >= started]
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(times) == 5 and min(gaps) >= 0.19, gaps
+    # The replica times the gaps: on a loaded machine a request handled late shortens the gap after it, so
+    # each gap gets 50 ms of slack and their mean must still be the delay (no delay at all fails both).
+    assert len(times) == 5 and min(gaps) >= 0.15 and sum(gaps) / len(gaps) >= 0.19, gaps
 
 
 # -- the pure parsers ----------------------------------------------------------------------------------
