@@ -7,6 +7,8 @@ database, 1 for a crawl that could not read some listing.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from gongkai import __version__
@@ -80,10 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
     reingest = sub.add_parser("reingest", help="re-extract every staged page with the current extractor")
     reingest.add_argument("--site", help="only this site")
 
-    export = sub.add_parser("export", help="write reports to stdout")
+    export = sub.add_parser(
+        "export", help="write reports to stdout (or --output FILE): JSON lines or CSV, in change order",
+        description="Write every stored report (the columns of the public_reports view: text, metadata, URLs, "
+                    "period, kinds, region) to standard output, one JSON object per line (--format jsonl) or "
+                    "as CSV with a UTF-8 byte order mark so Excel shows the Chinese. Reports come in change "
+                    "sequence (seq) order; the last seq written is printed on stderr: pass it to --since next "
+                    "time to get only what changed.")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--since", type=_nonnegative_int, default=0, metavar="SEQ",
                         help="only reports changed after this change sequence number")
+    export.add_argument("--site", action="append", dest="sites", metavar="NAME", help="only this site (repeatable)")
+    export.add_argument("--year", action="append", dest="years", type=_nonnegative_int, metavar="YEAR",
+                        help="only reports about this year (the period the title names; repeatable)")
+    export.add_argument("--kind", action="append", dest="kinds", choices=["总结", "计划", "思路"],
+                        help="only summaries, plans or 思路 (repeatable)")
+    export.add_argument("--county", action="append", dest="counties", metavar="COUNTY",
+                        help="only this county, e.g. 仙居县 (repeatable)")
+    export.add_argument("--query", metavar="TEXT", help="only reports whose title or body contains TEXT")
+    export.add_argument("--no-bom", action="store_true", help="CSV without the UTF-8 byte order mark")
 
     demo = sub.add_parser("demo", help="serve the bundled replica portals on loopback, crawl and ingest them")
     demo.add_argument("--delay", type=_nonnegative_float, default=0.2, help="per-host delay (default 0.2)")
@@ -128,6 +146,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gongkai: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """`gongkai export | head -1`: the reader closed the pipe. End quietly, as `yes | head` does (128 +
+    SIGPIPE); point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:

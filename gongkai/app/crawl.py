@@ -7,6 +7,7 @@ entry points (cli.py) parse arguments and print.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections import Counter
 
@@ -38,6 +39,11 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
           f"{counts.get('requests', 0)} requests", file=sys.stderr)
     if result_file:  # the service that started this crawl reads it back (app/crawl_result.py)
         write_result(result_file, CrawlResult.from_summary(summary))
+    if summary.signal:  # Ctrl-C or SIGTERM: stop here, no ingest; the next crawl resumes what is left
+        name = signal.Signals(summary.signal).name
+        print(f"gongkai: crawl run {summary.run_id} stopped by {name}: the {counts.get('fetched', 0)} pages it staged "
+              "are kept (ingest them with `gongkai ingest`); the next crawl resumes the rest", file=sys.stderr)
+        return 128 + summary.signal
     if ingest:
         ingest_and_report(url)
     for problem in summary.problems:

@@ -34,6 +34,8 @@ class CrawlSummary:
     # Articles a complete walk no longer lists (marked delisted in crawl_urls): the caller withdraws their
     # reports (gongkai.ingest.store.withdraw_reports_of); the crawler never writes reports.
     delisted: list[str] = field(default_factory=list)
+    # The signal that stopped the crawl (SIGINT, SIGTERM), if one did: the command exits 128 + it.
+    signal: int | None = None
 
 
 def validate_listing_url(url: str) -> str:
@@ -135,7 +137,9 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
         lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
         raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
                             f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
-    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted)
+    stopped_by = stats.get("shutdown/signal")
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted,
+                        signal=int(stopped_by) if stopped_by else None)
 
 
 def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry: list[dict[str, Any]],

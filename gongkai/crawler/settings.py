@@ -61,7 +61,8 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         # callback output cost ~2 % of a crawl's CPU for a stat nobody reads.
         "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
         "ITEM_PIPELINES": {"gongkai.crawler.pipelines.StagePipeline": 300},
-        "EXTENSIONS": {"gongkai.crawler.progress.ProgressExtension": 500} if progress else {},
+        "EXTENSIONS": {"gongkai.crawler.shutdown.ShutdownSignal": 400,
+                       **({"gongkai.crawler.progress.ProgressExtension": 500} if progress else {})},
         "GONGKAI_DATABASE_URL": database_url,
         "GONGKAI_RUN_ID": run_id,
         "LOG_LEVEL": "WARNING",

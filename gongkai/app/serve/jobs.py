@@ -28,7 +28,7 @@ from gongkai.app.serve.common import first_line, logger
 from gongkai.app.serve.http import Metrics
 from gongkai.config import ServiceConfig
 from gongkai.db import DatabaseError, connect
-from gongkai.errors import EXIT_BUSY
+from gongkai.errors import EXIT_BUSY, EXIT_INTERRUPTED
 from gongkai.logs import relay_line
 
 _FAILURE_REASONS = ("failed", "gone", "blocked", "unstaged")
@@ -197,6 +197,8 @@ class Jobs:
             return CrawlEnded("ok", None, result)
         if code < 0:
             return CrawlEnded("interrupted", f"crawl process ended by {signal.Signals(-code).name}", result)
+        if code in (EXIT_INTERRUPTED, 128 + signal.SIGTERM):  # it stopped gracefully on a signal
+            return CrawlEnded("interrupted", f"crawl stopped by {signal.Signals(code - 128).name}", result)
         if result is not None and result.problems:
             return CrawlEnded("failed", "; ".join(result.problems[-5:]), result)
         return CrawlEnded("failed", "; ".join(said[-5:]) or f"crawl exited with code {code}", result)
