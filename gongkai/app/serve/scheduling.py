@@ -60,12 +60,18 @@ class Scheduling:
         self._acquire_service_lock()
         assert self._lock_conn is not None
         conn = self._lock_conn
+        # The port first: a start that cannot come up (port in use) must change nothing in the database.
+        try:
+            self.http = start_http()
+        except BaseException:
+            self._release()
+            raise
         names = [s.name for s in self.config.sites]
         sync_sites(conn, self.config.sites)
         stale = crawl_runs.mark_stale_runs(conn, names)
         if stale:
             logger.warning("%d crawl runs of a previous service were left running; marked interrupted", stale)
-        state.forget_removed_sites(conn, names)
+        state.unschedule_removed_sites(conn, names)
         state.clear_running(conn)
 
         tz = self._timezone()
@@ -87,11 +93,6 @@ class Scheduling:
                                id="ingest", name="ingest", next_run_time=now)
         state.register_ingest_job(conn, f"every {self.config.ingest_interval:g}s")
 
-        try:
-            self.http = start_http()
-        except BaseException:
-            self._release()
-            raise
         state.service_started(conn, pid=os.getpid(), host=socket.gethostname(), http_url=self.http.url,
                               config_path=str(self.config.path))
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}

@@ -14,9 +14,11 @@ import psycopg
 # -- service_jobs ---------------------------------------------------------------------------------------
 
 
-def forget_removed_sites(conn: psycopg.Connection, sites: list[str]) -> None:
-    """Drop the crawl jobs of sites no longer configured."""
-    conn.execute("DELETE FROM service_jobs WHERE job <> 'ingest' AND NOT (site = ANY(%s))", (sites,))
+def unschedule_removed_sites(conn: psycopg.Connection, sites: list[str]) -> None:
+    """Sites no longer configured: no next run. Their history (last start, last status) stays, so a site put
+    back in the config resumes its schedule instead of being crawled at once as if new."""
+    conn.execute("UPDATE service_jobs SET next_run_at = NULL WHERE job <> 'ingest' AND NOT (site = ANY(%s))",
+                 (sites,))
 
 
 def clear_running(conn: psycopg.Connection) -> None:
