@@ -41,7 +41,7 @@ DECOY_NAME = re.compile(r"政策文件|规范性文件|政府工作报告|工作
 # Columns not worth a request to look at their rows.
 OTHER_NAME = re.compile(r"机构|领导|人事|职能|指南|制度|依申请|通知公告|公示公告|招标|采购|意见征集|建议提案|办事|"
                         r"联系|政府网站|新闻|图片|视频|专题|发展规划|专项规划|统计|应急|民生|首页|返回|更多")
-# What a report's title says (portal-anatomy 6: 工作总结和…工作计划, 上半年工作总结及下半年工作思路, 年度工作总结).
+# What a report's title says (portal-anatomy, the table of 47 real township columns: 工作总结和…工作计划, 上半年工作总结及下半年工作思路, 年度工作总结).
 REPORT_TITLE = re.compile(r"工作总结|工作计划|工作思路|工作要点|年度总结|半年总结|总结(?:和|及|与)")
 DECOY_TITLE = re.compile(r"政府工作报告|信息公开工作年度报告|预算|决算")
 # A township unit: 朱溪镇, 竹里畲族乡, 百官街道, 城南新区(三江街道), 柳城畲族镇人民政府, 下沙街道办事处.
