@@ -15,6 +15,8 @@ from gongkai import __version__
 from gongkai.app.crawl import crawl_and_ingest, ingest_and_report
 from gongkai.app.db_cmd import add_db_parser, db_command
 from gongkai.app.discover import add_discover_parser, run_discover
+from gongkai.app.extract_cmd import add_extract_parser, extract_command
+from gongkai.app.show import add_show_parser, show_command
 from gongkai.db import open_database
 from gongkai.errors import EXIT_DATABASE, GongkaiError, UserError
 from gongkai.logs import configure_logging
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     sites_list = sites_sub.add_parser("list", help="show configured sites")
     sites_list.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
     add_db_parser(sub)
+    add_extract_parser(sub)
+    add_show_parser(sub)
     add_discover_parser(sub)
     return parser
 
@@ -244,5 +248,5 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return sites_command(args)
 
 
-COMMANDS = {"db": db_command, "discover": run_discover, "crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
+COMMANDS = {"extract": extract_command, "show": show_command, "db": db_command, "discover": run_discover, "crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
             "demo": cmd_demo, "serve": cmd_serve, "status": cmd_status, "sites": cmd_sites}
