@@ -132,7 +132,46 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_parser(sub)
     add_show_parser(sub)
     add_discover_parser(sub)
+    for name, command in sub.choices.items():
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        if not command.description and name in DESCRIPTIONS:
+            command.description = DESCRIPTIONS[name]
+        command.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = HELP_EPILOG
     return parser
+
+
+DESCRIPTIONS = {
+    "crawl": "Crawl column listing pages (URLs given, or sites from the config with --site/--all): walk each "
+             "listing politely (robots.txt, per-host delay and concurrency, backoff on 429/5xx), stage every "
+             "article page in the database, then ingest them into reports. Routine crawls fetch only what is new.",
+    "ingest": "Turn the staged pages not yet ingested into reports: decode, extract, deduplicate, store. "
+              "Idempotent; several may run at once.",
+    "reingest": "Re-extract the latest staged page of every URL (or one site's) with the current extractor, "
+                "without crawling; a report changes (with a new version) only where its text did.",
+    "demo": "Serve the bundled replica portals on loopback addresses, crawl and ingest them, and show what was "
+            "stored: the main job, offline.",
+    "serve": "Run the daemon: crawl every configured site on its schedule, ingest after each crawl and on an "
+             "interval, and serve /healthz and /metrics, until SIGTERM. --role crawler/ingest run the workers "
+             "of a distributed deployment.",
+    "status": "Per site: last success, last failure and why, reports stored, next run; whether the service "
+              "is up. Read from the database only.",
+    "sites": "List the configured sites, or add one by its listing URL (the platform is detected).",
+}
+
+
+def _epilog() -> str:
+    from gongkai.settings import VARIABLES
+
+    env = "\n".join(f"  {v.name:<26} {v.help}" for v in VARIABLES if not v.internal)
+    return (f"environment:\n{env}\n\n"
+            "exit codes:\n  0 done;  1 some listing or portal could not be read (one gongkai: line each);\n"
+            "  2 bad input (URL, option, config);  3 database or Redis unreachable;  4 busy (another process\n"
+            "  holds the lock);  130/143 stopped by Ctrl-C/SIGTERM")
+
+
+HELP_EPILOG = _epilog()
 
 
 def main(argv: list[str] | None = None) -> int:
