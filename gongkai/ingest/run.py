@@ -221,7 +221,8 @@ def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str
         assert stored is not None
         if stored[1] is None or outcome.note.startswith(SOFT_404):  # the crawl took a soft 404 for fetched
             frontier.append(("gone", outcome.note, page.url, page.id))
-        return "done", "withdrawn", stored[1]
+        # "withdrawn" only when a report was: a page gone before any report had its URL is just "gone".
+        return "done", "withdrawn" if stored[1] is not None else "gone", stored[1]
     if outcome.kind == "file":  # an article's file: its text goes into that article's report
         return "done", "files", None
     if outcome.kind == "retry":
