@@ -63,3 +63,18 @@ def test_scaled_profile_runs_redis_crawler_and_ingest_workers():
         assert services[name]["image"] == services["gongkai"]["image"]
     # the scheduler turns distributed only when REDIS_URL is given: the default stays single-process
     assert services["gongkai"]["environment"]["REDIS_URL"] == "${REDIS_URL:-}"
+
+
+def test_every_service_of_the_image_can_build_it():
+    services = compose()["services"]
+    users = [name for name, svc in services.items() if str(svc.get("image", "")).startswith("gongkai")]
+    assert set(users) >= {"gongkai", "crawler", "ingest"}
+    assert all(services[name].get("build") == "." for name in users), users
+
+
+def test_postgres_reaches_the_host_only_through_the_override_and_only_on_loopback():
+    assert "ports" not in compose()["services"]["postgres"]  # off by default
+    override = yaml.safe_load((REPO / "docker-compose.db-port.yml").read_text(encoding="utf-8"))
+    (mapping,) = override["services"]["postgres"]["ports"]
+    assert mapping.startswith("127.0.0.1:") and mapping.endswith(":5432")
+    assert "docker-compose.db-port.yml" in (REPO / "docker-compose.yml").read_text(encoding="utf-8")
