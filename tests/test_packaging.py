@@ -13,6 +13,8 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -98,5 +100,35 @@ def test_a_crawl_and_ingest_run_without_the_test_extras(database_url: str) -> No
                                "--delay", "0"], capture_output=True, text=True, env=env, timeout=300,
                               stdin=subprocess.DEVNULL)
     assert "test-only package" not in done.stderr, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(r"ingest: .*\d+ new", done.stderr), done.stderr[-2000:]
+
+
+@pytest.mark.timeout(900)
+def test_a_clean_install_without_extras_crawls_and_ingests(database_url, tmp_path):
+    """What a production install gets (`pip install -c requirements.lock .`, no test extras: what the image
+    does) is enough to crawl and ingest: a fresh venv, nothing from this one."""
+    import os
+    import subprocess
+
+    from gongkai_replica.demo import build_demo_sites
+    from gongkai_replica.server import ReplicaServer
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True, timeout=300, capture_output=True)
+    installed = subprocess.run([*pip, "-c", str(REPO / "requirements.lock"), str(REPO)], timeout=600,
+                               capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    freeze = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True, text=True)
+    assert not re.search(r"^(pytest|ruff|scipy|hypothesis|datasketch)==", freeze.stdout, re.M | re.I), freeze.stdout
+    sites = build_demo_sites()[:1]
+    with ReplicaServer(sites) as server:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        env.update(DATABASE_URL=database_url, GONGKAI_BACKOFF_BASE="0.05", RETRY_TIMES="1")
+        done = subprocess.run([str(venv / "bin" / "gongkai"), "crawl", *server.listing_urls(sites[0].name),
+                               "--delay", "0"], capture_output=True, text=True, env=env, timeout=300,
+                              cwd=tmp_path, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-2000:]
     assert re.search(r"ingest: .*\d+ new", done.stderr), done.stderr[-2000:]
