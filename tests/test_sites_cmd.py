@@ -98,3 +98,33 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
         server.set_fault("/robots.txt", F.status(503))
         with pytest.raises(ConfigError, match="HTTP 503"):
             fetch_listing(server.listing_url, timeout=5)
+
+
+
+def _listing_html(town: str) -> str:
+    return ('<html><head><meta name="SiteName" content="仙居县人民政府"><title>计划总结 - 仙居县人民政府</title></head>'
+            f'<body><div>当前位置：<a>首页</a> &gt; <a>政务公开</a> &gt; <a>{town}</a> &gt; <a>规划计划</a> &gt; 计划总结'
+            '</div><div id="1"><script type="text/xml"><datastore><recordset></recordset></datastore></script></div>'
+            '</body></html>')
+
+
+def test_a_second_column_of_the_same_town_is_another_listing_and_addresses_name_whole(tmp_path):
+    """`sites add` named replica sites `127`, `127-2` (the address's first part) and made every further column
+    of a host a new site. An address names a site whole; a column of the same host and town joins its site;
+    a column of another town on the host is a site of its own (its region says the town)."""
+    from gongkai.app.sites_cmd import add_site, default_name
+
+    assert default_name("http://127.0.0.10:8080/col/col1/index.html", set()) == "127-0-0-10"
+    assert default_name("http://www.zjxj.gov.cn/col/col1/index.html", set()) == "zjxj"
+    config = tmp_path / "sites.yaml"
+    config.write_text("# mine\nsites:\n", encoding="utf-8")
+    base = "http://127.0.0.10:8080/col/col{}/index.html"
+    add_site(config, base.format(1), _listing_html("朱溪镇"))
+    add_site(config, base.format(2), _listing_html("朱溪镇"))
+    add_site(config, base.format(3), _listing_html("白塔镇"))
+    sites = load_config(config).sites
+    assert [(s.name, s.region.town, s.listings) for s in sites] == [
+        ("127-0-0-10", "朱溪镇", (base.format(1), base.format(2))),
+        ("127-0-0-10-3", "白塔镇", (base.format(3),)),
+    ]
+    assert config.read_text(encoding="utf-8").startswith("# mine\n")

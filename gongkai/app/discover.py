@@ -365,7 +365,7 @@ def merge_into_sites(config_file: Path, found: Discovery, counties: list[dict[st
         lines[-1] += "\n"
     inserts: dict[int, list[str]] = {}  # after line index -> lines
     blocks: dict[str, list[ReportColumn]] = {}
-    nodes = _listing_nodes(original, config_file) if original.strip() else {}
+    nodes = listing_nodes(original, config_file) if original.strip() else {}
     for column in new:
         site = next((s for s in sites if s.listings and any(nav.column_key(u).split("/")[0]
                                                                == nav.column_key(column.url).split("/")[0]
@@ -412,7 +412,7 @@ def merge_into_sites(config_file: Path, found: Discovery, counties: list[dict[st
     return len(new), added_sites
 
 
-def _listing_nodes(text: str, path: Path) -> dict[str, tuple[int, int]]:
+def listing_nodes(text: str, path: Path) -> dict[str, tuple[int, int]]:
     """site name -> (line index of its last listing, indentation of its '- ' items), for sites whose
     listings are a block list (a flow list or a single URL gets a new site rather than an edit)."""
     try:

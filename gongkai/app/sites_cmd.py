@@ -21,6 +21,7 @@ from gongkai.config import ConfigError, config_path, load_config
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
 from gongkai.ingest.decode import decode_html
+from gongkai.urls import host_key
 
 
 def sites_command(args: argparse.Namespace) -> int:
@@ -146,10 +147,13 @@ def _read_robots(opener: urllib.request.OpenerDirector, url: str, timeout: float
 
 
 def default_name(url: str, taken: set[str]) -> str:
-    """www.zjxj.gov.cn -> zjxj; a second column of the same host gets its column id."""
+    """www.zjxj.gov.cn -> zjxj; an address (127.0.0.10) keeps all its parts (127-0-0-10), not its first."""
     host = (urlsplit(url).hostname or "site").lower()
-    labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
-    name = re.sub(r"[^a-z0-9-]", "-", labels[0] if labels else host)
+    if host.replace(".", "").isdigit() or ":" in host:
+        name = re.sub(r"[^a-z0-9]+", "-", host).strip("-")
+    else:
+        labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
+        name = re.sub(r"[^a-z0-9-]", "-", labels[0] if labels else host)
     if name not in taken:
         return name
     column = re.search(r"col(\d+)", url)
@@ -174,6 +178,29 @@ def site_block(name: str, url: str, description: ListingDescription) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _add_listing_to(config_file: Path, original: str, site: str, url: str) -> str:
+    """Another column of a configured site's host: one more listing of that site, not a new site."""
+    from gongkai.app.discover import listing_nodes
+
+    nodes = listing_nodes(original, config_file)
+    if site not in nodes:
+        raise ConfigError(f"{config_file}: site {site!r} lists its host already, in a form `sites add` cannot "
+                          f"extend (a flow list): add {url} to its listings by hand, or give --name for a new site")
+    after, indent = nodes[site]
+    lines = original.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    line = f"{' ' * indent}- {url}\n"
+    lines[after + 1:after + 1] = [line]
+    config_file.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_config(config_file)
+    except ConfigError:
+        config_file.write_text(original, encoding="utf-8")
+        raise
+    return f"  (site {site}, another listing)\n{line}"
+
+
 def add_site(config_file: Path, url: str, html: str, name: str | None = None) -> str:
     """Append a validated entry for `url` to config_file; returns the entry's text."""
     original = text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
@@ -185,7 +212,14 @@ def add_site(config_file: Path, url: str, html: str, name: str | None = None) ->
     taken = {s.name for s in sites}
     if name and name in taken:
         raise ConfigError(f"{config_file}: a site named {name!r} exists already: choose another --name")
-    block = site_block(name or default_name(url, taken), url, describe_listing(html, url))
+    described = describe_listing(html, url)
+    # Another column of a configured site's host, for the same town (or a site not tied to one town): one
+    # more listing of that site. A column of another town on the host is a site of its own (its region).
+    same_host = next((s for s in sites if any(host_key(u) == host_key(url) for u in s.listings)
+                      and s.region.town in (None, described.town)), None)
+    if same_host is not None and not name:
+        return _add_listing_to(config_file, original, same_host.name, url)
+    block = site_block(name or default_name(url, taken), url, described)
     if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
     elif re.search(r"^sites:\s*\[\s*\]\s*$", text, re.M):
