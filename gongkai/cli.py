@@ -228,9 +228,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
+    from gongkai.app.crawl_sites import configured_sites_of
+
+    names, platforms = configured_sites_of(urls, args.config)
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
                             full=args.full, revalidate=args.revalidate, result_file=args.result_file,
-                            workers=args.workers)
+                            workers=args.workers, sites=names, platforms=platforms)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

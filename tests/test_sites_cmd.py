@@ -128,3 +128,17 @@ def test_a_second_column_of_the_same_town_is_another_listing_and_addresses_name_
         ("127-0-0-10-3", "白塔镇", (base.format(3),)),
     ]
     assert config.read_text(encoding="utf-8").startswith("# mine\n")
+
+
+def test_crawl_of_a_configured_listing_url_files_its_reports_under_the_site(replica, tmp_path, database_url):
+    """`gongkai crawl URL` of a listing the sites file names: the reports are that site's, with its region,
+    not a host:port nobody can place."""
+    url = sorted(replica.listing_urls("wuyi"))[0]
+    config = tmp_path / "sites.yaml"
+    config.write_text(f"sites:\n  - name: liucheng\n    region: {{province: 浙江省, city: 金华市, county: 武义县}}\n"
+                      f"    listings:\n      - {url}\n", encoding="utf-8")
+    crawled = gongkai("crawl", url, "--config", str(config), "--delay", "0", database_url=database_url)
+    assert crawled.returncode == 0, crawled.stderr
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT DISTINCT site, city, county FROM public_reports").fetchall()
+    assert rows == [("liucheng", "金华市", "武义县")]

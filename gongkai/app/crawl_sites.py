@@ -89,3 +89,26 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="gongkai-parent-watch", daemon=True).start()
+
+
+def configured_sites_of(urls: list[str], config_arg: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    """`gongkai crawl URL` of a listing the sites file names: the crawl files its reports under that site
+    (and its region), not under host:port. Returns (url -> site name, url -> platform); empty when there is
+    no sites file (a named one must load)."""
+    from gongkai.config import config_path
+    from gongkai.db import open_database
+
+    path = config_path(config_arg)
+    if not config_arg and not path.exists():
+        return {}, {}
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    matched = {u: s for u in urls for s in config.sites if u in s.listings}
+    if matched:
+        _, conn = open_database()
+        with conn:
+            sync_sites(conn, list({s.name: s for s in matched.values()}.values()))
+    return ({u: s.name for u, s in matched.items()},
+            {u: s.platform for u, s in matched.items() if s.platform})
