@@ -24,10 +24,8 @@ PAGES = layout_pages()
 KNOWN_FAILURES: dict[str, str] = {
     "site_heading": "title is the site name (<title>, banner <h1>); title line kept in body; source, problems",
     "trs_tail": "附件 link lines and (来源:镇) kept in the body; source, problems",
-    "gkmlpt": "分类 is no label: category missing",
     "site_title_only": "title is the site name (<title>); title line kept in body; source, problems",
     "trs_inline": "来源 and 附件 lines kept in the body; source, problems",
-    "gkmlpt_rows": "分类 is no label: category missing",
 }
 
 

@@ -22,15 +22,14 @@ REALPAGES = Path(__file__).resolve().parents[2] / "shared" / "realpages"
 PAGES = sorted(REALPAGES.glob("[0-9][0-9][0-9].html")) if REALPAGES.is_dir() else []
 # Pages extraction does not yet get right, and why (strict: a page that passes must leave this list).
 KNOWN_FAILURES: dict[str, str] = {
-    "001": "source (信息来源) not read",
-    "002": "metadata table inside #zoom unread and leaked into the body, 分类 not a label",
-    "003": "title keeps a literal <div>, source not read",
+    "002": "pdf下载/word下载 download bar in the body",
+    "003": "title keeps a literal <div>",
     "004": "layout-table page: empty body, <title> site suffix, info-line date",
-    "005": "责任部门 not a publisher label; published_date from <meta PubDate>",
-    "006": "分类 not a label; published_date from <meta PubDate>",
-    "007": "分类 not a label; published_date from <meta PubDate>",
-    "009": "title from meta ArticleTitle instead of the shown one; source not read",
-    "010": "hidden empty-label block read; chrome leaked; source not read",
+    "005": "published_date from <meta PubDate>",
+    "006": "published_date from <meta PubDate>",
+    "007": "published_date from <meta PubDate>",
+    "009": "title from meta ArticleTitle instead of the shown one",
+    "010": "hidden (ng-hide) empty-label block read; chrome leaked",
 }
 
 

@@ -21,6 +21,7 @@ from gongkai.ingest.selectors import (
     PUBDATE_META_XPATH,
     PUBLISHED_DATE_LABELS,
     PUBLISHER_LABELS,
+    SOURCE_LABELS,
     URL_DATE_RES,
     WRITTEN_DATE_LABELS,
 )
@@ -60,6 +61,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
         category=_meta_value(meta, *CATEGORY_LABELS),
         attachments=attachments,
         metadata=meta,
+        source=_meta_value(meta, *SOURCE_LABELS),
     )
 
 

@@ -105,6 +105,13 @@ def _is_heading(el: HtmlElement) -> bool:
     return False
 
 
+def _is_other_label(text: str) -> bool:
+    """A short chunk ending in a colon (办文部门：, 公文名称：) is a label we do not keep, not the value of the
+    empty label before it: an empty 来源： followed by 访问量：… must not read 访问量 as the source."""
+    text = text.strip(BLANK)
+    return len(text) <= 10 and text.endswith((":", "："))
+
+
 def is_label_match(text: str, match: re.Match[str]) -> bool:
     """A label followed by a colon counts anywhere; a bare one only as a word of its own."""
     before = text[: match.start()]
@@ -153,7 +160,7 @@ def parse_metadata_block(
             if not value and not matches:
                 continue  # a bullet or separator node between label and value
             ok = (value and _near(label_owner, owner) and len(value) <= 200 and collapse_ws(value) != title
-                  and not _is_heading(owner))
+                  and not _is_heading(owner) and not _is_other_label(head))
             record(key, head if ok else "")
             pending = None
         for i, match in enumerate(matches):
@@ -181,7 +188,7 @@ def metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[H
         if el in protected or is_hidden(el):
             continue
         text = el.text_content()
-        if len(text) < 600 and not _has_prose(el):
+        if len(squash(text)) < 600 and not _has_prose(el):  # squashed: a template's indentation is no text
             labels = count_meta_labels(text)
             if labels >= 2:
                 candidates[el] = labels
@@ -196,7 +203,7 @@ def metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[H
     out: set[HtmlElement] = set()
     for el in blocks:
         inner = {d for d in el.iterdescendants(*META_BLOCK_TAGS)
-                 if len(d.text_content()) < 600 and count_meta_labels(d.text_content())}
+                 if len(squash(d.text_content())) < 600 and count_meta_labels(d.text_content())}
         if inner and len(squash("".join(e[1] for e in walk(el, inner.__contains__) if e[0] == "text"))) > 40:
             out |= {d for d in inner if count_meta_labels(d.text_content()) >= 2}
         else:

@@ -18,17 +18,19 @@ META_LABELS: tuple[str, ...] = (
     "公开方式", "公开形式", "公开时限", "公开范围",
     "成文日期", "发文日期", "生成日期", "成文时间",
     "公开日期", "发布日期", "公布日期", "发布时间",
-    "发布机构", "发布单位", "发文机关", "发文机构",
+    "发布机构", "发布单位", "发文机关", "发文机构", "责任部门",
     "组配分类", "公开目录", "主题分类", "体裁分类",
+    "分类",  # gkmlpt (Guangdong) and 吉林 xxgk: 分类：综合政务、计划总结
     "有效性", "文件效力", "统一编号",
-    "信息来源", "来源",
+    "信息来源", "文章来源", "来源",
     "日期",  # Linhai's info line: 日期：2024-02-01 来源：上盘镇 浏览次数：
 )
 # Short labels that are also word endings (更新日期, 截止日期): they count only at the start of a word.
-WORD_START_LABELS = frozenset({"日期"})
+WORD_START_LABELS = frozenset({"日期", "分类", "文章来源"})  # 更新日期, 垃圾分类：, “文章来源：…”
 # Counters and widgets: recognised so they end the preceding value, never stored.
 IGNORED_LABELS: tuple[str, ...] = (
-    "访问次数", "浏览次数", "点击次数", "点击数", "阅读次数", "字号", "字体", "分享到", "分享",
+    "访问次数", "浏览次数", "点击次数", "点击数", "阅读次数", "访问量", "浏览量", "阅读量", "字号", "字体", "分享到",
+    "分享", "责任编辑", "编辑", "文章类型",
 )
 
 _WS = r"[\s\u3000\xa0]*"
@@ -41,11 +43,13 @@ LABEL_RE = re.compile(
 
 # Which labels fill which field of the article, in order of preference (the first with a value wins).
 INDEX_NO_LABELS = ("索引号", "信息索引号")
-PUBLISHER_LABELS = ("发布机构", "发布单位", "发文机关")
+# 责任部门 (the department answerable for the page) only where no publisher is named: Jiangxi's ucap pages.
+PUBLISHER_LABELS = ("发布机构", "发布单位", "发文机关", "发文机构", "责任部门")
 DOC_NO_LABELS = ("文号", "文件编号", "发文字号")
 WRITTEN_DATE_LABELS = ("成文日期", "生成日期", "发文日期")
 PUBLISHED_DATE_LABELS = ("发布日期", "公开日期", "发布时间", "公布日期", "日期")
-CATEGORY_LABELS = ("组配分类", "主题分类", "公开目录")
+CATEGORY_LABELS = ("组配分类", "主题分类", "公开目录", "分类")
+SOURCE_LABELS = ("信息来源", "文章来源", "来源")
 
 # --- Characters --------------------------------------------------------------------------------------------
 
