@@ -29,7 +29,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "006": "published_date from <meta PubDate>",
     "007": "published_date from <meta PubDate>",
     "009": "title from meta ArticleTitle instead of the shown one",
-    "010": "hidden (ng-hide) empty-label block read; chrome leaked",
 }
 
 

@@ -19,6 +19,7 @@ import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
 
+from gongkai.filelinks import is_file_link
 from gongkai.ingest.html import (
     collapse_ws,
     has_content_markers,
@@ -41,6 +42,7 @@ from gongkai.ingest.selectors import (
     CONTROL_TAGS,
     LABEL_RE,
     META_LABELS,
+    NOTICE_HEADING_RE,
     SENTENCE_PUNCT_RE,
     SKIP_TAGS,
     TAIL_WIDGET_RE,
@@ -91,7 +93,7 @@ def body_lines(root: HtmlElement, region: BodyRegion) -> BodyLines:
         body_el = root.find("body")
         lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
     elif region.container is not None:
-        blocks = metadata_blocks(region.container, keep=region.container)
+        blocks = metadata_blocks(region.container, keep=region.container) | notice_blocks(region.container)
         lines = _drop_chrome_lines(_text_lines(region.container, use_markers=False,
                                                skip=lambda el: el in blocks or _is_tail_widget(el),
                                                body=_body_word_lines(region.container)))
@@ -140,6 +142,7 @@ def _text_lines(
     """
     stack = [_Lines()]
     rows: list[list[list[str]]] = []
+    layout_rows: list[bool] = []  # per open row: a cell of it holds a table (a page layout row, not data)
     numbers: dict[HtmlElement, int] = {}
     active = not use_markers
     done = False
@@ -174,6 +177,8 @@ def _text_lines(
         if tag in ("td", "th"):
             if kind == "start":
                 stack.append(_Lines())
+                if layout_rows and node.find(".//table") is not None:
+                    layout_rows[-1] = True
             elif len(stack) > 1:
                 cell_lines = stack.pop().finish()
                 if rows:
@@ -184,9 +189,14 @@ def _text_lines(
             stack[-1].brk()
             if kind == "start":
                 rows.append([])
+                layout_rows.append(False)
             elif rows:
                 cells = [c for c in rows.pop() if c]
-                if len(cells) == 1:
+                if layout_rows.pop():
+                    # A page laid out in tables (the article's column beside a sidebar): no data row.
+                    for cell in cells:
+                        _emit(stack[-1], cell)
+                elif len(cells) == 1:
                     # A layout table (jcms wraps #zoom in <td>): its paragraphs stay lines.
                     _emit(stack[-1], cells[0])
                 elif cells:
@@ -382,15 +392,57 @@ def _in_tool_bar(el: HtmlElement, top: HtmlElement) -> bool:
     return False
 
 
+def notice_blocks(top: HtmlElement) -> set[HtmlElement]:
+    """The blocks under `top` that a copyright or disclaimer heading opens (版权与免责声明 and its numbered
+    clauses): the site's notice, found by its first line, whatever its markup (a <p> of <br> lines, a div)."""
+    found: set[HtmlElement] = set()
+    for text in top.xpath(".//text()[contains(., '声明')]"):
+        if not NOTICE_HEADING_RE.match(collapse_ws(str(text))):
+            continue
+        node = text.getparent()
+        block = None
+        while node is not None and node is not top:
+            if tag_name(node) in ("p", "div", "td", "table", "section", "dl", "ul"):
+                first = next((e[1] for e in walk(node) if e[0] == "text" and e[1].strip(BLANK)), "")
+                if first != str(text) or len(squash(node.text_content())) > 1500:
+                    break
+                block = node
+            node = node.getparent()
+        if block is not None:
+            found.add(block)
+    return found
+
+
 def _is_tail_widget(el: HtmlElement) -> bool:
     """A related-articles, share or tools widget that a template puts inside the body's container."""
     return is_named(el, TAIL_WIDGET_RE)
 
 
+def _is_short_widget(el: HtmlElement) -> bool:
+    """A share, related-links or tools widget of a page whose body is not known (分享到微信 on a page read by
+    trafilatura): short, so that a body container that happens to be named like one is never lost."""
+    return _is_tail_widget(el) and len(squash(el.text_content())) < 200
+
+
+_LINK_LIST_TAGS = frozenset({"ul", "ol", "dl", "table", "tbody", "tr", "td", "div"})
+
+
+def _is_link_list(el: HtmlElement) -> bool:
+    """A list of links (a sidebar's 热点/更多 lists, related articles) on a page whose body is not known: three
+    or more links making most of its text. Never one that links a file: an attachment list stays in view."""
+    if tag_name(el) not in _LINK_LIST_TAGS:
+        return False
+    links = [a for a in el.iter("a") if a.get("href")]
+    if len(links) < 3 or any(is_file_link(a.get("href") or "") for a in links):
+        return False
+    text = len(squash(el.text_content()))
+    return text > 0 and sum(len(squash(a.text_content())) for a in links) >= 0.6 * text
+
+
 def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
     """The page without scripts, hidden nodes, header/footer/nav chrome, as HTML text."""
     copy = lxml.html.document_fromstring(lxml.html.tostring(root, encoding="unicode"))
-    blocks = metadata_blocks(copy)
+    blocks = metadata_blocks(copy) | notice_blocks(copy)
     for el in list(copy.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
@@ -399,6 +451,8 @@ def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
             or is_hidden(el)
             or is_chrome_container(el)
             or el in blocks
+            or _is_short_widget(el)
+            or _is_link_list(el)
         ):
             el.drop_tree()
     return lxml.html.tostring(copy, encoding="unicode")
@@ -420,9 +474,11 @@ def _trafilatura_lines(root: HtmlElement) -> list[str]:
         return []
     whole_lines = {squash(line.replace("|", "")) for line in extracted.split("\n")}
     body = root.find("body")
-    blocks = metadata_blocks(root)
+    blocks = metadata_blocks(root) | notice_blocks(root)
     top = body if body is not None else root
-    ours = _text_lines(top, use_markers=False, skip=lambda el: el in blocks or is_chrome_container(el),
+    ours = _text_lines(top, use_markers=False,
+                       skip=lambda el: (el in blocks or is_chrome_container(el) or _is_short_widget(el)
+                                        or _is_link_list(el)),
                        body=_body_word_lines(top))
     kept = []
     for line in ours:

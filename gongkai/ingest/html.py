@@ -21,6 +21,7 @@ from gongkai.ingest.selectors import (
     CONTENT_END_COMMENT,
     CONTENT_END_META,
     CONTENT_START_META,
+    HIDDEN_CLASSES,
     HIDDEN_STYLE_RE,
     SKIP_TAGS,
 )
@@ -63,8 +64,12 @@ def tag_name(el: HtmlElement) -> str:
 
 
 def is_hidden(el: HtmlElement) -> bool:
-    """True for elements a browser would not show (inline display:none, hidden attribute)."""
+    """True for elements a browser would not show: inline display:none, hidden attribute, or a framework's
+    hiding class (AngularJS ng-hide: the hidden copies of a rendered page)."""
     if el.get("hidden") is not None:
+        return True
+    classes = el.get("class")
+    if classes and not HIDDEN_CLASSES.isdisjoint(classes.split()):
         return True
     if (el.get("type") or "").lower() == "hidden":
         return True

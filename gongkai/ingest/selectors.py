@@ -87,6 +87,10 @@ CONTROL_TAGS = frozenset({"a", "area", "button", "input", "select"})
 # --- Hidden elements and content sentinels -----------------------------------------------------------------
 
 HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# Classes that front-end frameworks hide by their own stylesheet (AngularJS ng-hide, Bootstrap hidden/d-none,
+# screen-reader-only text): a rendered page keeps hidden copies of its title, metadata and body in them. (A
+# page's own stylesheet is not read: a script may show what it hides, as nfra.gov.cn's .content{display:none}.)
+HIDDEN_CLASSES = frozenset({"ng-hide", "hidden", "d-none", "sr-only", "visually-hidden"})
 # The comments and <meta name> that jcms pages put around the article body.
 CONTENT_BEGIN_COMMENT = "ZJEG_RSS.content.begin"
 CONTENT_END_COMMENT = "ZJEG_RSS.content.end"
@@ -102,6 +106,8 @@ BODY_CONTAINERS: tuple[str, ...] = (
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' con_wen ')]",
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' article_zoom ')]",
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' TRS_Editor ')]",
+    # TRS WCM's UEditor output (nmg.gov.cn and the TRS sites of its generation): <div class="view TRS_UEDITOR">.
+    "//div[contains(concat(' ', normalize-space(@class), ' '), ' TRS_UEDITOR ')]",
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' body ')]",
 )
 ARTICLE_TITLE_META_XPATH = "//meta[@name='ArticleTitle' or @name='articletitle']/@content"
@@ -157,6 +163,8 @@ CHROME_LINE_RES = [
         r"^.{0,60}(访问次数|浏览次数|点击次数|点击数|阅读次数)\s*[:：]?\s*\d*\s*$",
         r"^【?\s*字(号|体)\s*[:：]",
         r"^分享到?\s*[:：]|^扫一扫(在手机|手机)",
+        r"^用?(手机|微信)扫一扫.{0,40}$|^扫一扫.{0,12}(打开|浏览|阅读).{0,8}$",
+        r"^文章类型\s*[:：]\s*\S{0,6}$",
         TOOL_LINE_RE.pattern,
         r"^编辑\s*[:：]\s*[(（]?\s*$",
         r"^相关(链接|附件)\s*[:：]?$",
@@ -164,10 +172,19 @@ CHROME_LINE_RES = [
         r"^.{0,80}(ICP\s*备\s*\d|公网安备\s*\d|网站标识码\s*[:：]?\s*\d|Produced\s+By|大汉网络|大汉版通)",
         r"^(进入)?(老年|无障碍)模式\s*$",
         r"^(上一篇|下一篇)\s*[:：]",
-        r"^(责任编辑|编辑|审核|校对)\s*[:：].{0,30}$",
+        r"^[（(\[【]?\s*(责任编辑|编辑|审核|校对)\s*[:：].{0,30}$",
+        # An info line that opens with something else (the site's address, 巴彦淖尔市政府门户网站) before its
+        # date and 来源: www.chinaneast.gov.cn  2005年08月16日　来源：新华网.
+        r"^[^，。；！？]{0,40}\d{4}\s*(年|-|/|\.)\s*\d{1,2}\s*(月|-|/|\.)\s*\d{1,2}日?[^，。；！？]{0,12}"
+        r"(来源|信息来源|发布机构|作者)\s*[:：][^，。；！？]{0,30}$",
         r"^【?\s*我要纠错\s*】?$",
     )
 ]
+# The heading of a site's copyright or disclaimer notice (版权与免责声明, 振兴东北网版权与免责声明：): the block it
+# opens is the site's, not the article's, however many sentences follow it.
+NOTICE_HEADING_RE = re.compile(r"^.{0,16}(版权与免责声明|版权及免责声明|免责声明|版权声明|网站声明)\s*[:：]?$")
+# A link that only offers the page in another format (pdf下载, word下载, 下载文字版): a download bar, not text.
+DOWNLOAD_BUTTON_RE = re.compile(r"^(下载)?(pdf|PDF|word|Word|WORD|wps|文字版|图片版|ofd|OFD)(版|文件)?(下载)?$")
 # Sentence punctuation: a line that has it is prose, not an info line.
 SENTENCE_PUNCT_RE = re.compile(r"[，。；！？]")
 # Anywhere in an id or class (btnPrint, printBtn, doPrint, article-print, btnClose), or as a whole name
