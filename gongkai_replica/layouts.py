@@ -8,7 +8,8 @@ they cannot drift apart.
 Tuned layouts reproduce the issue's problems (the extractor was changed against them):
 - `site_heading`: <title> is the site name alone and the biggest heading (an <h1> banner) is the site name
   too; the article title is a title-classed heading next to the body, repeated as the body's first line.
-- `trs_tail`: TRS page whose content div holds the title again, a 附件：1. … link list and a (来源:镇) line.
+- `trs_tail`: TRS page whose content div holds the title again, a 附件：1. … link list and a (来源:镇) line;
+  its title meta adds the 文号 that the shown title leaves out.
 - `gkmlpt`: Guangdong gkmlpt page: 索引号 / 分类 / 发布机构 / 成文日期 / 名称 / 文号 / 发布日期 table above the
   title, the category under a bare 分类 label.
 Held-out layouts (written with the others, never used to tune a rule; scored apart by the benchmark):
@@ -155,7 +156,9 @@ def trs_tail(a: ReplicaArticle, portal: Portal, url: str) -> tuple[str, ArticleF
     files = [_File(f"{a.title}.doc", f"./P0{stamp}3{a.article_id % 10**9:09d}1.doc"),
              _File(f"{a.town}{a.pub_date.year - 1}年重点工作完成情况表.xls", f"./P0{stamp}3{a.article_id % 10**9:09d}2.xls")]
     info = _info_date(a.pub_date)
-    extra = (f'<meta name="ArticleTitle" content="{_S(a.title)}">\n<meta name="PubDate" content="{info}">\n'
+    # The title meta carries the 文号 that the page's heading leaves out.
+    meta_title = f"{a.title}（{a.doc_no}）" if a.doc_no else a.title
+    extra = (f'<meta name="ArticleTitle" content="{_S(meta_title)}">\n<meta name="PubDate" content="{info}">\n'
              f'<meta name="SiteName" content="{_S(portal.site_name)}">\n')
     page = f"""{_head(f"{a.title}_{portal.site_name}", extra=extra)}<body>
 <div class="top"><img src="/images/logo.png" alt="{_S(portal.site_name)}" /></div>

@@ -120,7 +120,14 @@ TITLE_XPATHS: tuple[str, ...] = (
     "//h1",
 )
 # Headings whose text may open the <title> (see title.heading_opening).
-TITLE_HEADING_XPATH = "//h1|//h2|//h3|//*[contains(translate(@class, 'TIL', 'til'), 'tit')]"
+TITLE_HEADING_XPATH = ("//h1|//h2|//h3|//*[contains(translate(@class, 'TIL', 'til'), 'tit')]"
+                       "|//*[contains(translate(@id, 'TIL', 'til'), 'tit')]")
+# What a portal calls itself: never an article's title, though it fills <title> or the biggest heading of
+# pages whose template forgot the article (磐安县人民政府, 庆元县人民政府门户网站, 中国宜春).
+SITE_NAME_RE = re.compile(r"^.{2,20}(人民政府(门户网站|网站|网)?|政府门户网站|门户网站|政府网|政务网|政务服务网)$")
+# Separators between the parts of a <title> (标题_站点, 标题 - 栏目 - 站点, 站点 | 标题).
+# (Not ——: a title's subtitle follows one, 为现代化巴彦淖尔建设凝聚强大智慧和力量——热烈祝贺….)
+TITLE_SEPARATOR_RE = re.compile(r"\s*(?:\s[-|_]\s|_|\||｜)\s*")
 SITE_NAME_META_XPATH = "//meta[@name='SiteName' or @name='sitename']/@content"
 PUBDATE_META_XPATH = "//meta[@name='PubDate' or @name='pubdate']/@content"
 BASE_HREF_XPATH = "//base/@href"
