@@ -33,6 +33,8 @@ from gongkai.ingest.html import (
 )
 from gongkai.ingest.metadata import count_meta_labels, metadata_blocks
 from gongkai.ingest.selectors import (
+    ATTACHMENT_LABEL_RE,
+    ATTACHMENT_POINTER_RE,
     BLANK,
     BLOCK_TAGS,
     BODY_CONTAINERS,
@@ -40,11 +42,14 @@ from gongkai.ingest.selectors import (
     CHROME_LINE_RES,
     CONTROL_NAME_RE,
     CONTROL_TAGS,
+    DOWNLOAD_BUTTON_RE,
+    FILE_LIST_FILLER_RE,
     LABEL_RE,
     META_LABELS,
     NOTICE_HEADING_RE,
     SENTENCE_PUNCT_RE,
     SKIP_TAGS,
+    SOURCE_LINE_RE,
     TAIL_WIDGET_RE,
     TOOL_LINE_RE,
     TOOL_TEXT_XPATH,
@@ -83,6 +88,7 @@ class BodyLines:
 
     lines: list[str]
     in_body: Callable[[HtmlElement], bool] | None = None
+    source: str | None = None  # the 来源 a stand-alone line of the body named (it is no longer a line)
 
 
 def body_lines(root: HtmlElement, region: BodyRegion) -> BodyLines:
@@ -91,18 +97,86 @@ def body_lines(root: HtmlElement, region: BodyRegion) -> BodyLines:
     in_body: Callable[[HtmlElement], bool] | None = None
     if region.markers:
         body_el = root.find("body")
-        lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
+        lines, source = take_source_lines(_text_lines(body_el if body_el is not None else root, use_markers=True))
     elif region.container is not None:
         blocks = metadata_blocks(region.container, keep=region.container) | notice_blocks(region.container)
-        lines = _drop_chrome_lines(_text_lines(region.container, use_markers=False,
-                                               skip=lambda el: el in blocks or _is_tail_widget(el),
-                                               body=_body_word_lines(region.container)))
+        lines, source = take_source_lines(_text_lines(region.container, use_markers=False,
+                                                      skip=lambda el: el in blocks or _is_tail_widget(el),
+                                                      body=_body_word_lines(region.container)))
+        lines = _drop_chrome_lines(lines)
         # The metadata is read outside the body (and from blocks inside it): a body line 来源：… is not.
         body_elements = set(region.container.iter()).difference(*(set(b.iter()) for b in blocks))
         in_body = body_elements.__contains__
     else:
-        lines = _drop_chrome_lines(_trafilatura_lines(root))
-    return BodyLines(lines, in_body)
+        lines, source = take_source_lines(_trafilatura_lines(root))
+        lines = _drop_chrome_lines(lines)
+    return BodyLines(lines, in_body, source)
+
+
+def take_source_lines(lines: list[str]) -> tuple[list[str], str | None]:
+    """The lines without those that only name a source ((来源:朱溪镇), 来源：县统计局), and the first source
+    named: it is the page's 来源, shown inside the content div by some templates (TRS)."""
+    kept: list[str] = []
+    source = None
+    for line in lines:
+        match = SOURCE_LINE_RE.match(collapse_ws(line.replace(_BODY_MARK, "")))
+        if match:
+            source = source or match.group("source").strip()
+        else:
+            kept.append(line)
+    return kept, source
+
+
+def without_file_lines(lines: list[str], names: Collection[str]) -> list[str]:
+    """The body without the lines that only point at its files (they are in `attachments`).
+
+    Those are a 附件 line (附件：X.doc, 附件:1. X.pdf, 相关附件：…), the file lines of the list a 附件 line opens
+    (2. Y.xls below it, or every line below a bare 附件:), and a bar of download buttons (pdf下载  word下载).
+    A file's name on a line of its own with no 附件 label (the 武义 seed's .docx after the text) stays, and so
+    does the annex list of a 公文 that names no file (附件：1.某镇重点项目清单). A body of nothing but file
+    lines (and 详见附件 pointers) is kept whole: an attachment-only report, whose body is its files' names.
+    """
+    flat_names = sorted({squash(n) for n in names if squash(n)}, key=len, reverse=True)
+    if not flat_names:
+        return lines
+    kept: list[str] = []
+    label_line: str | None = None  # a bare 附件: line, dropped if file lines follow it
+    in_list = False
+    for line in lines:
+        label = ATTACHMENT_LABEL_RE.match(line)
+        rest = line[label.end():] if label and label.group() else line
+        files = _file_names_only(rest, flat_names)
+        if label and label.group() and not squash(rest):
+            if label_line is not None:
+                kept.append(label_line)
+            label_line, in_list = line, True
+            continue
+        if files is not None and (in_list or (label and label.group())
+                                  or all(DOWNLOAD_BUTTON_RE.match(f) for f in files)):
+            label_line, in_list = None, True
+            continue
+        if label_line is not None:
+            kept.append(label_line)
+        label_line, in_list = None, False
+        kept.append(line)
+    if label_line is not None:
+        kept.append(label_line)
+    prose = [ln for ln in kept if not _file_names_only(ln, flat_names) and not ATTACHMENT_POINTER_RE.match(ln)]
+    return kept if prose else lines
+
+
+def _file_names_only(text: str, flat_names: list[str]) -> list[str] | None:
+    """The file names `text` is made of (with numbering, separators and sizes between them), or None when
+    it says anything else."""
+    flat = squash(text)
+    found = []
+    for name in flat_names:
+        if name in flat:
+            found.append(name)
+            flat = flat.replace(name, "\x00")
+    if not found or FILE_LIST_FILLER_RE.sub("", flat).replace("\x00", ""):
+        return None
+    return found
 
 
 class _Lines:

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from gongkai.dates import parse_date
 from gongkai.ingest.attachments import body_images, page_attachments
-from gongkai.ingest.body import body_lines, find_body_region
+from gongkai.ingest.body import body_lines, find_body_region, without_file_lines
 from gongkai.ingest.html import parse_html
 from gongkai.ingest.metadata import parse_metadata_block
 from gongkai.ingest.selectors import (
@@ -35,8 +35,8 @@ def extract_article(html: str, url: str) -> ArticleFields:
     title = article_title(root, html)
     region = find_body_region(root)
     body = body_lines(root, region)
-    lines = without_title(body.lines, title)
     attachments = page_attachments(root, url)
+    lines = without_file_lines(without_title(body.lines, title), [a.name for a in attachments])
     if not lines and not attachments:  # a scanned report: its pages are images in the body
         attachments = body_images(root, region, url)
 
@@ -61,7 +61,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
         category=_meta_value(meta, *CATEGORY_LABELS),
         attachments=attachments,
         metadata=meta,
-        source=_meta_value(meta, *SOURCE_LABELS),
+        source=_meta_value(meta, *SOURCE_LABELS) or body.source,
     )
 
 

@@ -192,6 +192,17 @@ CHROME_LINE_RES = [
 NOTICE_HEADING_RE = re.compile(r"^.{0,16}(版权与免责声明|版权及免责声明|免责声明|版权声明|网站声明)\s*[:：]?$")
 # A link that only offers the page in another format (pdf下载, word下载, 下载文字版): a download bar, not text.
 DOWNLOAD_BUTTON_RE = re.compile(r"^(下载)?(pdf|PDF|word|Word|WORD|wps|文字版|图片版|ofd|OFD)(版|文件)?(下载)?$")
+# A line that only names the source, (来源:朱溪镇) or 来源：县统计局: the page's 来源, not the report's text. A
+# sentence that opens so (来源：镇统计站数据显示，…; 来源：镇统计站2024年12月快报。) has punctuation and stays.
+SOURCE_LINE_RE = re.compile(r"^[（(【\[]?\s*(信息来源|文章来源|稿件来源|来源)\s*[:：]\s*"
+                            r"(?P<source>[^，。；！？:：()（）【】\[\]\s][^，。；！？:：()（）【】\[\]]{0,29}?)\s*[)）】\]]?$")
+# The label of a line that points at the article's files: 附件：, 附件:, 相关附件：, 附件2：, 【附件】.
+ATTACHMENT_LABEL_RE = re.compile(r"^[【\[]?\s*(相关|下载)?附\s*件(下载|列表|信息)?\s*\d{0,2}\s*[】\]]?\s*[:：]?\s*")
+# A line that only sends the reader to the files (详见附件。): with file lines, an attachment-only body.
+ATTACHMENT_POINTER_RE = re.compile(r"^(详见|见|请见|请查看|具体见|内容见|详情见)附\s*件\s*[。.！!]?$")
+# What may stand between file names on such a line: numbering (1. 2、), separators, a size (12.5KB).
+FILE_LIST_FILLER_RE = re.compile(r"(\d{1,2}|[一二三四五六七八九十])\s*[.、．:：]|[、，,;；/|]|[（(]\s*[\d.]+\s*[KMG]?B\s*[)）]",
+                                 re.I)
 # Sentence punctuation: a line that has it is prose, not an info line.
 SENTENCE_PUNCT_RE = re.compile(r"[，。；！？]")
 # Anywhere in an id or class (btnPrint, printBtn, doPrint, article-print, btnClose), or as a whole name
