@@ -22,10 +22,6 @@ REALPAGES = Path(__file__).resolve().parents[2] / "shared" / "realpages"
 PAGES = sorted(REALPAGES.glob("[0-9][0-9][0-9].html")) if REALPAGES.is_dir() else []
 # Pages extraction does not yet get right, and why (strict: a page that passes must leave this list).
 KNOWN_FAILURES: dict[str, str] = {
-    "004": "date shown only in the info line (2005年08月16日　来源：新华网)",
-    "005": "published_date from <meta PubDate>",
-    "006": "published_date from <meta PubDate>",
-    "007": "published_date from <meta PubDate>",
 }
 
 

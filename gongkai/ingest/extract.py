@@ -13,7 +13,7 @@ from gongkai.dates import parse_date
 from gongkai.ingest.attachments import body_images, page_attachments
 from gongkai.ingest.body import body_lines, find_body_region, without_file_lines
 from gongkai.ingest.html import parse_html
-from gongkai.ingest.metadata import parse_metadata_block
+from gongkai.ingest.metadata import info_line_date, parse_metadata_block
 from gongkai.ingest.selectors import (
     CATEGORY_LABELS,
     DOC_NO_LABELS,
@@ -41,14 +41,16 @@ def extract_article(html: str, url: str) -> ArticleFields:
         attachments = body_images(root, region, url)
 
     meta = parse_metadata_block(root, title=title, skip=body.in_body)
-    published = _date_from(meta, *PUBLISHED_DATE_LABELS)
-    if published is None:
+    written = _date_from(meta, *WRITTEN_DATE_LABELS)
+    # The publish date the page shows (labelled, or alone in the info line), else the one its address
+    # carries; the PubDate meta (never shown) only on a page that shows no date at all: next to a shown
+    # 成文日期 it would pass the CMS's upload time off as a date the page gives.
+    published = _date_from(meta, *PUBLISHED_DATE_LABELS) or info_line_date(root, title) or _url_date(url)
+    if published is None and written is None:
         for pub in root.xpath(PUBDATE_META_XPATH):
             published = parse_date(pub)
             if published:
                 break
-    if published is None:
-        published = _url_date(url)
 
     return ArticleFields(
         title=title,
@@ -56,7 +58,7 @@ def extract_article(html: str, url: str) -> ArticleFields:
         index_no=_meta_value(meta, *INDEX_NO_LABELS),
         publisher=_meta_value(meta, *PUBLISHER_LABELS),
         doc_no=_meta_value(meta, *DOC_NO_LABELS),
-        written_date=_date_from(meta, *WRITTEN_DATE_LABELS),
+        written_date=written,
         published_date=published,
         category=_meta_value(meta, *CATEGORY_LABELS),
         attachments=attachments,

@@ -17,13 +17,15 @@ from collections.abc import Callable, Iterator
 
 from lxml.html import HtmlElement
 
-from gongkai.ingest.html import collapse_ws, has_content_markers, is_hidden, squash, walk
+from gongkai.dates import parse_date
+from gongkai.ingest.html import collapse_ws, has_content_markers, in_chrome, is_hidden, squash, walk
 from gongkai.ingest.selectors import (
     BLANK,
     BULLETS,
     CELL_TAGS,
     HEADING_TAGS,
     IGNORED_LABELS,
+    INFO_DATE_RE,
     LABEL_RE,
     META_BLOCK_TAGS,
     META_LABELS,
@@ -226,3 +228,38 @@ def _has_prose(el: HtmlElement) -> bool:
             if len(text) >= _PROSE_CHARS and not count_meta_labels(text):
                 return True
     return False
+
+
+# How far past the title the info line may be: this many texts, none of them a paragraph.
+_INFO_LINE_TEXTS = 12
+
+
+def info_line_date(root: HtmlElement, title: str) -> str | None:
+    """The date the info line under the title shows without a label (2022-02-11 09:52 beside the site's
+    name; 2005年08月16日 before 来源：新华网): the publish date of news-style pages that have no 发布日期.
+
+    Looked for in the few texts that follow the element showing the title, before any paragraph of text.
+    """
+    flat = squash(title)
+    if not flat:
+        return None
+    body = root.find("body")
+    top = body if body is not None else root
+    after = False
+    seen = 0
+    for event in walk(top):
+        if event[0] == "start" and not after:
+            el = event[1]
+            if len(el) <= 3 and squash(el.text_content()) == flat and not in_chrome(el):
+                after = True
+            continue
+        if event[0] != "text" or not after or not event[1].strip(BLANK):
+            continue
+        text = collapse_ws(event[1])
+        if len(text) >= _PROSE_CHARS or seen >= _INFO_LINE_TEXTS:
+            return None
+        seen += 1
+        match = INFO_DATE_RE.match(text)
+        if match:
+            return parse_date(match.group(1))
+    return None

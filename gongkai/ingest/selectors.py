@@ -58,7 +58,7 @@ BLANK = " \t\r\n\f\xa0\u3000"
 # A colon in a text node of its own (<b>索引号</b>：<span>…) separates like a bullet.
 BULLETS = BLANK + "•·●◆■▪◇|│/【】[]:："
 # Stripped from both ends of a metadata value.
-VALUE_STRIP = " \u3000•·●◆■▪|│:："
+VALUE_STRIP = " \u3000•·●◆■▪|│:：【】"
 
 # --- Tags --------------------------------------------------------------------------------------------------
 
@@ -131,6 +131,11 @@ TITLE_SEPARATOR_RE = re.compile(r"\s*(?:\s[-|_]\s|_|\||｜)\s*")
 SITE_NAME_META_XPATH = "//meta[@name='SiteName' or @name='sitename']/@content"
 PUBDATE_META_XPATH = "//meta[@name='PubDate' or @name='pubdate']/@content"
 BASE_HREF_XPATH = "//base/@href"
+
+# A date opening a text of the info line under the title, unlabelled: with its time (2022-02-11 09:52) or
+# before a label of the line (2005年08月16日　来源：新华网). A bare date is a body's dateline (2023年3月28日).
+INFO_DATE_RE = re.compile(r"^\s*(\d{4}\s*(年|-|/|\.)\s*\d{1,2}\s*(月|-|/|\.)\s*\d{1,2}\s*日?)"
+                          r"\s*(\d{1,2}\s*[:：]\s*\d{2}|.{0,6}(来源|作者|发布|浏览|访问|点击)\S{0,3}\s*[:：])")
 
 # Publish dates in article paths: jcms /art/2024/1/24/, TRS /202401/t20240115_123.html,
 # Huzhou platform /20230224/i3513966.html.
