@@ -27,6 +27,7 @@ from gongkai.ingest.html import (
     is_hidden,
     is_named,
     is_shown,
+    parse_html,
     squash,
     tag_name,
     walk,
@@ -163,6 +164,19 @@ def without_file_lines(lines: list[str], names: Collection[str]) -> list[str]:
         kept.append(label_line)
     prose = [ln for ln in kept if not _file_names_only(ln, flat_names) and not ATTACHMENT_POINTER_RE.match(ln)]
     return kept if prose else lines
+
+
+def is_files_only(lines: list[str], names: Collection[str]) -> bool:
+    """Whether a body is nothing but its files' names and pointers at them (an attachment-only report)."""
+    flat_names = sorted({squash(n) for n in names if squash(n)}, key=len, reverse=True)
+    if not flat_names:
+        return False
+    for line in lines:
+        label = ATTACHMENT_LABEL_RE.match(line)
+        rest = line[label.end():] if label and label.group() else line
+        if squash(rest) and not ATTACHMENT_POINTER_RE.match(line) and _file_names_only(rest, flat_names) is None:
+            return False
+    return True
 
 
 def _file_names_only(text: str, flat_names: list[str]) -> list[str] | None:
@@ -515,7 +529,7 @@ def _is_link_list(el: HtmlElement) -> bool:
 
 def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
     """The page without scripts, hidden nodes, header/footer/nav chrome, as HTML text."""
-    copy = lxml.html.document_fromstring(lxml.html.tostring(root, encoding="unicode"))
+    copy = parse_html(lxml.html.tostring(root, encoding="unicode"))
     blocks = metadata_blocks(copy) | notice_blocks(copy)
     for el in list(copy.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:

@@ -25,6 +25,8 @@ META_LABELS: tuple[str, ...] = (
     "信息来源", "文章来源", "来源",
     "日期",  # Linhai's info line: 日期：2024-02-01 来源：上盘镇 浏览次数：
 )
+# Labels of the info line (来源, 发布时间): a page that shows no other kept label has no metadata block.
+INFO_LINE_LABELS = frozenset({"信息来源", "文章来源", "来源", "日期", "发布时间", "发布日期", "公开日期", "公布日期"})
 # Short labels that are also word endings (更新日期, 截止日期): they count only at the start of a word.
 WORD_START_LABELS = frozenset({"日期", "分类", "文章来源"})  # 更新日期, 垃圾分类：, “文章来源：…”
 # Counters and widgets: recognised so they end the preceding value, never stored.
