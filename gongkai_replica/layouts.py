@@ -7,7 +7,8 @@ they cannot drift apart.
 
 Tuned layouts reproduce the issue's problems (the extractor was changed against them):
 - `site_heading`: <title> is the site name alone and the biggest heading (an <h1> banner) is the site name
-  too; the article title is a title-classed heading next to the body, repeated as the body's first line.
+  too; the article title is a title-classed heading next to the body, repeated as the body's first line; a
+  print header hidden by Bootstrap's `hidden` class repeats site, title and a publisher.
 - `trs_tail`: TRS page whose content div holds the title again, a 附件：1. … link list and a (来源:镇) line;
   its title meta adds the 文号 that the shown title leaves out.
 - `gkmlpt`: Guangdong gkmlpt page: 索引号 / 分类 / 发布机构 / 成文日期 / 名称 / 文号 / 发布日期 table above the
@@ -133,6 +134,7 @@ def site_heading(a: ReplicaArticle, portal: Portal, url: str) -> tuple[str, Arti
 <div class="crumb">当前位置：<a href="/">首页</a> &gt; <a href="/zwgk/">政务公开</a> &gt; <a href="#">计划总结</a></div>
 <div class="side"><h3>热点信息</h3><ul><li><a href="/a/1.html">{_S(portal.region)}召开2024年全县经济工作会议暨优化营商环境大会</a></li></ul></div>
 <div class="article">
+<div class="print-head hidden"><h1>{_S(portal.site_name)}</h1><p>{_S(a.title)}</p><p>发布机构：{_S(portal.region)}人民政府办公室</p></div>
 <h2 class="art-tit">{_S(a.title)}</h2>
 <div class="art-info"><span>发布时间：{info}</span>&nbsp;&nbsp;<span>来源：{_S(a.town)}</span>&nbsp;&nbsp;<span>浏览次数：<em id="hits"></em></span></div>
 <div class="art-con" id="zoom">

@@ -99,14 +99,18 @@ def _cap(text: str) -> str:
     return text if len(text) <= MAX_TITLE_CHARS else text[:MAX_TITLE_CHARS] + TITLE_CUT_MARK
 
 
+_BRACKETED_RE = re.compile(r"^[(（\[【〔].*[)）\]】〕]$")
+
+
 def _shown_instead(root: HtmlElement, meta: str, sites: set[str]) -> str:
-    """The title meta, unless no element shows it and a title element shows its opening (most of it): then
-    what the page shows (the meta adds a 文号 the shown title leaves out)."""
+    """The title meta, unless no element shows it and a title element shows its opening (most of it, or all
+    but a bracketed tail): then what the page shows (the meta adds a 文号 the shown title leaves out)."""
     flat = squash(meta)
     shown = [squash(t) for t in _heading_texts(root, sites)]
     if flat in shown:
         return meta
-    best = max((t for t in shown if flat.startswith(t) and len(t) * 2 >= len(flat)), key=len, default="")
+    best = max((t for t in shown if flat.startswith(t) and (len(t) * 2 >= len(flat) or _BRACKETED_RE.match(flat[len(t):]))),
+               key=len, default="")
     if not best:
         return meta
     for el in root.xpath(TITLE_HEADING_XPATH):
