@@ -91,6 +91,14 @@ BODY_SHORT_SHARE = 0.3
 BODY_SHORT_GAP = 3000
 
 
+def _may_be_short(root: HtmlElement, length: int) -> bool:
+    """Whether the page holds text enough (scripts and all: a bound, counted in C) for a body of `length`
+    characters to be far shorter than its running text; most pages do not, and are not walked again."""
+    body = root.find("body")
+    everything = len(squash((body if body is not None else root).text_content()))
+    return length < BODY_SHORT_SHARE * everything and everything - length > BODY_SHORT_GAP
+
+
 def page_problems(root: HtmlElement, title: str, lines: list[str], attachments: list[Attachment],
                   meta: dict[str, str], images: bool) -> list[str]:
     """What this page lacks or what could not be read, in a fixed order; empty for a clean report."""
@@ -111,7 +119,7 @@ def page_problems(root: HtmlElement, title: str, lines: list[str], attachments: 
         problems.append(garbled.split(":")[0])  # "mojibake", "undecodable"
     if not any(value and key in META_LABELS and key not in INFO_LINE_LABELS for key, value in meta.items()):
         problems.append(NO_METADATA_BLOCK)
-    if body.strip():
+    if body.strip() and _may_be_short(root, len(squash(body))):
         shown = prose_length(root, title)
         length = len(squash(body))
         if length < BODY_SHORT_SHARE * shown and shown - length > BODY_SHORT_GAP:
