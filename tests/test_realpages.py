@@ -21,8 +21,7 @@ from gongkai.ingest.extract import extract_article
 REALPAGES = Path(__file__).resolve().parents[2] / "shared" / "realpages"
 PAGES = sorted(REALPAGES.glob("[0-9][0-9][0-9].html")) if REALPAGES.is_dir() else []
 # Pages extraction does not yet get right, and why (strict: a page that passes must leave this list).
-KNOWN_FAILURES: dict[str, str] = {
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def _case(page: Path) -> object:
