@@ -19,6 +19,7 @@ import lxml.html
 import trafilatura
 from lxml.html import HtmlElement
 
+from gongkai.filelinks import is_file_link
 from gongkai.ingest.html import (
     collapse_ws,
     has_content_markers,
@@ -26,12 +27,15 @@ from gongkai.ingest.html import (
     is_hidden,
     is_named,
     is_shown,
+    parse_html,
     squash,
     tag_name,
     walk,
 )
 from gongkai.ingest.metadata import count_meta_labels, metadata_blocks
 from gongkai.ingest.selectors import (
+    ATTACHMENT_LABEL_RE,
+    ATTACHMENT_POINTER_RE,
     BLANK,
     BLOCK_TAGS,
     BODY_CONTAINERS,
@@ -39,10 +43,14 @@ from gongkai.ingest.selectors import (
     CHROME_LINE_RES,
     CONTROL_NAME_RE,
     CONTROL_TAGS,
+    DOWNLOAD_BUTTON_RE,
+    FILE_LIST_FILLER_RE,
     LABEL_RE,
     META_LABELS,
+    NOTICE_HEADING_RE,
     SENTENCE_PUNCT_RE,
     SKIP_TAGS,
+    SOURCE_LINE_RE,
     TAIL_WIDGET_RE,
     TOOL_LINE_RE,
     TOOL_TEXT_XPATH,
@@ -81,6 +89,7 @@ class BodyLines:
 
     lines: list[str]
     in_body: Callable[[HtmlElement], bool] | None = None
+    source: str | None = None  # the 来源 a stand-alone line of the body named (it is no longer a line)
 
 
 def body_lines(root: HtmlElement, region: BodyRegion) -> BodyLines:
@@ -89,18 +98,99 @@ def body_lines(root: HtmlElement, region: BodyRegion) -> BodyLines:
     in_body: Callable[[HtmlElement], bool] | None = None
     if region.markers:
         body_el = root.find("body")
-        lines = _text_lines(body_el if body_el is not None else root, use_markers=True)
+        lines, source = take_source_lines(_text_lines(body_el if body_el is not None else root, use_markers=True))
     elif region.container is not None:
-        blocks = metadata_blocks(region.container, keep=region.container)
-        lines = _drop_chrome_lines(_text_lines(region.container, use_markers=False,
-                                               skip=lambda el: el in blocks or _is_tail_widget(el),
-                                               body=_body_word_lines(region.container)))
+        blocks = metadata_blocks(region.container, keep=region.container) | notice_blocks(region.container)
+        lines, source = take_source_lines(_text_lines(region.container, use_markers=False,
+                                                      skip=lambda el: el in blocks or _is_tail_widget(el),
+                                                      body=_body_word_lines(region.container)))
+        lines = _drop_chrome_lines(lines)
         # The metadata is read outside the body (and from blocks inside it): a body line 来源：… is not.
         body_elements = set(region.container.iter()).difference(*(set(b.iter()) for b in blocks))
         in_body = body_elements.__contains__
     else:
-        lines = _drop_chrome_lines(_trafilatura_lines(root))
-    return BodyLines(lines, in_body)
+        lines, source = take_source_lines(_trafilatura_lines(root))
+        lines = _drop_chrome_lines(lines)
+    return BodyLines(lines, in_body, source)
+
+
+def take_source_lines(lines: list[str]) -> tuple[list[str], str | None]:
+    """The lines without those that only name a source ((来源:朱溪镇), 来源：县统计局), and the first source
+    named: it is the page's 来源, shown inside the content div by some templates (TRS)."""
+    kept: list[str] = []
+    source = None
+    for line in lines:
+        match = SOURCE_LINE_RE.match(collapse_ws(line.replace(_BODY_MARK, "")))
+        if match:
+            source = source or match.group("source").strip()
+        else:
+            kept.append(line)
+    return kept, source
+
+
+def without_file_lines(lines: list[str], names: Collection[str]) -> list[str]:
+    """The body without the lines that only point at its files (they are in `attachments`).
+
+    Those are a 附件 line (附件：X.doc, 附件:1. X.pdf, 相关附件：…), the file lines of the list a 附件 line opens
+    (2. Y.xls below it, or every line below a bare 附件:), and a bar of download buttons (pdf下载  word下载).
+    A file's name on a line of its own with no 附件 label (the 武义 seed's .docx after the text) stays, and so
+    does the annex list of a 公文 that names no file (附件：1.某镇重点项目清单). A body of nothing but file
+    lines (and 详见附件 pointers) is kept whole: an attachment-only report, whose body is its files' names.
+    """
+    flat_names = sorted({squash(n) for n in names if squash(n)}, key=len, reverse=True)
+    if not flat_names:
+        return lines
+    kept: list[str] = []
+    label_line: str | None = None  # a bare 附件: line, dropped if file lines follow it
+    in_list = False
+    for line in lines:
+        label = ATTACHMENT_LABEL_RE.match(line)
+        rest = line[label.end():] if label and label.group() else line
+        files = _file_names_only(rest, flat_names)
+        if label and label.group() and not squash(rest):
+            if label_line is not None:
+                kept.append(label_line)
+            label_line, in_list = line, True
+            continue
+        if files is not None and (in_list or (label and label.group())
+                                  or all(DOWNLOAD_BUTTON_RE.match(f) for f in files)):
+            label_line, in_list = None, True
+            continue
+        if label_line is not None:
+            kept.append(label_line)
+        label_line, in_list = None, False
+        kept.append(line)
+    if label_line is not None:
+        kept.append(label_line)
+    prose = [ln for ln in kept if not _file_names_only(ln, flat_names) and not ATTACHMENT_POINTER_RE.match(ln)]
+    return kept if prose else lines
+
+
+def is_files_only(lines: list[str], names: Collection[str]) -> bool:
+    """Whether a body is nothing but its files' names and pointers at them (an attachment-only report)."""
+    flat_names = sorted({squash(n) for n in names if squash(n)}, key=len, reverse=True)
+    if not flat_names:
+        return False
+    for line in lines:
+        label = ATTACHMENT_LABEL_RE.match(line)
+        rest = line[label.end():] if label and label.group() else line
+        if squash(rest) and not ATTACHMENT_POINTER_RE.match(line) and _file_names_only(rest, flat_names) is None:
+            return False
+    return True
+
+
+def _file_names_only(text: str, flat_names: list[str]) -> list[str] | None:
+    """The file names `text` is made of (with numbering, separators and sizes between them), or None when
+    it says anything else."""
+    flat = squash(text)
+    found = []
+    for name in flat_names:
+        if name in flat:
+            found.append(name)
+            flat = flat.replace(name, "\x00")
+    if not found or FILE_LIST_FILLER_RE.sub("", flat).replace("\x00", ""):
+        return None
+    return found
 
 
 class _Lines:
@@ -140,6 +230,7 @@ def _text_lines(
     """
     stack = [_Lines()]
     rows: list[list[list[str]]] = []
+    layout_rows: list[bool] = []  # per open row: a cell of it holds a table (a page layout row, not data)
     numbers: dict[HtmlElement, int] = {}
     active = not use_markers
     done = False
@@ -174,6 +265,8 @@ def _text_lines(
         if tag in ("td", "th"):
             if kind == "start":
                 stack.append(_Lines())
+                if layout_rows and node.find(".//table") is not None:
+                    layout_rows[-1] = True
             elif len(stack) > 1:
                 cell_lines = stack.pop().finish()
                 if rows:
@@ -184,9 +277,14 @@ def _text_lines(
             stack[-1].brk()
             if kind == "start":
                 rows.append([])
+                layout_rows.append(False)
             elif rows:
                 cells = [c for c in rows.pop() if c]
-                if len(cells) == 1:
+                if layout_rows.pop():
+                    # A page laid out in tables (the article's column beside a sidebar): no data row.
+                    for cell in cells:
+                        _emit(stack[-1], cell)
+                elif len(cells) == 1:
                     # A layout table (jcms wraps #zoom in <td>): its paragraphs stay lines.
                     _emit(stack[-1], cells[0])
                 elif cells:
@@ -382,15 +480,57 @@ def _in_tool_bar(el: HtmlElement, top: HtmlElement) -> bool:
     return False
 
 
+def notice_blocks(top: HtmlElement) -> set[HtmlElement]:
+    """The blocks under `top` that a copyright or disclaimer heading opens (版权与免责声明 and its numbered
+    clauses): the site's notice, found by its first line, whatever its markup (a <p> of <br> lines, a div)."""
+    found: set[HtmlElement] = set()
+    for text in top.xpath(".//text()[contains(., '声明')]"):
+        if not NOTICE_HEADING_RE.match(collapse_ws(str(text))):
+            continue
+        node = text.getparent()
+        block = None
+        while node is not None and node is not top:
+            if tag_name(node) in ("p", "div", "td", "table", "section", "dl", "ul"):
+                first = next((e[1] for e in walk(node) if e[0] == "text" and e[1].strip(BLANK)), "")
+                if first != str(text) or len(squash(node.text_content())) > 1500:
+                    break
+                block = node
+            node = node.getparent()
+        if block is not None:
+            found.add(block)
+    return found
+
+
 def _is_tail_widget(el: HtmlElement) -> bool:
     """A related-articles, share or tools widget that a template puts inside the body's container."""
     return is_named(el, TAIL_WIDGET_RE)
 
 
+def _is_short_widget(el: HtmlElement) -> bool:
+    """A share, related-links or tools widget of a page whose body is not known (分享到微信 on a page read by
+    trafilatura): short, so that a body container that happens to be named like one is never lost."""
+    return _is_tail_widget(el) and len(squash(el.text_content())) < 200
+
+
+_LINK_LIST_TAGS = frozenset({"ul", "ol", "dl", "table", "tbody", "tr", "td", "div"})
+
+
+def _is_link_list(el: HtmlElement) -> bool:
+    """A list of links (a sidebar's 热点/更多 lists, related articles) on a page whose body is not known: three
+    or more links making most of its text. Never one that links a file: an attachment list stays in view."""
+    if tag_name(el) not in _LINK_LIST_TAGS:
+        return False
+    links = [a for a in el.iter("a") if a.get("href")]
+    if len(links) < 3 or any(is_file_link(a.get("href") or "") for a in links):
+        return False
+    text = len(squash(el.text_content()))
+    return text > 0 and sum(len(squash(a.text_content())) for a in links) >= 0.6 * text
+
+
 def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
     """The page without scripts, hidden nodes, header/footer/nav chrome, as HTML text."""
-    copy = lxml.html.document_fromstring(lxml.html.tostring(root, encoding="unicode"))
-    blocks = metadata_blocks(copy)
+    copy = parse_html(lxml.html.tostring(root, encoding="unicode"))
+    blocks = metadata_blocks(copy) | notice_blocks(copy)
     for el in list(copy.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
             continue
@@ -399,6 +539,8 @@ def _clean_copy_for_trafilatura(root: HtmlElement) -> str:
             or is_hidden(el)
             or is_chrome_container(el)
             or el in blocks
+            or _is_short_widget(el)
+            or _is_link_list(el)
         ):
             el.drop_tree()
     return lxml.html.tostring(copy, encoding="unicode")
@@ -420,9 +562,11 @@ def _trafilatura_lines(root: HtmlElement) -> list[str]:
         return []
     whole_lines = {squash(line.replace("|", "")) for line in extracted.split("\n")}
     body = root.find("body")
-    blocks = metadata_blocks(root)
+    blocks = metadata_blocks(root) | notice_blocks(root)
     top = body if body is not None else root
-    ours = _text_lines(top, use_markers=False, skip=lambda el: el in blocks or is_chrome_container(el),
+    ours = _text_lines(top, use_markers=False,
+                       skip=lambda el: (el in blocks or is_chrome_container(el) or _is_short_widget(el)
+                                        or _is_link_list(el)),
                        body=_body_word_lines(top))
     kept = []
     for line in ours:

@@ -7,6 +7,7 @@ is asking. Pure functions over lxml trees; the page vocabulary they match agains
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from urllib.parse import urljoin
 
@@ -21,6 +22,7 @@ from gongkai.ingest.selectors import (
     CONTENT_END_COMMENT,
     CONTENT_END_META,
     CONTENT_START_META,
+    HIDDEN_CLASSES,
     HIDDEN_STYLE_RE,
     SKIP_TAGS,
 )
@@ -36,12 +38,26 @@ _CJK_BREAK_RE = re.compile(
     rf"(?<=[{_WIDE}])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}0-9])|(?<=[0-9%])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}])")
 
 
+_PARSERS = threading.local()
+
+
+def _parser() -> lxml.html.HTMLParser:
+    """This thread's HTML parser with libxml2's size limits lifted (huge_tree): without it, a text node over
+    10 MB (a pasted title, a base64 image in text) is cut and everything after it is silently dropped, the
+    body included. lxml parsers must not be shared between threads."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = lxml.html.HTMLParser(huge_tree=True)
+    return parser
+
+
 def parse_html(html: str) -> HtmlElement:
-    """Parse decoded text (an XML declaration would make lxml refuse a str)."""
+    """Parse decoded text, the whole of it however large a node (an XML declaration would make lxml refuse
+    a str)."""
     html = _XML_DECL_RE.sub("", html, count=1)
     if not html.strip():
         html = "<html><body></body></html>"
-    return lxml.html.document_fromstring(html)
+    return lxml.html.document_fromstring(html, parser=_parser())
 
 
 def collapse_ws(text: str) -> str:
@@ -63,8 +79,12 @@ def tag_name(el: HtmlElement) -> str:
 
 
 def is_hidden(el: HtmlElement) -> bool:
-    """True for elements a browser would not show (inline display:none, hidden attribute)."""
+    """True for elements a browser would not show: inline display:none, hidden attribute, or a framework's
+    hiding class (AngularJS ng-hide: the hidden copies of a rendered page)."""
     if el.get("hidden") is not None:
+        return True
+    classes = el.get("class")
+    if classes and not HIDDEN_CLASSES.isdisjoint(classes.split()):
         return True
     if (el.get("type") or "").lower() == "hidden":
         return True
@@ -158,6 +178,22 @@ def visible_text(root: HtmlElement) -> str:
     body = root.find("body")
     parts = [e[1] for e in walk(body if body is not None else root) if e[0] == "text"]
     return squash("".join(parts))
+
+
+def prose_length(root: HtmlElement, leave_out: str = "") -> int:
+    """How many characters of running text the page shows outside its frame (header, footer, navigation)
+    and its links: texts of 20 characters or more, whitespace removed, the one `leave_out` opens (the title)
+    not counted. What a body far shorter than this has lost, it lost silently."""
+    body = root.find("body")
+    top = body if body is not None else root
+    flat_out = squash(leave_out).rstrip("…")
+    total = 0
+    for event in walk(top, lambda el: tag_name(el) in ("a", "button") or is_chrome_container(el)):
+        if event[0] == "text":
+            flat = squash(event[1])
+            if len(flat) >= 20 and not (flat_out and flat.startswith(flat_out)):
+                total += len(flat)
+    return total
 
 
 def is_named(el: HtmlElement, pattern: re.Pattern[str]) -> bool:

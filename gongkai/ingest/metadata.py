@@ -17,13 +17,15 @@ from collections.abc import Callable, Iterator
 
 from lxml.html import HtmlElement
 
-from gongkai.ingest.html import collapse_ws, has_content_markers, is_hidden, squash, walk
+from gongkai.dates import parse_date
+from gongkai.ingest.html import collapse_ws, has_content_markers, in_chrome, is_hidden, squash, walk
 from gongkai.ingest.selectors import (
     BLANK,
     BULLETS,
     CELL_TAGS,
     HEADING_TAGS,
     IGNORED_LABELS,
+    INFO_DATE_RE,
     LABEL_RE,
     META_BLOCK_TAGS,
     META_LABELS,
@@ -105,6 +107,13 @@ def _is_heading(el: HtmlElement) -> bool:
     return False
 
 
+def _is_other_label(text: str) -> bool:
+    """A short chunk ending in a colon (办文部门：, 公文名称：) is a label we do not keep, not the value of the
+    empty label before it: an empty 来源： followed by 访问量：… must not read 访问量 as the source."""
+    text = text.strip(BLANK)
+    return len(text) <= 10 and text.endswith((":", "："))
+
+
 def is_label_match(text: str, match: re.Match[str]) -> bool:
     """A label followed by a colon counts anywhere; a bare one only as a word of its own."""
     before = text[: match.start()]
@@ -153,7 +162,7 @@ def parse_metadata_block(
             if not value and not matches:
                 continue  # a bullet or separator node between label and value
             ok = (value and _near(label_owner, owner) and len(value) <= 200 and collapse_ws(value) != title
-                  and not _is_heading(owner))
+                  and not _is_heading(owner) and not _is_other_label(head))
             record(key, head if ok else "")
             pending = None
         for i, match in enumerate(matches):
@@ -181,7 +190,7 @@ def metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[H
         if el in protected or is_hidden(el):
             continue
         text = el.text_content()
-        if len(text) < 600 and not _has_prose(el):
+        if len(squash(text)) < 600 and not _has_prose(el):  # squashed: a template's indentation is no text
             labels = count_meta_labels(text)
             if labels >= 2:
                 candidates[el] = labels
@@ -196,7 +205,7 @@ def metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[H
     out: set[HtmlElement] = set()
     for el in blocks:
         inner = {d for d in el.iterdescendants(*META_BLOCK_TAGS)
-                 if len(d.text_content()) < 600 and count_meta_labels(d.text_content())}
+                 if len(squash(d.text_content())) < 600 and count_meta_labels(d.text_content())}
         if inner and len(squash("".join(e[1] for e in walk(el, inner.__contains__) if e[0] == "text"))) > 40:
             out |= {d for d in inner if count_meta_labels(d.text_content()) >= 2}
         else:
@@ -219,3 +228,38 @@ def _has_prose(el: HtmlElement) -> bool:
             if len(text) >= _PROSE_CHARS and not count_meta_labels(text):
                 return True
     return False
+
+
+# How far past the title the info line may be: this many texts, none of them a paragraph.
+_INFO_LINE_TEXTS = 12
+
+
+def info_line_date(root: HtmlElement, title: str) -> str | None:
+    """The date the info line under the title shows without a label (2022-02-11 09:52 beside the site's
+    name; 2005年08月16日 before 来源：新华网): the publish date of news-style pages that have no 发布日期.
+
+    Looked for in the few texts that follow the element showing the title, before any paragraph of text.
+    """
+    flat = squash(title)
+    if not flat:
+        return None
+    body = root.find("body")
+    top = body if body is not None else root
+    after = False
+    seen = 0
+    for event in walk(top):
+        if event[0] == "start" and not after:
+            el = event[1]
+            if len(el) <= 3 and squash(el.text_content()) == flat and not in_chrome(el):
+                after = True
+            continue
+        if event[0] != "text" or not after or not event[1].strip(BLANK):
+            continue
+        text = collapse_ws(event[1])
+        if len(text) >= _PROSE_CHARS or seen >= _INFO_LINE_TEXTS:
+            return None
+        seen += 1
+        match = INFO_DATE_RE.match(text)
+        if match:
+            return parse_date(match.group(1))
+    return None
