@@ -16,7 +16,7 @@ from gongkai.filelinks import FILE_EXTS, has_file_name
 from gongkai.ingest.classify import is_challenge_page, is_not_found_page
 from gongkai.ingest.decode import decode_html
 from gongkai.ingest.documents import document_kind, document_text
-from gongkai.ingest.extract import extract_article
+from gongkai.ingest.extract import ATTACHMENT_ONLY, extract_article
 from gongkai.ingest.title import without_title
 from gongkai.models import ArticleFields, Attachment
 from gongkai.urls import file_name
@@ -161,6 +161,8 @@ def fill_body_from_documents(fields: ArticleFields, documents: dict[str, bytes])
             body = body_from_document(data, fields.title)
             if body:
                 fields.body = body
+                # Its text is read now: no longer a report with only file names.
+                fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
                 return True
     return False
 
