@@ -88,6 +88,7 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
         run_id = runs.start_run(conn, urls, full, revalidate)
+        frontier.settle_url_forms(conn, site_names)  # rows listed before every stage keyed by the wire form
         retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
         # as a list of str would be ~150 MB for the whole crawl.
