@@ -133,7 +133,11 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
     if raised:  # a callback that raised stopped whatever it was walking: the run must not end 'ok'
         problems.append(f"{raised} errors while reading pages (tracebacks in the log): what they held is "
                         "fetched by the next crawl")
-    if stats.get("stage/unstaged"):
+    if stats.get("stage/unstaged") and stats.get("db/refused"):  # disk full: the server said why
+        problems.append(f"the database could not store fetched pages ({stats['db/refused']}; is its disk "
+                        f"full?): {stats['stage/unstaged']} fetched pages not staged, nothing marked done; the next "
+                        "crawl fetches them again")
+    elif stats.get("stage/unstaged"):
         problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
                         "not be staged; the next crawl fetches them again")
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
