@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, db_text
+from gongkai.urls import wire_url
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,40 @@ def record_failed(cur: psycopg.Cursor, item: FetchFailed) -> None:
 def record_not_modified(cur: psycopg.Cursor, url: str) -> None:
     """A conditional request answered 304."""
     cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1 WHERE url = %s", (url,))
+
+
+# A URL holding any character a URI cannot (a space, a quote mark, a NUL read as U+FFFD, Chinese): perhaps not in
+# its wire form. The few rows it finds are checked in Python (gongkai.urls.wire_url).
+_MAY_NEED_ENCODING = r"[^][A-Za-z0-9:/?#@!$&'()*+,;=._~%-]"
+
+
+def settle_url_forms(conn: psycopg.Connection, sites: Sequence[str]) -> int:
+    """Rows the sites' listings recorded under a URL not in its wire form (before every stage keyed by
+    `wire_url`): merged into the wire form's row, where the fetch was recorded (or renamed to it). Left as
+    they were, such a row stayed 'pending' forever and every routine crawl fetched its page again. How many."""
+    rows = conn.execute("SELECT url FROM crawl_urls WHERE site = ANY(%s) AND url ~ %s",
+                        (list(sites), _MAY_NEED_ENCODING)).fetchall()
+    settled = 0
+    for (url,) in rows:
+        wire = wire_url(url)
+        if wire == url:
+            continue
+        with conn.transaction():
+            merged = conn.execute(
+                """UPDATE crawl_urls w SET last_listed_at = GREATEST(w.last_listed_at, r.last_listed_at),
+                       listing_title = COALESCE(w.listing_title, r.listing_title),
+                       listing_date = COALESCE(w.listing_date, r.listing_date),
+                       column_url = COALESCE(w.column_url, r.column_url),
+                       delisted_at = CASE WHEN r.delisted_at IS NULL THEN NULL ELSE w.delisted_at END
+                   FROM crawl_urls r WHERE w.url = %s AND r.url = %s""", (wire, url)).rowcount
+            if merged:
+                conn.execute("DELETE FROM crawl_urls WHERE url = %s", (url,))
+            else:
+                conn.execute("UPDATE crawl_urls SET url = %s WHERE url = %s", (wire, url))
+        settled += 1
+    if settled:
+        logger.info("%d frontier URLs settled into the form they are requested in", settled)
+    return settled
 
 
 def mark_delisted(conn: psycopg.Connection, run_id: int, complete_columns: Sequence[str]) -> list[str]:

@@ -69,6 +69,12 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+# Retries one host gets in one crawl; past them (or past GONGKAI_HOST_RETRY_BUDGET seconds of retry holds) its
+# failures wait for the next crawl. A flaky host's occasional 503 is retried; a host failing page after page
+# does not hold the crawl for minutes.
+RETRIES_PER_HOST = 20
+
+
 class PoliteRetryMiddleware:
     """Retry 5xx, 429 and network failures with exponential backoff, honouring Retry-After.
 
@@ -76,6 +82,11 @@ class PoliteRetryMiddleware:
     Retry-After (or repeated failures) puts the whole host on hold, so no other request hammers it
     meanwhile. Settings: RETRY_TIMES, GONGKAI_BACKOFF_BASE (seconds), GONGKAI_BACKOFF_MAX,
     GONGKAI_RETRY_AFTER_MAX (a longer Retry-After gives up for this crawl; the next crawl retries).
+
+    A host's retries are bounded per crawl, in count and in time: once it has had RETRIES_PER_HOST retries, or
+    its retry holds add up to GONGKAI_HOST_RETRY_BUDGET seconds (60), its failures are not retried in this
+    crawl (each page stays `failed`, for the next crawl). A host with 23 permanently failing
+    articles held its crawl for 221 s before, every article's 2+4+8 s backoff holding the whole host.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -90,6 +101,11 @@ class PoliteRetryMiddleware:
         self.closed_hosts: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
+        self.host_retry_budget = settings.getfloat("GONGKAI_HOST_RETRY_BUDGET", 60.0)
+        self.retries_per_host = settings.getint("GONGKAI_RETRIES_PER_HOST", RETRIES_PER_HOST)
+        self.retry_spent: dict[str, float] = {}  # seconds of retry holds per host in this crawl
+        self.retries: dict[str, int] = {}  # retries per host in this crawl
+        self.no_more_retries: set[str] = set()
         crawler.signals.connect(self._robots_parsed, signal=signals.robots_parsed)
 
     @classmethod
@@ -137,6 +153,13 @@ class PoliteRetryMiddleware:
         retry = self._retry(request, f"HTTP {response.status}", retry_after)
         return retry or response
 
+    def _stop_retrying(self, key: str, why: str) -> None:
+        """No more retries for this host in this crawl (each request still gets its first try)."""
+        if key not in self.no_more_retries:
+            self.no_more_retries.add(key)
+            logger.warning("%s: retries spent (%s); its failing pages are not retried in this crawl (the next "
+                           "crawl tries them again)", key, why)
+
     def _close_host(self, request: Request, reason: str) -> None:
         """Ask the host nothing more in this crawl: its pages stay failed, for the next one."""
         key = host_key(request.url)
@@ -158,15 +181,28 @@ class PoliteRetryMiddleware:
     def _retry(self, request: Request, reason: str, retry_after: float | None) -> Request | None:
         # Scrapy's retry request (counted as retry/count, retry/reason_count/<reason>; None past RETRY_TIMES,
         # counted as retry/max_reached and logged); what Scrapy lacks is the wait, added here.
+        key = host_key(request.url)
+        if key in self.no_more_retries:
+            self.crawler.stats.inc_value("retry/host_budget_spent")
+            return None
         new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.max_retries,
                                 priority_adjust=-1, logger=logger, give_up_log_level=logging.WARNING)
         if new is None:
             return None
+        self.retries[key] = self.retries.get(key, 0) + 1
+        if self.retries[key] > self.retries_per_host:
+            self._stop_retrying(key, f"{self.retries_per_host} retries")
+            self.crawler.stats.inc_value("retry/host_budget_spent")
+            return None
         attempt = new.meta["retry_times"]
         backoff = min(self.cap, self.base * (2 ** (attempt - 1))) * random.uniform(0.8, 1.2)
         delay = max(backoff, retry_after or 0.0)
+        self.retry_spent[key] = self.retry_spent.get(key, 0.0) + delay
+        if self.retry_spent[key] > self.host_retry_budget:
+            self._stop_retrying(key, f"{self.host_retry_budget:g}s of retry holds")
+            self.crawler.stats.inc_value("retry/host_budget_spent")
+            return None
         # Whatever failed, the host gets a rest: hold every request to it, not just this one.
-        key = host_key(request.url)
         until = max(self.host_hold_until.get(key, 0.0), time.monotonic() + delay)
         self.host_hold_until[key] = until
         hold_host(self.crawler, urlsplit(request.url).hostname or "", until)  # requests queued there wait too

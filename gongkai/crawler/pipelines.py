@@ -93,8 +93,10 @@ class StagePipeline:
             if self.buffer:
                 pages = sum(1 for item in self.buffer if isinstance(item, FetchedPage | FetchFailed))
                 self.crawler.stats.set_value("stage/unstaged", pages)
-                logger.error("database unavailable for %.0fs at the end of the crawl: %d fetched pages were not "
-                             "staged; the next crawl fetches them again", self.db_wait, pages)
+                logger.error("database %s for %.0fs at the end of the crawl: %d fetched pages were not staged; "
+                             "the next crawl fetches them again",
+                             "refusing writes" if self.crawler.stats.get_value("db/refused") else "unavailable",
+                             self.db_wait, pages)
         finally:
             self._release_held()
             self._writer.shutdown(wait=True)
@@ -180,10 +182,20 @@ class StagePipeline:
                 self.conn = None
             self.next_reconnect = time.monotonic() + 1.0
             self._unsure = True
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+            if sqlstate.startswith("53"):
+                # Insufficient resources (53100 disk full, 53200 out of memory...): the server is there and said
+                # why it cannot write; space may come back, so the batch waits like an outage, said as it is.
+                self.crawler.stats.set_value("db/refused", f"{detail} (SQLSTATE {sqlstate})")
             if self.db_down_since is None:
                 self.db_down_since = time.monotonic()
-                logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
-                               "retrying", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+                if sqlstate.startswith("53"):
+                    logger.error("the database cannot store fetched pages: %s (SQLSTATE %s); keeping them in memory "
+                                 "and retrying", detail, sqlstate)
+                else:
+                    logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
+                                   "retrying", detail)
             self.crawler.stats.inc_value("stage/db_errors")
             self._pause_if_full()
             return

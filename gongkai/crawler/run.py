@@ -58,13 +58,18 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
               concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
               sites: dict[str, str] | None = None, platforms: dict[str, str] | None = None,
               full: bool = False, revalidate: bool = False,
-              overrides: dict[str, Any] | None = None, workers: int | None = None) -> CrawlSummary:
+              overrides: dict[str, Any] | None = None, workers: int | None = None,
+              wait: float = 0.0) -> CrawlSummary:
     """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host).
 
     Routine (default): articles already stored are not fetched again and paging stops at the first
     listing page holding only known articles. `full`: walk every listing page; articles that vanished
     from a completely walked listing are marked delisted. `revalidate`: re-check every stored article
     with a conditional request (If-None-Match / If-Modified-Since), so edits are caught cheaply.
+
+    Before anything is fetched, the crawl takes the crawl lock of every host it lists (runs.lock_hosts) and
+    holds it to its end: a host another crawl holds is ServiceBusy (exit 4) naming that crawl, or, with
+    `wait` seconds, waited for.
     """
     from gongkai.crawler.distributed import redis_url_from_env
 
@@ -81,7 +86,25 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     listings = [{"url": u, "site": (sites or {}).get(u) or site_name(u), "platform": (platforms or {}).get(u)}
                 for u in urls]
     site_names = sorted({item["site"] for item in listings})
+    # The crawl's lock session: its host locks live as long as it does (and as the process: the server ends
+    # the session when the process dies), and crawl_runs.lock_backend names it.
+    lock_conn = psycopg.connect(database_url, autocommit=True, application_name="gongkai crawl")
+    try:
+        runs.lock_hosts(lock_conn, [host_key(u) for u in urls], wait=wait)
+        return _run_locked(listings, urls, site_names, database_url, lock_conn.info.backend_pid, redis_url,
+                           delay=delay, concurrency_per_host=concurrency_per_host, progress=progress, full=full,
+                           revalidate=revalidate, overrides=overrides, workers=workers)
+    finally:
+        lock_conn.close()  # the locks go with the session
+
+
+def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: list[str], database_url: str,
+                lock_backend: int, redis_url: str | None, *, delay: float, concurrency_per_host: int,
+                progress: bool, full: bool, revalidate: bool, overrides: dict[str, Any] | None,
+                workers: int | None) -> CrawlSummary:
+    """run_crawl, its hosts locked."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        runs.mark_dead_runs(conn)  # a killed crawl of these hosts is told apart from a live one (none is)
         # A listing whose last crawl did not end 'ok' (killed, database lost, pagination failed) may have
         # unstaged rows behind known ones, where a routine walk stops: walk all its pages this time.
         unfinished = runs.unfinished_listings(conn, urls)
@@ -89,7 +112,8 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
             if item["url"] in unfinished:
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
-        run_id = runs.start_run(conn, urls, full, revalidate)
+        run_id = runs.start_run(conn, urls, full, revalidate, lock_backend=lock_backend)
+        frontier.settle_url_forms(conn, site_names)  # rows listed before every stage keyed by the wire form
         retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
         # as a list of str would be ~150 MB for the whole crawl.
@@ -111,7 +135,11 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     if raised:  # a callback that raised stopped whatever it was walking: the run must not end 'ok'
         problems.append(f"{raised} errors while reading pages (tracebacks in the log): what they held is "
                         "fetched by the next crawl")
-    if stats.get("stage/unstaged"):
+    if stats.get("stage/unstaged") and stats.get("db/refused"):  # disk full: the server said why
+        problems.append(f"the database could not store fetched pages ({stats['db/refused']}; is its disk "
+                        f"full?): {stats['stage/unstaged']} fetched pages not staged, nothing marked done; the next "
+                        "crawl fetches them again")
+    elif stats.get("stage/unstaged"):
         problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
                         "not be staged; the next crawl fetches them again")
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -20,6 +21,20 @@ from gongkai.settings import get_settings
 MIGRATIONS_PACKAGE = "gongkai.db.migrations"
 # Any constant works; it only has to be the same for every gongkai process.
 MIGRATION_LOCK_KEY = 0x676F6E676B6169
+
+logger = logging.getLogger(__name__)
+
+# Repairs every command makes when it opens the database, registered by the modules that own the tables
+# they write (gongkai.crawler.runs.mark_dead_runs: runs whose crawl process is gone). Each runs in its own
+# transaction after the migrations; one that fails is logged, never stops the command.
+_AFTER_OPEN: list[Callable[[psycopg.Connection], object]] = []
+
+
+def after_open(hook: Callable[[psycopg.Connection], object]) -> Callable[[psycopg.Connection], object]:
+    """Register `hook(conn)` to run whenever a command opens the database (a decorator)."""
+    if hook not in _AFTER_OPEN:
+        _AFTER_OPEN.append(hook)
+    return hook
 
 
 
@@ -166,4 +181,13 @@ def open_database(url: str | None = None) -> tuple[str, psycopg.Connection]:
     except psycopg.Error as exc:
         conn.close()
         raise DatabaseError(f"cannot prepare the schema in {redact(url)}: {_first_line(exc)}") from exc
+    for hook in _AFTER_OPEN:
+        try:
+            with conn.transaction():
+                hook(conn)
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise DatabaseError(f"the database {redact(url)} went away: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            logger.warning("%s skipped: %s", getattr(hook, "__name__", hook), scrub(_first_line(exc), url))
     return url, conn

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gongkai.filelinks import FILE_EXTS, has_file_name
 from gongkai.ingest.classify import is_challenge_page, is_not_found_page
-from gongkai.ingest.decode import decode_html
+from gongkai.ingest.decode import decode_page
 from gongkai.ingest.documents import document_kind, document_text
 from gongkai.ingest.extract import ATTACHMENT_ONLY, extract_article
 from gongkai.ingest.title import without_title
@@ -106,7 +106,8 @@ def examine_page(page: StagedPage) -> PageOutcome:
         if is_document(page, ctype):  # an article's file: read with the article that links it
             return PageOutcome("file", note=ctype)
         return PageOutcome("skip", note=f"not an HTML page: {ctype}")
-    html = decode_html(page.body, ctype or None)
+    decoded = decode_page(page.body, ctype or None)
+    html = decoded.text
     if is_challenge_page(html):
         return PageOutcome("retry", note="anti-bot challenge page instead of the article")
     if is_not_found_page(html):  # a soft 404 must not become a report, nor a new version of one
@@ -114,6 +115,9 @@ def examine_page(page: StagedPage) -> PageOutcome:
     fields = extract_article(html, page.final_url or page.url)
     if not fields.title or not fields.body.strip() and not fields.attachments:
         return PageOutcome("retry", note="no article title or body found")
+    if decoded.problem and decoded.problem not in fields.problems:
+        # Kept (the page is all there is of the report) but flagged: reports.extraction, never a clean report.
+        fields.problems.append(decoded.problem)
     return PageOutcome("article", fields=fields)
 
 

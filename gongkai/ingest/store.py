@@ -258,10 +258,10 @@ _SAME_PERIOD = """(q.year IS NULL OR r.period_year IS NULL OR r.period_year = q.
                   AND (q.half IS NULL OR r.period_half IS NULL OR r.period_half = q.half)"""
 _REPORT_COLUMNS = ("id, seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no, written_date,"
                    " published_date, category, body, attachments, metadata, period_year, period_half, kinds,"
-                   " body_hash, content_hash, bands")
+                   " body_hash, content_hash, extraction, bands")
 _SET_FIELDS = """title = %s, index_no = %s, publisher = %s, doc_no = %s, written_date = %s, published_date = %s,
                  category = %s, body = %s, attachments = %s, metadata = %s, period_year = %s, period_half = %s,
-                 kinds = %s, body_hash = %s, content_hash = %s"""
+                 kinds = %s, body_hash = %s, content_hash = %s, extraction = %s"""
 _ADD_URL = "INSERT INTO report_urls (url, report_id, relation) VALUES (%s, %s, %s) ON CONFLICT (url) DO NOTHING"
 _SNAPSHOT = """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
                SELECT id, version, title, body,
@@ -632,7 +632,13 @@ def _field_values(fields: ArticleFields, body_hashed: bytes, content_hashed: byt
     return (fields.title, fields.index_no, fields.publisher, fields.doc_no, fields.written_date,
             fields.published_date, fields.category, fields.body,
             _json_text([asdict(a) for a in fields.attachments]), _json_text(fields.metadata),
-            period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed)
+            period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed,
+            extraction_status(fields))
+
+
+def extraction_status(fields: ArticleFields) -> str | None:
+    """reports.extraction: None for a clean report, else what extraction could not read, joined by "; "."""
+    return "; ".join(dict.fromkeys(p.strip() for p in fields.problems if p.strip())) or None
 
 
 # COPY rows and parameters carry jsonb and text[] values as their text forms (a str parameter has no type

@@ -31,6 +31,8 @@ def serve_command(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         raise UserError(str(exc)) from None
+    if not config.sites:  # a scheduler with nothing to schedule would run on silently forever
+        raise UserError(f"{config.path}: no sites configured: nothing to serve (add one with `gongkai sites add URL`)")
     url, conn = open_database()
     conn.close()
     try:

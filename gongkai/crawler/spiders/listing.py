@@ -204,12 +204,14 @@ class ListingSpider(scrapy.Spider):
                           dont_filter=True, meta={"column_url": listing["url"], "site": listing["site"],
                                                   "platform": listing.get("platform")})
         for row in self.retry:
-            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
-                yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+            url = wire_url(row["url"])
+            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+                yield self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
         for row in self.revalidate:
-            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
-                request = self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+            url = wire_url(row["url"])
+            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+                request = self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                                row.get("date"))
                 if row.get("etag"):
                     request.headers["If-None-Match"] = row["etag"]
@@ -269,7 +271,10 @@ class ListingSpider(scrapy.Spider):
                                 MAX_ROWS_PER_PAGE)
             records = records[:MAX_ROWS_PER_PAGE]
         for record in records:
-            url = same_site_url(record.url, page_url or column_url) or record.url
+            # The wire form is the key of every stage (gongkai.urls): a link with a space or a NUL in it must
+            # be listed under the URL its request goes out as, or the frontier holds it twice and every
+            # routine crawl fetches it again. UTF-8, as Scrapy sends a Request's URL.
+            url = wire_url(same_site_url(record.url, page_url or column_url) or record.url)
             if host_key(url) not in self.allowed_hosts:
                 offsite.append(record.url)
                 continue
