@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="concurrent requests per host (default 2)")
     crawl.add_argument("--workers", type=_nonnegative_int, default=None,
                        help="crawl processes sharing one frontier (needs REDIS_URL; default 1)")
+    crawl.add_argument("--wait", type=_nonnegative_float, default=0.0, metavar="SECONDS",
+                       help="if another crawl holds a host of these listings, wait up to this long for it "
+                            "(default: exit 4 at once, naming that crawl)")
     crawl.add_argument("--join", action="store_true",
                        help="be a crawl worker: work on the distributed crawls announced in REDIS_URL, until stopped")
     crawl.add_argument("--result-file", metavar="PATH", help=argparse.SUPPRESS)  # `serve` reads the run's result there
@@ -233,7 +236,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     names, platforms = configured_sites_of(urls, args.config)
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
                             full=args.full, revalidate=args.revalidate, result_file=args.result_file,
-                            workers=args.workers, sites=names, platforms=platforms)
+                            workers=args.workers, sites=names, platforms=platforms, wait=args.wait)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

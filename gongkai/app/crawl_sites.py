@@ -58,7 +58,7 @@ def crawl_configured(args: argparse.Namespace) -> int:
         names = {u: s.name for s in sites for u in s.listings}
         platforms = {u: s.platform for s in sites for u in s.listings if s.platform}
         return crawl_and_ingest(list(names), delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                                workers=getattr(args, "workers", None),
+                                workers=getattr(args, "workers", None), wait=getattr(args, "wait", 0.0),
                                 full=args.full, revalidate=args.revalidate, sites=names, platforms=platforms,
                                 result_file=args.result_file)
     finally:

@@ -31,6 +31,8 @@ from gongkai.db import DatabaseError, connect
 from gongkai.errors import EXIT_BUSY, EXIT_INTERRUPTED
 from gongkai.logs import relay_line
 
+# Seconds a scheduled crawl waits for another crawl holding one of its hosts.
+HOST_LOCK_WAIT = 1800
 _FAILURE_REASONS = ("failed", "gone", "blocked", "unstaged")
 
 
@@ -167,7 +169,10 @@ class Jobs:
             result_file = os.path.join(tmp, "result.json")
             cmd = [sys.executable, "-m", "gongkai", *(["-v"] if self.verbose else []), "crawl", "--site", name,
                    "--config", str(self.config.path), "--no-ingest", *(["--full", "--revalidate"] if refresh else []),
-                   "--result-file", result_file]
+                   "--result-file", result_file,
+                   # Sites sharing a host (a county portal's towns) take turns on it: the crawl of one waits
+                   # for the other's per-host lock instead of ending 'busy' until its next scheduled time.
+                   "--wait", str(HOST_LOCK_WAIT)]
             env = {**os.environ, "DATABASE_URL": self.database_url, "GONGKAI_PARENT_PID": str(os.getpid()),
                    "GONGKAI_SHUTDOWN_TIMEOUT": str(self.config.shutdown_timeout)}
             with self._lock:
