@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import psycopg
 
-from gongkai.ingest.derive import Period, parse_period
+from gongkai.ingest.derive import Period, parse_period, wrote_it
 from gongkai.ingest.pages import StagedPage
 from gongkai.ingest.similarity import (
     BANDS,
@@ -253,7 +253,7 @@ def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str] | None) ->
 
 # What the batch needs to know of a report to decide; `published_date::text` compares as ISO text.
 _STATE = """r.id, r.url, r.article_key, r.body_hash, r.content_hash, r.period_year, r.period_half,
-            r.published_date::text, r.withdrawn_at IS NOT NULL"""
+            r.published_date::text, r.withdrawn_at IS NOT NULL, r.title, r.publisher"""
 _SAME_PERIOD = """(q.year IS NULL OR r.period_year IS NULL OR r.period_year = q.year)
                   AND (q.half IS NULL OR r.period_half IS NULL OR r.period_half = q.half)"""
 _REPORT_COLUMNS = ("id, seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no, written_date,"
@@ -290,6 +290,8 @@ class _Report:
     period_half: str | None
     published_date: str | None
     withdrawn: bool
+    # Whether its fields are those of the unit that wrote it (derive.wrote_it): a same-day repost's are not.
+    authored: bool = False
     # Body and bands set by this batch (a new report or a new version): the looked-up rows are stale then.
     rewritten: bool = False
     bands: frozenset[int] = frozenset()
@@ -349,7 +351,7 @@ class _Batch:
         rep = self.reports.get(row[0])
         if rep is None:
             rep = self.reports[row[0]] = _Report(row[0], (0, row[0]), row[1], row[2], bytes(row[3]), bytes(row[4]),
-                                                 row[5], row[6], row[7], row[8])
+                                                 row[5], row[6], row[7], row[8], authored=wrote_it(row[9], row[10]))
         return rep
 
     def look_up(self) -> None:
@@ -504,7 +506,8 @@ class _Batch:
     def _new(self, n: int) -> _Report:
         page, fields, fp, key = self.items[n].page, self._fields(n), self._fp(n), self.keys[n]
         rep = _Report(None, (1, len(self.new_rows)), page.url, key, fp.body_hash, fp.content_hash, fp.period.year,
-                      fp.period.half, _date_text(fields.published_date), False)
+                      fp.period.half, _date_text(fields.published_date), False,
+                      authored=wrote_it(fields.title, fields.publisher))
         self._rewrite(rep, fp)
         self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id, *fp.values, fp.bands_literal)))
         self.by_url[page.url] = rep
@@ -513,11 +516,17 @@ class _Batch:
         return rep
 
     def _repost(self, n: int, rep: _Report) -> tuple[str, _Report]:
-        """The same text at another article: one report; the original (earliest published) keeps its fields."""
+        """The same text at another article: one report; the original keeps its fields. The original is the
+        earliest published; on the same day, the page of the unit that wrote it (a county office reposting a
+        town's report that day is not), whichever URL came first."""
         page, fields = self.items[n].page, self._fields(n)
         if page.url in self.by_url:  # cannot happen (the URL would have matched first); kept as a guard
             return "unchanged", rep
-        if fields.published_date and rep.published_date and _date_text(fields.published_date) < rep.published_date:
+        published = _date_text(fields.published_date)
+        earlier = bool(published and rep.published_date and published < rep.published_date)
+        same_day_author = (published == rep.published_date and not rep.authored
+                           and wrote_it(fields.title, fields.publisher))
+        if earlier or same_day_author:
             # The report was first found at a repost: the original's URL and fields take over.
             self.ops.append(("UPDATE report_urls SET relation = 'repost' WHERE report_id = %s AND relation = 'primary'",
                              (rep,)))
@@ -525,6 +534,7 @@ class _Batch:
             self._new_version(n, rep, article_key(page.url))
             self.ops.append(("UPDATE reports SET url = %s WHERE id = %s", (page.url, rep)))
             rep.url = page.url
+            rep.authored = wrote_it(fields.title, fields.publisher)
             return "original", rep
         self._add_url(rep, page.url, "repost")
         self.ops.append(("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (self.seq.next(), rep)))
