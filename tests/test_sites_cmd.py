@@ -70,11 +70,14 @@ def test_add_rejects_what_is_not_a_listing(replica, tmp_path):
     article = replica.article_url("xianju", replica.site("xianju").columns[0].articles[0],
                                   replica.site("xianju").columns[0].column_id)
     result = gongkai("sites", "add", article, "--config", str(config))
-    assert result.returncode == 2
-    assert "looked for" in result.stderr and "datastore" in result.stderr
+    # The same words and exit code (1) as `crawl` gives the same failure.
+    assert result.returncode == 1
+    assert "not a column listing page" in result.stderr and "jcms" in result.stderr
     assert not config.exists()
     unreachable = gongkai("sites", "add", "http://127.0.0.1:9/col/col1/index.html", "--config", str(config))
-    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 1 and "127.0.0.1:9 refuses connections" in unreachable.stderr
+    unresolvable = gongkai("sites", "add", "http://nonexistent.invalid/col/col1/index.html", "--config", str(config))
+    assert unresolvable.returncode == 1 and "does not resolve (DNS)" in unresolvable.stderr
 
 
 def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
@@ -83,20 +86,20 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
     import time
 
     from gongkai.app.sites_cmd import fetch_listing
-    from gongkai.config import ConfigError
+    from gongkai.errors import PortalUnreadable
     from gongkai_replica import faults as F
 
     site = F.fault_site("sites-add-robots", 2, skip=70)
     with F.FaultServer(site, F.fault_address(74)) as server:
         server.set_fault("/robots.txt", F.Fault("stall", seconds=60))
         started = time.monotonic()
-        with pytest.raises(ConfigError, match="cannot reach"):
+        with pytest.raises(PortalUnreadable, match="does not answer|cannot reach"):
             fetch_listing(server.listing_url, timeout=1)
         assert time.monotonic() - started < 10
         server.set_fault("/robots.txt", F.Fault("huge", size=40 << 20))
         assert "datastore" in fetch_listing(server.listing_url, timeout=10)  # first 512 KB read: no rules
         server.set_fault("/robots.txt", F.status(503))
-        with pytest.raises(ConfigError, match="HTTP 503"):
+        with pytest.raises(PortalUnreadable, match="HTTP 503"):
             fetch_listing(server.listing_url, timeout=5)
 
 

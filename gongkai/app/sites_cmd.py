@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from gongkai.config import ConfigError, config_path, load_config
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
+from gongkai.errors import PortalUnreadable
 from gongkai.ingest.decode import decode_html
 from gongkai.urls import host_key
 
@@ -36,8 +38,8 @@ def sites_command(args: argparse.Namespace) -> int:
             print(f"added to {path}:\n{block}", end="")
             return 0
         config = load_config(path)
-    except UnsupportedListing as exc:
-        raise UserError(f"{args.url}: {exc}") from None
+    except UnsupportedListing as exc:  # as `crawl` says of a page that is no listing: exit 1
+        raise PortalUnreadable(f"{args.url}: {exc}") from None
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     for site in config.sites:
@@ -104,6 +106,19 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 2.5: at least 500 KiB parsed; the rest is not read
 
 
+def network_failure_in_words(exc: BaseException, netloc: str) -> str:
+    """Why a host could not be reached, as a user says it: the same words (and exit code 1) as `crawl`."""
+    reason = getattr(exc, "reason", exc)
+    host = netloc.split(":")[0]
+    if isinstance(reason, socket.gaierror):
+        return f"the host name {host} does not resolve (DNS)"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"{netloc} refuses connections"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"{netloc} does not answer (timed out)"
+    return f"cannot reach {netloc}: {reason}"
+
+
 def fetch_listing(url: str, timeout: float = 20) -> str:
     """GET one listing page politely: robots.txt obeyed, our User-Agent, same-host redirects, size cap."""
     parts = urlsplit(url)
@@ -112,16 +127,16 @@ def fetch_listing(url: str, timeout: float = 20) -> str:
     opener = urllib.request.build_opener(_SameHostRedirects)
     robots = _read_robots(opener, f"{parts.scheme}://{parts.netloc}/robots.txt", timeout)
     if not robots.can_fetch(USER_AGENT, url):
-        raise ConfigError(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
+        raise PortalUnreadable(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with opener.open(request, timeout=timeout) as response:
             body = response.read(MAX_LISTING_BYTES + 1)
             content_type = response.headers.get("Content-Type")
     except urllib.error.HTTPError as exc:
-        raise ConfigError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise PortalUnreadable(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"{url}: cannot fetch: {getattr(exc, 'reason', exc)}") from None
+        raise PortalUnreadable(f"{url}: {network_failure_in_words(exc, parts.netloc)}") from None
     if len(body) > MAX_LISTING_BYTES:
         raise ConfigError(f"{url}: page larger than {MAX_LISTING_BYTES // 2**20} MB: not a listing")
     return decode_html(body, content_type)
@@ -139,9 +154,9 @@ def _read_robots(opener: urllib.request.OpenerDirector, url: str, timeout: float
         if 400 <= exc.code < 500 and exc.code != 429:
             robots.parse([])
             return robots
-        raise ConfigError(f"robots.txt at {url} answered HTTP {exc.code}: not fetching the listing") from None
+        raise PortalUnreadable(f"robots.txt at {url} answered HTTP {exc.code}: not fetching the listing") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"cannot reach {urlsplit(url).netloc}: {getattr(exc, 'reason', exc)}") from None
+        raise PortalUnreadable(network_failure_in_words(exc, urlsplit(url).netloc)) from None
     robots.parse(body.decode("utf-8", "replace").splitlines())
     return robots
 

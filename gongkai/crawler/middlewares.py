@@ -176,6 +176,10 @@ class PoliteRetryMiddleware:
             # DOWNLOAD_MAXSIZE exceeded: the same answer again would be refused again.
             logger.warning("not retrying %s: %s", request.url, exception or "response larger than DOWNLOAD_MAXSIZE")
             return None
+        if is_name_not_found(exception):
+            # The host name does not resolve: seconds of backoff will not make it; the next crawl asks again.
+            self.crawler.stats.inc_value("retry/dns_not_retried")
+            return None
         return self._retry(request, exception.__class__.__name__, None)
 
     def _retry(self, request: Request, reason: str, retry_after: float | None) -> Request | None:
@@ -209,3 +213,8 @@ class PoliteRetryMiddleware:
         logger.info("retrying %s in %.1fs (attempt %d, %s)", request.url, delay, attempt, reason)
         new.meta["retry_reason"] = reason
         return new
+
+
+def is_name_not_found(exception: BaseException) -> bool:
+    """A DNS failure (the host name does not resolve), whichever layer reports it."""
+    return exception.__class__.__name__ in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError")

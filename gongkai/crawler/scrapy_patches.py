@@ -153,7 +153,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         if response.status >= 500 or response.status == 429:
             logger.warning("robots.txt of %s answered HTTP %d: fetching nothing from it in this crawl (RFC 9309)",
                            netloc, response.status)
-            self._settle(netloc, UnreachableRobots(f"HTTP {response.status}"))
+            self._settle(netloc, UnreachableRobots(f"robots.txt unreachable (HTTP {response.status})"))
             return
         if response.status >= 400:  # no robots.txt: no rules
             self._settle(netloc, build_from_crawler(self._parserimpl, self.crawler, b""))
@@ -166,9 +166,11 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
             return
         # Anything else we refused to read (a redirect off the configured hosts, which we never follow; a
         # body over the size bound, compressed or not) is rules we could not read: nothing is fetched.
-        reason = str(exc) if isinstance(exc, IgnoreRequest) and str(exc) else exc.__class__.__name__
-        logger.warning("robots.txt of %s could not be read (%s): fetching nothing from it in this crawl",
-                       netloc, reason[:200])
+        reason = (f"robots.txt unreachable ({exc})" if isinstance(exc, IgnoreRequest) and str(exc)
+                  else _in_words(exc, netloc))
+        # INFO: the listing's own one-line failure says it (what the user reads); -v shows this too.
+        logger.info("robots.txt of %s could not be read (%s): fetching nothing from it in this crawl",
+                    netloc, reason[:200])
         self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
         self._settle(netloc, UnreachableRobots(reason[:200]))
 
@@ -181,11 +183,26 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
     def process_request_2(self, rp: Any, request: Request) -> None:
         if isinstance(rp, UnreachableRobots):
             self._stats.inc_value("robotstxt/unreachable")
-            raise IgnoreRequest(f"robots.txt unreachable ({rp.reason}): not fetched in this crawl")
+            raise IgnoreRequest(f"{rp.reason}: nothing fetched from it in this crawl")
         super().process_request_2(rp, request)
 
 
 # -- small accesses to Scrapy internals ---------------------------------------------------------------------
+
+def _in_words(exc: BaseException, netloc: str) -> str:
+    """Why a host's robots.txt could not be read, as a user says it (not the exception's class)."""
+    name = exc.__class__.__name__
+    host = netloc.split(":")[0]
+    if name in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError"):
+        return f"the host name {host} does not resolve (DNS)"
+    if name in ("ConnectionRefusedError", "ConnectError"):
+        return f"{netloc} refuses connections"
+    if "Timeout" in name or "TimedOut" in name:
+        return f"{netloc} does not answer (timed out)"
+    if name in ("ConnectionLost", "ResponseNeverReceived", "ConnectionDone"):
+        return f"{netloc} closed the connection without an answer"
+    return f"robots.txt unreachable ({name})"
+
 
 def downloader_slot(crawler: Any, hostname: str) -> Slot | None:
     """The downloader slot of a host (Scrapy keys them by hostname), if it has one yet."""

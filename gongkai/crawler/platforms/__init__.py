@@ -12,6 +12,7 @@ several take it) is decided here.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from typing import Any, Protocol, runtime_checkable
 
@@ -26,6 +27,9 @@ __all__ = [
     "PLATFORMS", "ListingPage", "ListingRequest", "Platform", "UnsupportedListing", "all_platforms",
     "column_in_url", "detect_platform", "platform_by_name",
 ]
+
+
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -92,8 +96,11 @@ def detect_platform(html: str, url: str = "") -> Platform:
     platforms = all_platforms()
     platform = next((p for p in platforms if p.detect(html)), None)
     if platform is None:
-        looked_for = "; ".join(f"{p.NAME}: {p.DETECT_HINT}" for p in platforms)
-        raise UnsupportedListing(f"not a listing page of a known platform (looked for {looked_for})")
+        # One short line; what each platform looks for is said with -v (a 600-character line helped nobody).
+        logger.info("no platform takes the page; looked for %s",
+                    "; ".join(f"{p.NAME}: {p.DETECT_HINT}" for p in platforms))
+        raise UnsupportedListing("not a column listing page of a platform gongkai knows "
+                                 f"({', '.join(p.NAME for p in platforms)}; -v says what each looks for)")
     column = column_in_url(url)
     if column is None or platform.names_column(html, column) is not False:
         return platform

@@ -437,4 +437,6 @@ def _parse_error(exc: Exception) -> str:
 def _describe(failure: Failure) -> str:
     text = str(failure.value).strip().splitlines()
     detail = text[0] if text else ""
+    if detail and failure.check(IgnoreRequest):  # our own refusals say why in words; the class adds nothing
+        return detail[:300]
     return f"{failure.type.__name__}: {detail}"[:300] if detail else failure.type.__name__
