@@ -14,8 +14,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gongkai.app.export import EXPORT_FIELDS, iter_reports
 from gongkai.app.parquet_export import SCHEMA, write_parquet
-from gongkai.export import EXPORT_FIELDS, iter_reports
 from tests.web_helpers import add_report, add_sites
 
 ROOT = Path(__file__).resolve().parent.parent

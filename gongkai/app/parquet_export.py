@@ -1,6 +1,6 @@
 """Reports out as Apache Parquet (`gongkai export --format parquet`): typed columns, streamed in row groups.
 
-It takes the rows the JSON lines and CSV writers take (export.iter_reports: one dict per report, in seq
+It takes the rows the JSON lines and CSV writers take (gongkai.app.export.iter_reports: one dict per report, in seq
 order, dates and timestamps as ISO strings) and writes them with real types: dates as date32,
 timestamps as timestamp[us, UTC], `urls` a list of strings, `attachments` a list of {name, url}
 structs, `metadata` a map of label -> value. Rows are buffered only up to one row group (ROW_GROUP_ROWS
@@ -23,7 +23,7 @@ ROW_GROUP_BYTES = 64 * 2**20
 _ATTACHMENT = pa.struct([("name", pa.string()), ("url", pa.string())])
 _TS = pa.timestamp("us", tz="UTC")
 
-# The export fields (export.EXPORT_FIELDS), in that order, with their types.
+# The export fields (gongkai.app.export.EXPORT_FIELDS), in that order, with their types.
 SCHEMA = pa.schema([
     pa.field("id", pa.int64(), nullable=False),
     pa.field("seq", pa.int64(), nullable=False),
