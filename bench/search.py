@@ -100,7 +100,7 @@ def run(results: dict, quick: bool) -> None:
     from gongkai.app.web import queries
     from gongkai.db import migrate
 
-    n = 2000 if quick else 100_000
+    n = 500 if quick else 100_000
     repeats = 5 if quick else 60
     url = scratch_database()
     out: dict = {"reports": n}
@@ -132,7 +132,7 @@ def run(results: dict, quick: bool) -> None:
                                 " pg_total_relation_size('reports')").fetchone()
             out["build"] = {"search_text_seconds": round(fold_s, 1), "index_seconds": round(index_s, 1),
                             "index_mb": round(size[0] / 2**20), "reports_total_mb": round(size[1] / 2**20)}
-            out["insert_per_report_ms"] = _insert_cost(conn, 200 if quick else 1000)
+            out["insert_per_report_ms"] = _insert_cost(conn, 100 if quick else 1000)
 
         pool = queries.ReadOnlyPool(url, size=1)
         rng = random.Random(7)
