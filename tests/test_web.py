@@ -312,6 +312,20 @@ def test_internal_errors_show_no_details(database_url, corpus, monkeypatch):
         assert status == 500 and "secret" not in html and "Traceback" not in html
 
 
+def test_a_query_past_the_statement_timeout_is_a_503_saying_so(database_url, corpus, monkeypatch):
+    monkeypatch.setattr(queries, "STATEMENT_TIMEOUT_MS", 1000)
+    real_search = queries.search
+
+    def slow_search(conn, *args, **kwargs):
+        conn.execute("SELECT pg_sleep(3)")
+        return real_search(conn, *args, **kwargs)
+
+    monkeypatch.setattr(queries, "search", slow_search)
+    with serve(database_url) as base:
+        status, data = get_json(base, "/api/reports", {"q": "乡村振兴"})
+    assert status == 503 and data["error"] == "the query took longer than 1 s: add filters or longer terms"
+
+
 def test_database_unreachable_is_503(admin_url):
     url = psycopg.conninfo.make_conninfo(admin_url, dbname="gongkai_no_such_database")
     with serve(url) as base:

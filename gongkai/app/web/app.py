@@ -202,6 +202,11 @@ async def _unavailable(request: Request, exc: Exception) -> Response:
     return _error(request, 503, "the database is unavailable; try again shortly")
 
 
+async def _too_slow(request: Request, exc: Exception) -> Response:
+    log.warning("query too slow: %s %s", request.url.path, request.url.query)
+    return _error(request, 503, str(exc))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = {404: "no such page", 405: "method not allowed"}.get(exc.status_code, exc.detail)
@@ -264,6 +269,6 @@ def create_app(database_url: str, pool_size: int = 8) -> Starlette:
     app = Starlette(
         routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)],
         exception_handlers={queries.NotFound: _not_found, queries.BadRequest: _bad_request,
-                            DatabaseError: _unavailable, HTTPException: _http_error, Exception: _server_error})
+                            queries.TooSlow: _too_slow, DatabaseError: _unavailable, HTTPException: _http_error, Exception: _server_error})
     app.state.readers = readers
     return app

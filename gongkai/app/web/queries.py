@@ -51,6 +51,10 @@ class NotFound(UserError):
     """No such report or site: answered 404."""
 
 
+class TooSlow(DatabaseError):
+    """A query ran past the statement timeout: answered 503 with this message."""
+
+
 # -- connections ------------------------------------------------------------------------------------------
 
 
@@ -87,6 +91,9 @@ class ReadOnlyPool:
             with conn.transaction(force_rollback=True):
                 yield conn
             ok = True
+        except psycopg.errors.QueryCanceled as exc:
+            raise TooSlow(f"the query took longer than {STATEMENT_TIMEOUT_MS // 1000} s: add filters or "
+                          "longer terms") from exc
         except psycopg.OperationalError as exc:
             raise DatabaseError("the database is unreachable") from exc
         finally:
