@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROW_GROUP_ROWS = 10_000
-ROW_GROUP_BYTES = 64 * 2**20
+ROW_GROUP_BYTES = 32 * 2**20
 
 _ATTACHMENT = pa.struct([("name", pa.string()), ("url", pa.string())])
 _TS = pa.timestamp("us", tz="UTC")
