@@ -110,7 +110,7 @@ def run(results: dict, quick: bool) -> None:
             conn.commit()
             # Load without the search trigger and index, then time migration 0008's two steps on the table.
             conn.execute("ALTER TABLE reports DISABLE TRIGGER reports_search_text_insert")
-            conn.execute("DROP INDEX reports_search_grams")
+            conn.execute("DROP INDEX reports_search")
             conn.commit()
             started = time.perf_counter()
             load_corpus(conn, n)
@@ -122,13 +122,13 @@ def run(results: dict, quick: bool) -> None:
             fold_s = time.perf_counter() - started
             conn.execute("SET maintenance_work_mem = '256MB'")
             started = time.perf_counter()
-            conn.execute(_migration_statement("CREATE INDEX reports_search_grams"))
+            conn.execute(_migration_statement("CREATE INDEX reports_search"))
             conn.commit()
             index_s = time.perf_counter() - started
             conn.autocommit = True
             conn.execute("VACUUM ANALYZE reports")
             conn.autocommit = False
-            size = conn.execute("SELECT pg_relation_size('reports_search_grams'),"
+            size = conn.execute("SELECT pg_relation_size('reports_search'),"
                                 " pg_total_relation_size('reports')").fetchone()
             out["build"] = {"search_text_seconds": round(fold_s, 1), "index_seconds": round(index_s, 1),
                             "index_mb": round(size[0] / 2**20), "reports_total_mb": round(size[1] / 2**20)}
@@ -198,7 +198,7 @@ def _insert_cost(conn: psycopg.Connection, n: int) -> dict:
     with_search = timed()
     conn.rollback()
     conn.execute("ALTER TABLE reports DISABLE TRIGGER reports_search_text_insert")
-    conn.execute("DROP INDEX reports_search_grams")
+    conn.execute("DROP INDEX reports_search")
     without = timed()
     conn.rollback()  # puts the trigger and index back (DDL is transactional)
     return {"with_search": round(with_search / n * 1000, 2), "without_search": round(without / n * 1000, 2)}

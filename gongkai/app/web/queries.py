@@ -279,27 +279,64 @@ def fold_terms(conn: psycopg.Connection, terms: list[str]) -> list[Term]:
     return [Term(t) for t in dict.fromkeys(p for f in folded for p in f.split())]
 
 
-def _where(filters: Filters, terms: list[Term]) -> tuple[list[str], list[str], dict[str, Any]]:
-    """(conditions, rechecks, parameters): the rechecks confirm terms of three or more characters, whose
-    pairs the index only says are all there."""
+_KEY = "\x01"  # the filter keys of gongkai_search_keys() start with chr(1), which no gram holds
+_INDEX_EXPR = '(gongkai_search_keys(r.search_text, r.site, r.period_year, r.kinds) COLLATE "C")'
+
+
+@dataclass
+class Plan:
+    """The WHERE of a search: conditions, rechecks (terms of three or more characters, whose pairs the
+    index only says are all there), parameters, and whether the search index is the way in."""
+
+    conds: list[str]
+    rechecks: list[str]
+    params: dict[str, Any]
+    indexed: bool
+
+    def where(self, col: str = "r.") -> str:
+        return " AND ".join(self.conds + [c.format(col=col) for c in self.rechecks]) or "true"
+
+
+def _where(conn: psycopg.Connection, filters: Filters, terms: list[Term]) -> Plan:
     conds: list[str] = []
     rechecks: list[str] = []
     params: dict[str, Any] = {}
-    if terms:
-        params["grams"] = list(dict.fromkeys(g for t in terms for g in t.grams))
-        conds.append('(gongkai_search_grams(r.search_text) COLLATE "C") @> %(grams)s::text[]')
-        for n, term in enumerate(terms):
-            if not term.exact_by_index:
-                params[f"t{n}"] = term.folded
-                rechecks.append(f"strpos({{col}}search_text, %(t{n})s) > 0")
+    # Keys every match holds: the terms' characters and pairs, its site, year and kind (migration 0008).
+    keys = list(dict.fromkeys(g for t in terms for g in t.grams))
+    for n, term in enumerate(terms):
+        if not term.exact_by_index:
+            params[f"t{n}"] = term.folded
+            rechecks.append(f"strpos({{col}}search_text, %(t{n})s) > 0")
+    if filters.site is not None:
+        keys.append(f"{_KEY}s{filters.site}")
+    if filters.year is not None:
+        keys.append(f"{_KEY}y{filters.year}")
+    if filters.kind:
+        keys.append(f"{_KEY}k{filters.kind}")
+    # A prefecture or county is the set of its sites: any of their keys.
+    any_site: list[str] | None = None
+    if filters.city is not None or filters.county is not None:
+        names = [row[0] for row in conn.execute(
+            "SELECT name FROM sites WHERE (%(city)s::text IS NULL OR city = %(city)s)"
+            " AND (%(county)s::text IS NULL OR county = %(county)s) ORDER BY name",
+            {"city": filters.city, "county": filters.county})]
+        any_site = [f"{_KEY}s{name}" for name in names]
+    indexed = bool(keys) or any_site is not None
+    if keys:
+        params["keys"] = keys
+        conds.append(f"{_INDEX_EXPR} @> %(keys)s::text[]")
+    if any_site is not None:
+        params["any_site"] = any_site
+        conds.append(f"{_INDEX_EXPR} && %(any_site)s::text[]" if any_site else "false")
     if not filters.include_withdrawn:
         conds.append("r.withdrawn_at IS NULL")
-    # With a query, the filter columns are written so that no index but the search index can serve them
-    # (`|| ''`): through reports_site the planner would compute gongkai_search_grams() (~1 ms) for every
-    # report of a site instead of asking the index once (it costs both paths by the rows they estimate).
-    fence = " || ''" if terms else ""
+    # The filters again, as plain conditions (the keys already decide them; these are cheap checks). When
+    # the search index is the way in, they are written so that no other index can serve them (`|| ''`):
+    # through reports_site the planner would compute gongkai_search_keys() (~10 ms) for every report of a
+    # site instead of asking the index once (it costs both paths by the rows they estimate).
+    fence = " || ''" if indexed else ""
     simple = {"city": "s.city", "county": "s.county", "town": "COALESCE(s.town, r.publisher)",
-              "year": "r.period_year", "publisher": "r.publisher", "site": f"r.site{fence}"}
+              "year": "r.period_year", "publisher": f"r.publisher{fence}", "site": f"r.site{fence}"}
     for name, column in simple.items():
         value = getattr(filters, name)
         if value is not None:
@@ -314,14 +351,14 @@ def _where(filters: Filters, terms: list[Term]) -> tuple[list[str], list[str], d
     if filters.date_to:
         params["date_to"] = filters.date_to
         conds.append("r.published_date <= %(date_to)s")
-    return conds or ["true"], rechecks, params
+    return Plan(conds, rechecks, params, indexed)
 
 
-def _plan_for_search(conn: psycopg.Connection, terms: list[Term]) -> None:
-    """With a query, the search index is the way in: the planner charges the gram function (COST) to
+def _plan_for_search(conn: psycopg.Connection, plan: Plan) -> None:
+    """With index keys, the search index is the way in: the planner charges the key function (COST) to
     every row a path reads, the index's bitmap recheck included, so for a character most reports hold it
-    would rather compute the grams of every report in a sequential scan (seconds)."""
-    if terms:
+    would rather compute the keys of every report in a sequential scan (seconds)."""
+    if plan.indexed:
         conn.execute("SET LOCAL enable_seqscan = off")
 
 
@@ -370,9 +407,9 @@ class Page:
     terms: list[Term]
 
 
-def _from(terms: list[Term]) -> str:
-    """reports joined to their site; with a query, by a join no index of reports serves (see _where)."""
-    return "FROM reports r LEFT JOIN sites s ON s.name = r.site" + (" || ''" if terms else "")
+def _from(plan: Plan) -> str:
+    """reports joined to their site; through the search index, by a join no index of reports serves."""
+    return "FROM reports r LEFT JOIN sites s ON s.name = r.site" + (" || ''" if plan.indexed else "")
 
 
 def search(conn: psycopg.Connection, filters: Filters, limit: int = DEFAULT_LIMIT,
@@ -382,9 +419,10 @@ def search(conn: psycopg.Connection, filters: Filters, limit: int = DEFAULT_LIMI
     terms = fold_terms(conn, filters.terms())
     if filters.terms() and not terms:
         return Page([], None, [])
-    conds, rechecks, params = _where(filters, terms)
+    plan = _where(conn, filters, terms)
+    params = plan.params
     score = _score_sql(terms, params)
-    outer = [c.format(col="") for c in rechecks]
+    outer = [c.format(col="") for c in plan.rechecks]
     if cursor is not None:
         params.update(c_score=cursor.score, c_date=cursor.date, c_id=cursor.id)
         outer.append("(score, sort_date, id) < (%(c_score)s, %(c_date)s, %(c_id)s)")
@@ -398,14 +436,14 @@ def search(conn: psycopg.Connection, filters: Filters, limit: int = DEFAULT_LIMI
                    s.city, s.county, COALESCE(s.town, r.publisher) AS town, r.withdrawn_at,
                    {score} AS score, COALESCE(r.published_date, DATE '0001-01-01') AS sort_date,
                    r.search_text
-            {_from(terms)}
-            WHERE {' AND '.join(conds)}
+            {_from(plan)}
+            WHERE {' AND '.join(plan.conds)}
             ORDER BY score DESC, sort_date DESC, id DESC
             {'OFFSET 0' if outer else ''}
         ) m {'WHERE ' + ' AND '.join(outer) if outer else ''}
         ORDER BY score DESC, sort_date DESC, id DESC
         LIMIT %(limit)s"""
-    _plan_for_search(conn, terms)
+    _plan_for_search(conn, plan)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(sql, params).fetchall()
     more = len(rows) > limit
@@ -427,12 +465,13 @@ def count_and_facets(conn: psycopg.Connection, filters: Filters) -> dict[str, An
     terms = fold_terms(conn, filters.terms())
     if filters.terms() and not terms:
         return {"total": 0, "year": [], "kind": [], "city": [], "county": [], "town": []}
-    conds, rechecks, params = _where(filters, terms)
-    _plan_for_search(conn, terms)
+    plan = _where(conn, filters, terms)
+    params = plan.params
+    _plan_for_search(conn, plan)
     sql = f"""
         WITH m AS MATERIALIZED (
             SELECT r.period_year, r.kinds, s.city, s.county, COALESCE(s.town, r.publisher) AS town
-            {_from(terms)} WHERE {' AND '.join(conds + [c.format(col="r.") for c in rechecks])})
+            {_from(plan)} WHERE {plan.where()})
         SELECT 'total', NULL, count(*) FROM m
         UNION ALL (SELECT 'year', period_year::text, count(*) FROM m WHERE period_year IS NOT NULL
                    GROUP BY period_year ORDER BY period_year DESC)
