@@ -351,3 +351,26 @@ def test_snippet_and_highlights_map_folded_matches_back():
     long = "前" * 100 + "乡村振兴" + "后" * 200
     text, spans = queries.snippet(long, ["乡村振兴"])
     assert text.startswith("…") and text.endswith("…") and [text[s:e] for s, e in spans] == ["乡村振兴"]
+
+
+def test_migration_0008_indexes_reports_stored_before_it(database_url):
+    """A database an older gongkai left (migrations 1-7, reports in it): migrating makes them searchable."""
+    from gongkai.db import migrate
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        # Back to version 7: what 0008 added goes, the reports stay.
+        conn.execute("DROP INDEX reports_search, reports_browse")
+        conn.execute("DROP TRIGGER reports_search_text_insert ON reports")
+        conn.execute("DROP TRIGGER reports_search_text_update ON reports")
+        conn.execute("ALTER TABLE reports DROP COLUMN search_text")
+        conn.execute("DROP FUNCTION reports_search_text, gongkai_search_keys, gongkai_search_grams, "
+                     "gongkai_search_fold")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 8")
+        add_sites(conn)
+        old = add_report(conn, ZHUXI_TITLE, ZHUXI_BODY, publisher="朱溪镇")
+    with psycopg.connect(database_url) as conn:
+        assert migrate(conn) == ["0008_search.sql"]
+        conn.commit()
+    with serve(database_url) as base:
+        assert search_ids(base, q="乡村振兴") == [old]
+        assert search_ids(base, q="6.5%", county="遂昌县", year="2024", kind="计划") == [old]
