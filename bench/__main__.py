@@ -375,7 +375,8 @@ SECTIONS = {
     "scale": _section("portals"),  # 10, 100, 1,000 portals end to end, default politeness
     "recrawl": _section("recrawl"),  # routine recrawl requests vs first listing pages + new articles
     "documents": _section("documents"),  # .pdf/.docx reading vs bare pdfminer / lxml
-    "discover": _section("discover"),  # requests and seconds of discovery per replica county
+    "discover": _section("discover"),
+    "search": _section("search"),  # readers' search p50/p95 at 100k reports, index build, per-insert cost  # requests and seconds of discovery per replica county
 }
 
 

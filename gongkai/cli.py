@@ -17,6 +17,7 @@ from gongkai.app.db_cmd import add_db_parser, db_command
 from gongkai.app.discover import add_discover_parser, run_discover
 from gongkai.app.extract_cmd import add_extract_parser, extract_command
 from gongkai.app.show import add_show_parser, show_command
+from gongkai.app.web import add_web_parser, cmd_web
 from gongkai.db import open_database
 from gongkai.errors import EXIT_DATABASE, GongkaiError, UserError
 from gongkai.logs import configure_logging
@@ -95,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "as CSV with a UTF-8 byte order mark so Excel shows the Chinese. Reports come in change "
                     "sequence (seq) order; the last seq written is printed on stderr: pass it to --since next "
                     "time to get only what changed.")
-    export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl",
+                        help="jsonl (default), csv, or parquet (typed columns, zstd row groups)")
     export.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--since", type=_nonnegative_int, default=0, metavar="SEQ",
                         help="only reports changed after this change sequence number")
@@ -135,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_extract_parser(sub)
     add_show_parser(sub)
     add_discover_parser(sub)
+    add_web_parser(sub)
     for name, command in sub.choices.items():
         command.formatter_class = argparse.RawDescriptionHelpFormatter
         if not command.description and name in DESCRIPTIONS:
@@ -293,5 +296,5 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return sites_command(args)
 
 
-COMMANDS = {"extract": extract_command, "show": show_command, "db": db_command, "discover": run_discover, "crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
+COMMANDS = {"web": cmd_web, "extract": extract_command, "show": show_command, "db": db_command, "discover": run_discover, "crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
             "demo": cmd_demo, "serve": cmd_serve, "status": cmd_status, "sites": cmd_sites}

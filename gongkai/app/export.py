@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 EXPORT_FIELDS = ["id", "seq", "url", "urls", "site", "title", "index_no", "publisher", "doc_no", "written_date",
                  "published_date", "category", "body", "attachments", "metadata", "version", "first_seen_at",
                  "updated_at", "withdrawn_at", "period_year", "period_half", "kinds", "province", "city", "county",
-                 "town"]
+                 "town", "extraction"]
 # Every column of the public view, the stable consumer interface (README "Schema").
 _QUERY = f"SELECT {', '.join(EXPORT_FIELDS)} FROM public_reports WHERE seq > %s"
 KINDS = ("总结", "计划", "思路")
@@ -63,14 +63,27 @@ def export_command(args: argparse.Namespace) -> int:
 
     selection = ExportFilter(since=args.since, sites=tuple(args.sites or ()), years=tuple(args.years or ()),
                              kinds=tuple(args.kinds or ()), counties=tuple(args.counties or ()), query=args.query)
+    from gongkai.errors import UserError
+
+    binary = args.format == "parquet"
+    try:
+        if args.output:
+            out = open(args.output, "wb") if binary else open(args.output, "w", encoding="utf-8", newline="")
+        else:
+            out = sys.stdout.buffer if binary else sys.stdout
+    except OSError as exc:
+        raise UserError(f"--output {args.output}: {exc.strerror}") from None
     _, conn = open_database()
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
     try:
         with conn, closing(iter_reports(conn, selection)) as reports:
             # closing(): a reader that goes away (`| head`) ends the cursor's transaction before the
             # connection closes, not after (psycopg then warns of a rollback inside a transaction block).
             rows = _counting(reports)
-            if args.format == "csv":
+            if binary:
+                from gongkai.app.parquet_export import write_parquet
+
+                write_parquet(rows, out)
+            elif args.format == "csv":
                 write_csv(rows, out, bom=not args.no_bom)
             else:
                 write_jsonl(rows, out)
@@ -100,11 +113,12 @@ class _counting:
             yield row
 
 
-def iter_reports(conn: psycopg.Connection, selection: ExportFilter | int = 0) -> Iterator[dict[str, Any]]:
-    """Every report of the selection (or changed after a seq), in seq order, streamed with a server-side
-    cursor."""
-    if isinstance(selection, int):
-        selection = ExportFilter(since=selection)
+def iter_reports(conn: psycopg.Connection, selection: ExportFilter | None = None, *,
+                 since: int = 0) -> Iterator[dict[str, Any]]:
+    """Every report of the selection (default: every report changed after `since`), in seq order, streamed
+    with a server-side cursor."""
+    if selection is None:
+        selection = ExportFilter(since=since)
     where, params = selection.where()
     with conn.transaction(), conn.cursor(name="gongkai_export", row_factory=dict_row) as cur:
         cur.itersize = 500

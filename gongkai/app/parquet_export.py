@@ -44,6 +44,14 @@ SCHEMA = pa.schema([
     pa.field("first_seen_at", _TS),
     pa.field("updated_at", _TS),
     pa.field("withdrawn_at", _TS),
+    pa.field("period_year", pa.int32()),
+    pa.field("period_half", pa.string()),
+    pa.field("kinds", pa.list_(pa.string())),
+    pa.field("province", pa.string()),
+    pa.field("city", pa.string()),
+    pa.field("county", pa.string()),
+    pa.field("town", pa.string()),
+    pa.field("extraction", pa.string()),
 ], metadata={b"gongkai": b"reports export: one row per report, in seq order"})
 
 _DATES = ("written_date", "published_date")
@@ -85,6 +93,7 @@ def typed_row(row: Mapping[str, Any]) -> dict[str, Any]:
     out["metadata"] = _metadata(out["metadata"])
     out["attachments"] = _attachments(out["attachments"])
     out["urls"] = list(out["urls"] or [])
+    out["kinds"] = list(out["kinds"] or [])
     return out
 
 
