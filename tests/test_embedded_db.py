@@ -90,9 +90,17 @@ def test_stop_then_restart_keeps_data(data_dir: Path) -> None:
         assert conn.execute("SELECT count(*) FROM t").fetchone()[0] >= 1
 
 
-def test_deep_directory_uses_short_socket_dir(tmp_path: Path) -> None:
+@pytest.fixture
+def server_tmp() -> Iterator[Path]:
+    """A directory the server user can always reach (see data_dir): not pytest's basetemp."""
+    path = Path(tempfile.mkdtemp(prefix="gongkai-embedded-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_deep_directory_uses_short_socket_dir(server_tmp: Path) -> None:
     """Unix socket paths are capped near 107 bytes; a deep project must still work."""
-    deep = tmp_path.joinpath(*["很深的项目目录" * 2] * 5) / "pgdata"
+    deep = server_tmp.joinpath(*["很深的项目目录" * 2] * 5) / "pgdata"
     try:
         url = ensure_embedded_postgres(deep)
         host = psycopg.conninfo.conninfo_to_dict(url)["host"]

@@ -42,6 +42,8 @@ def run_demo(delay: float = 0.2) -> int:
     _, conn = open_database()
     with conn:
         show_reports(conn, console)
+    console.print("[bold]read them:[/] `gongkai web`, then open http://127.0.0.1:8090/ (search, reports, "
+                  "versions, the JSON API at /api/reports); `gongkai export --format csv|jsonl|parquet`")
     return code
 
 
