@@ -59,17 +59,16 @@ def doc_lines(data: bytes) -> list[str]:
     if not data.startswith(OLE_MAGIC):
         raise UnreadableDoc("not an OLE compound file")
     try:
-        ole = olefile.OleFileIO(io.BytesIO(data))
-    except OSError as exc:
-        raise UnreadableDoc(f"a broken OLE compound file ({exc})") from exc
-    with ole:
-        if not ole.exists("WordDocument"):
-            raise UnreadableDoc("an OLE file with no WordDocument stream (not a Word document)")
-        word = _stream(ole, "WordDocument")
-        table_name = "1Table" if _fib_flags(word) & 0x0200 else "0Table"
-        if not ole.exists(table_name):
-            raise UnreadableDoc(f"a .doc without its {table_name} stream")
-        table = _stream(ole, table_name)
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if not ole.exists("WordDocument"):
+                raise UnreadableDoc("an OLE file with no WordDocument stream (not a Word document)")
+            word = _stream(ole, "WordDocument")
+            table_name = "1Table" if _fib_flags(word) & 0x0200 else "0Table"
+            if not ole.exists(table_name):
+                raise UnreadableDoc(f"a .doc without its {table_name} stream")
+            table = _stream(ole, table_name)
+    except (OSError, TypeError, IndexError, KeyError, struct.error) as exc:  # olefile on a broken file
+        raise UnreadableDoc(f"a broken OLE compound file ({type(exc).__name__}: {exc})") from exc
     return word_lines(word, table)
 
 
@@ -161,10 +160,11 @@ def _decode_compressed(raw: bytes) -> str:
 _UNDEFINED_CP1252 = {0xDC00 + b: b for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D)}
 
 
-def _main_text(word: bytes, pieces: list[_Piece], ccp_text: int) -> tuple[str, list[int]]:
-    """The main document's characters (CP 0..ccp_text) and each one's byte offset (its FC)."""
+def _main_text(word: bytes, pieces: list[_Piece], ccp_text: int) -> tuple[str, _Offsets]:
+    """The main document's characters (CP 0..ccp_text) and where each one's bytes are (its FC)."""
     chars: list[str] = []
-    fcs: list[int] = []
+    offsets = _Offsets()
+    position = 0
     for piece in pieces:
         start, end = piece.cp_start, min(piece.cp_end, ccp_text)
         if end <= start:
@@ -175,8 +175,26 @@ def _main_text(word: bytes, pieces: list[_Piece], ccp_text: int) -> tuple[str, l
         if len(raw) < count * width:
             raise UnreadableDoc("a .doc whose text runs past its WordDocument stream (truncated?)")
         chars.append(_decode_compressed(raw) if piece.compressed else raw.decode("utf-16-le", errors="replace"))
-        fcs.extend(range(piece.fc, piece.fc + count * width, width))
-    return "".join(chars), fcs
+        offsets.add(position, piece.fc, width)
+        position += count
+    return "".join(chars), offsets
+
+
+class _Offsets:
+    """Character index in the main text -> byte offset (FC) in the WordDocument stream, piece by piece."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.pieces: list[tuple[int, int]] = []  # (fc of the piece's first character, bytes a character)
+
+    def add(self, index: int, fc: int, width: int) -> None:
+        self.starts.append(index)
+        self.pieces.append((fc, width))
+
+    def __getitem__(self, index: int) -> int:
+        k = bisect.bisect_right(self.starts, index) - 1
+        fc, width = self.pieces[k]
+        return fc + (index - self.starts[k]) * width
 
 
 @dataclass
@@ -288,21 +306,24 @@ class _Assembler:
         self.cells: list[str] = []  # the current table row's cells
         self.last_was_cell_end = False
 
-    def run(self, text: str, fcs: list[int]) -> list[str]:
+    def run(self, text: str, fcs: _Offsets) -> list[str]:
         fields: list[bool] = []  # per open field: True while in its code (before 0x14)
+        codes = 0  # how many of them are in their code: linear time however deep a (broken) file nests them
         for i, ch in enumerate(text):
             if ch == "\x13":
                 fields.append(True)
+                codes += 1
                 continue
             if ch == "\x14":
-                if fields:
+                if fields and fields[-1]:
                     fields[-1] = False
+                    codes -= 1
                 continue
             if ch == "\x15":
-                if fields:
-                    fields.pop()
+                if fields and fields.pop():
+                    codes -= 1
                 continue
-            if any(fields) and ch not in "\r\x07":
+            if codes and ch not in "\r\x07":
                 continue  # a field's code (HYPERLINK "http://…", PAGE, DATE \@ "yyyy年M月d日")
             if ch in "\r\x0c":
                 self.paragraph_end(self.props.at(fcs[i]) if self.props else _Para())

@@ -28,7 +28,6 @@ import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass
-from struct import error as struct_error
 
 from lxml import etree
 
@@ -88,7 +87,8 @@ def document_text(data: bytes) -> DocumentText:
             return DocumentText("docx", docx_lines(data))
         except NotADocx as exc:
             return DocumentText("", [], str(exc))
-        except (zipfile.BadZipFile, etree.XMLSyntaxError, ValueError, KeyError, OSError, RecursionError) as exc:
+        except (zipfile.BadZipFile, etree.XMLSyntaxError, ValueError, KeyError, OSError, RecursionError,
+                NotImplementedError, EOFError) as exc:  # zipfile: "zip file version 24.5", a cut stream
             return DocumentText("", [], f"unreadable docx: {type(exc).__name__}")
     check = check_file(data)
     if check.kind == "doc":
@@ -116,7 +116,7 @@ def _word97(data: bytes) -> DocumentText:
         return DocumentText("doc", doc_lines(data))
     except UnreadableDoc as exc:
         return DocumentText("doc", [], str(exc))
-    except (ValueError, KeyError, IndexError, OSError, UnicodeError) as exc:  # olefile on broken files
+    except Exception as exc:  # noqa: BLE001 - olefile raises OSError, TypeError, IndexError… on broken files
         return DocumentText("doc", [], f"unreadable .doc: {type(exc).__name__}")
 
 
@@ -255,7 +255,7 @@ def _sniff_zip(data: bytes) -> tuple[str, str, str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = archive.namelist()
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, ValueError, OSError, NotImplementedError, EOFError) as exc:
         return "zip", "broken", f"a zip file whose directory does not parse ({exc})"
     if any(n.startswith("word/") for n in names):
         return "docx", "", ""
@@ -312,7 +312,7 @@ def _sniff_ole(data: bytes) -> tuple[str, str, str]:
                 read = len(stream.read(size))
             if read < size:
                 return kind, "truncated", f"a compound file whose {main} stream is cut short"
-    except (OSError, ValueError, IndexError, KeyError, struct_error) as exc:
+    except Exception as exc:  # noqa: BLE001 - olefile raises OSError, TypeError, IndexError… on broken files
         cut = len(data) < 512 or (len(data) - 512) % sector != 0
         if cut:
             return "ole", "truncated", f"a compound file cut short ({len(data)} bytes; {exc})"
