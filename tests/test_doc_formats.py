@@ -208,6 +208,15 @@ def test_scans_are_read_by_ocr_to_at_least_95_percent(scans, path: Path, kind: s
     assert len(read.lines) == len(expected(path)), read.lines
 
 
+def test_scans_can_be_left_unread_for_a_first_cheap_pass() -> None:
+    """document_text(ocr=False): what a caller uses to look for a file with a text layer before paying
+    for OCR; a scan says it is one."""
+    for path in (SCAN_PDF, SCAN_JPG):
+        read = document_text(path.read_bytes(), ocr=False)
+        assert read.lines == [] and read.note.startswith(documents.SCAN_NOT_READ) and not read.ocr
+    assert document_text(DOC.read_bytes(), ocr=False).lines == expected(DOC)
+
+
 def test_a_blank_scan_or_a_broken_image_gives_no_text_and_a_note() -> None:
     from PIL import Image
 
