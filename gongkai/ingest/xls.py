@@ -37,8 +37,11 @@ def xls_lines(data: bytes) -> list[str]:
     import xlrd
 
     _check_size(data)
+    workbook = _workbook_stream(data)
     try:
-        book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True,
+        # The BIFF stream itself, not the compound file: xlrd's own compound-file reader loops for ever on
+        # some broken sector chains, olefile's is bounded.
+        book = xlrd.open_workbook(file_contents=workbook, formatting_info=True, on_demand=True,
                                   logfile=io.StringIO())
     except xlrd.XLRDError as exc:
         raise UnreadableSheet(f"unreadable xls: {exc}") from exc
@@ -58,6 +61,27 @@ def xls_lines(data: bytes) -> list[str]:
     finally:
         book.release_resources()
     return _lines(sheets)
+
+
+def _workbook_stream(data: bytes) -> bytes:
+    """The Workbook (BIFF8) or Book (BIFF5) stream of an .xls compound file, at most MAX_FILE_BYTES."""
+    import olefile
+
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            name = next((n for n in ("Workbook", "Book") if ole.exists(n)), None)
+            if name is None:
+                raise UnreadableSheet("an OLE file with no Workbook stream (not a spreadsheet)")
+            if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
+                raise UnreadableSheet("an encrypted workbook: not read")
+            if ole.get_size(name) > MAX_FILE_BYTES:
+                raise UnreadableSheet(f"a Workbook stream over the {MAX_FILE_BYTES >> 20} MB bound")
+            with ole.openstream(name) as stream:
+                return stream.read(MAX_FILE_BYTES)
+    except UnreadableSheet:
+        raise
+    except Exception as exc:  # noqa: BLE001 - olefile raises OSError, TypeError, IndexError… on broken files
+        raise UnreadableSheet(f"a broken OLE compound file ({type(exc).__name__})") from exc
 
 
 def _xls_cell(book, cell) -> str:
