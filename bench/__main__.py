@@ -314,68 +314,6 @@ def bench_store(n_rows: int, results: dict, rounds: int = 3) -> None:
                         "writes_ratio": round(best["copy"] / (phases["ours"]["write"] + phases["ours"]["commit"]), 3)}
 
 
-def bench_extraction(results: dict) -> None:
-    """Field accuracy and body exactness: ours vs bare trafilatura on fixture pages and replica pages."""
-    import trafilatura
-
-    from gongkai.ingest.decode import decode_html
-    from gongkai.ingest.extract import extract_article
-    from gongkai_replica.articles import render_article
-    from gongkai_replica.demo import build_demo_sites
-
-    cases = []  # (layout, html, url, expected dict)
-    # jcms seeds are reported one row per page ("fixture 004"); the other templates of issue 8 one row per
-    # template family ("layout trs", "layout ivs", ...), named by the fixture's first word.
-    fixture_sets = (("jcms", lambda stem: f"fixture {stem[:3]}"), ("layouts", lambda stem: f"layout {stem.split('_')[0]}"))
-    for folder, row_name in fixture_sets:
-        for meta_path in sorted((ROOT / "tests/fixtures" / folder).glob("*.meta.json")):
-            stem = meta_path.name[: -len(".meta.json")]
-            expected = json.loads((meta_path.parent / f"{stem}.expected.json").read_text(encoding="utf-8"))
-            if not expected.get("title"):
-                continue
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            raw = (meta_path.parent / f"{stem}.html").read_bytes()
-            cases.append((row_name(stem), decode_html(raw, meta.get("content_type")), meta["url"], expected))
-    for site in build_demo_sites():
-        for column in site.columns:
-            for article in column.articles:
-                if article.withdrawn or article.private:
-                    continue
-                html = render_article(site, column, article)
-                url = f"http://{site.domain}{article.url_path_for(column.column_id)}"
-                cases.append((f"replica {article.effective_layout}", html, url, article.expected_on_page.to_dict()))
-    fields = ["title", "index_no", "publisher", "doc_no", "written_date", "published_date", "category"]
-    chrome = re.compile(r"访问次数|浏览次数|分享|打印本页|关闭窗口|关闭本页|索\s*引\s*号|信息来源|字号|Produced By")
-    per_layout: dict[str, dict] = {}
-    for layout, html, url, expected in cases:
-        row = per_layout.setdefault(layout, {"pages": 0, "ours_fields": 0, "ours_body_exact": 0,
-                                             "ours_chrome": 0, "traf_body_exact": 0, "traf_chrome": 0,
-                                             "ours_sentence_recall": 0.0, "traf_sentence_recall": 0.0})
-        ours = extract_article(html, url).to_dict()
-        traf = trafilatura.extract(html) or ""
-        row["pages"] += 1
-        row["ours_fields"] += sum(ours[f] == expected[f] for f in fields) / len(fields)
-        row["ours_body_exact"] += ours["body"] == expected["body"]
-        row["traf_body_exact"] += traf.strip() == expected["body"]
-        row["ours_chrome"] += bool(chrome.search(ours["body"]))
-        row["traf_chrome"] += bool(chrome.search(traf))
-        sentences = [s for s in re.split(r"[。\n]", expected["body"]) if len(s) > 4]
-        if sentences:
-            row["ours_sentence_recall"] += sum(s in ours["body"] for s in sentences) / len(sentences)
-            row["traf_sentence_recall"] += sum(s in traf for s in sentences) / len(sentences)
-    table = {}
-    for layout, row in sorted(per_layout.items()):
-        n = row["pages"]
-        table[layout] = {"pages": n, "ours_field_accuracy": round(row["ours_fields"] / n, 3),
-                         "ours_body_exact": round(row["ours_body_exact"] / n, 3),
-                         "ours_sentence_recall": round(row["ours_sentence_recall"] / n, 3),
-                         "ours_bodies_with_chrome": row["ours_chrome"],
-                         "trafilatura_body_exact": round(row["traf_body_exact"] / n, 3),
-                         "trafilatura_sentence_recall": round(row["traf_sentence_recall"] / n, 3),
-                         "trafilatura_bodies_with_chrome": row["traf_chrome"]}
-    results["extraction"] = table
-
-
 def bench_dedup(results: dict, quick: bool = False) -> None:
     """Precision and recall of the merge decision over the labelled pairs (quick: every tenth pair; the whole
     set is scored by tests/test_dedup.py anyway)."""
@@ -429,7 +367,7 @@ def _section(module: str):
 SECTIONS = {
     "crawl": run_crawl_and_ingest,  # crawl vs bare Scrapy, then ingest of what it staged vs trafilatura
     "store": lambda results, quick: bench_store(100 if quick else 2000, results, rounds=1 if quick else 5),
-    "extraction": lambda results, quick: bench_extraction(results),
+    "extraction": _section("extraction"),  # per-template scorecard, ours beside bare trafilatura (bench/extraction.py)
     "dedup": lambda results, quick: bench_dedup(results, quick),
     "daemon": _section("daemon"),  # subprocess per crawl vs one process with AsyncCrawlerRunner
     "distributed": _section("distributed"),  # 1, 2, 4 crawl and ingest workers (needs Redis)
@@ -437,6 +375,7 @@ SECTIONS = {
     "scale": _section("portals"),  # 10, 100, 1,000 portals end to end, default politeness
     "recrawl": _section("recrawl"),  # routine recrawl requests vs first listing pages + new articles
     "documents": _section("documents"),  # .pdf/.docx reading vs bare pdfminer / lxml
+    "discover": _section("discover"),  # requests and seconds of discovery per replica county
 }
 
 

@@ -40,9 +40,9 @@ def main() -> None:
     settings = {"CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency, "DOWNLOAD_DELAY": 0,
                 "ROBOTSTXT_OBEY": True, "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False}
     if "--as-shipped" not in sys.argv:
-        # Scrapy 2.19 ignores CONCURRENT_REQUESTS_PER_DOMAIN at delay 0 (gongkai/crawler/downloader.py):
+        # Scrapy 2.19 ignores CONCURRENT_REQUESTS_PER_DOMAIN at delay 0 (gongkai/crawler/scrapy_patches.py):
         # as shipped it ran up to 20 requests at once per host. The baseline gets the same limit as ours.
-        settings["DOWNLOADER"] = "gongkai.crawler.downloader.PerHostDownloader"
+        settings["DOWNLOADER"] = "gongkai.crawler.scrapy_patches.PerHostDownloader"
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(BareSpider)
     process.crawl(crawler, urls=urls)

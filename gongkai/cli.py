@@ -7,10 +7,16 @@ database, 1 for a crawl that could not read some listing.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from gongkai import __version__
 from gongkai.app.crawl import crawl_and_ingest, ingest_and_report
+from gongkai.app.db_cmd import add_db_parser, db_command
+from gongkai.app.discover import add_discover_parser, run_discover
+from gongkai.app.extract_cmd import add_extract_parser, extract_command
+from gongkai.app.show import add_show_parser, show_command
 from gongkai.db import open_database
 from gongkai.errors import EXIT_DATABASE, GongkaiError, UserError
 from gongkai.logs import configure_logging
@@ -68,8 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="concurrent requests per host (default 2)")
     crawl.add_argument("--workers", type=_nonnegative_int, default=None,
                        help="crawl processes sharing one frontier (needs REDIS_URL; default 1)")
+    crawl.add_argument("--wait", type=_nonnegative_float, default=0.0, metavar="SECONDS",
+                       help="if another crawl holds a host of these listings, wait up to this long for it "
+                            "(default: exit 4 at once, naming that crawl)")
     crawl.add_argument("--join", action="store_true",
                        help="be a crawl worker: work on the distributed crawls announced in REDIS_URL, until stopped")
+    crawl.add_argument("--result-file", metavar="PATH", help=argparse.SUPPRESS)  # `serve` reads the run's result there
 
     ingest = sub.add_parser("ingest", help="turn staged pages not yet ingested into reports")
     ingest.add_argument("--workers", type=_nonnegative_int, default=1,
@@ -78,10 +88,26 @@ def build_parser() -> argparse.ArgumentParser:
     reingest = sub.add_parser("reingest", help="re-extract every staged page with the current extractor")
     reingest.add_argument("--site", help="only this site")
 
-    export = sub.add_parser("export", help="write reports to stdout")
+    export = sub.add_parser(
+        "export", help="write reports to stdout (or --output FILE): JSON lines or CSV, in change order",
+        description="Write every stored report (the columns of the public_reports view: text, metadata, URLs, "
+                    "period, kinds, region) to standard output, one JSON object per line (--format jsonl) or "
+                    "as CSV with a UTF-8 byte order mark so Excel shows the Chinese. Reports come in change "
+                    "sequence (seq) order; the last seq written is printed on stderr: pass it to --since next "
+                    "time to get only what changed.")
     export.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    export.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--since", type=_nonnegative_int, default=0, metavar="SEQ",
                         help="only reports changed after this change sequence number")
+    export.add_argument("--site", action="append", dest="sites", metavar="NAME", help="only this site (repeatable)")
+    export.add_argument("--year", action="append", dest="years", type=_nonnegative_int, metavar="YEAR",
+                        help="only reports about this year (the period the title names; repeatable)")
+    export.add_argument("--kind", action="append", dest="kinds", choices=["总结", "计划", "思路"],
+                        help="only summaries, plans or 思路 (repeatable)")
+    export.add_argument("--county", action="append", dest="counties", metavar="COUNTY",
+                        help="only this county, e.g. 仙居县 (repeatable)")
+    export.add_argument("--query", metavar="TEXT", help="only reports whose title or body contains TEXT")
+    export.add_argument("--no-bom", action="store_true", help="CSV without the UTF-8 byte order mark")
 
     demo = sub.add_parser("demo", help="serve the bundled replica portals on loopback, crawl and ingest them")
     demo.add_argument("--delay", type=_nonnegative_float, default=0.2, help="per-host delay (default 0.2)")
@@ -105,7 +131,50 @@ def build_parser() -> argparse.ArgumentParser:
     sites_add.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
     sites_list = sites_sub.add_parser("list", help="show configured sites")
     sites_list.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+    add_db_parser(sub)
+    add_extract_parser(sub)
+    add_show_parser(sub)
+    add_discover_parser(sub)
+    for name, command in sub.choices.items():
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        if not command.description and name in DESCRIPTIONS:
+            command.description = DESCRIPTIONS[name]
+        command.epilog = HELP_EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = HELP_EPILOG
     return parser
+
+
+DESCRIPTIONS = {
+    "crawl": "Crawl column listing pages (URLs given, or sites from the config with --site/--all): walk each "
+             "listing politely (robots.txt, per-host delay and concurrency, backoff on 429/5xx), stage every "
+             "article page in the database, then ingest them into reports. Routine crawls fetch only what is new.",
+    "ingest": "Turn the staged pages not yet ingested into reports: decode, extract, deduplicate, store. "
+              "Idempotent; several may run at once.",
+    "reingest": "Re-extract the latest staged page of every URL (or one site's) with the current extractor, "
+                "without crawling; a report changes (with a new version) only where its text did.",
+    "demo": "Serve the bundled replica portals on loopback addresses, crawl and ingest them, and show what was "
+            "stored: the main job, offline.",
+    "serve": "Run the daemon: crawl every configured site on its schedule, ingest after each crawl and on an "
+             "interval, and serve /healthz and /metrics, until SIGTERM. --role crawler/ingest run the workers "
+             "of a distributed deployment.",
+    "status": "Per site: last success, last failure and why, reports stored, next run; whether the service "
+              "is up. Read from the database only.",
+    "sites": "List the configured sites, or add one by its listing URL (the platform is detected).",
+}
+
+
+def _epilog() -> str:
+    from gongkai.settings import VARIABLES
+
+    env = "\n".join(f"  {v.name:<26} {v.help}" for v in VARIABLES if not v.internal)
+    return (f"environment:\n{env}\n\n"
+            "exit codes:\n  0 done;  1 some listing or portal could not be read (one gongkai: line each);\n"
+            "  2 bad input (URL, option, config);  3 database or Redis unreachable;  4 busy (another process\n"
+            "  holds the lock);  130/143 stopped by Ctrl-C/SIGTERM")
+
+
+HELP_EPILOG = _epilog()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gongkai: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """`gongkai export | head -1`: the reader closed the pipe. End quietly, as `yes | head` does (128 +
+    SIGPIPE); point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -136,9 +216,9 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
         if args.join:
             return crawl_workers_option(args, join=True)
-        crawl_workers_option(args)  # checks REDIS_URL; the crawl below reads GONGKAI_CRAWL_WORKERS
+        crawl_workers_option(args)  # checks REDIS_URL
     if args.sites or args.all_sites:
-        from gongkai.scheduler import crawl_configured
+        from gongkai.app.crawl_sites import crawl_configured
 
         return crawl_configured(args)
     if not args.urls:
@@ -151,8 +231,12 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if concurrency < 1:
         raise CliError("--concurrency must be at least 1")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
+    from gongkai.app.crawl_sites import configured_sites_of
+
+    names, platforms = configured_sites_of(urls, args.config)
     return crawl_and_ingest(urls, delay=delay, concurrency=concurrency, ingest=not args.no_ingest,
-                            full=args.full, revalidate=args.revalidate)
+                            full=args.full, revalidate=args.revalidate, result_file=args.result_file,
+                            workers=args.workers, sites=names, platforms=platforms, wait=args.wait)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -176,63 +260,38 @@ def cmd_reingest(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from gongkai.export import iter_reports, write_csv, write_jsonl
+    from gongkai.app.export import export_command
 
-    _, conn = open_database()
-    with conn:
-        rows = iter_reports(conn, since=args.since)
-        writer = write_jsonl if args.format == "jsonl" else write_csv
-        writer(rows, sys.stdout)
-    return 0
+    return export_command(args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from gongkai.demo import run_demo
+    from gongkai.app.demo import run_demo
 
     return run_demo(delay=args.delay)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     if args.role != "scheduler":
-        from gongkai.roles import serve_role
+        from gongkai.app.roles import serve_role
 
         return serve_role(args)
-    from gongkai.scheduler import serve_command
+    from gongkai.app.serve import serve_command
 
     return serve_command(args)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from gongkai.status import status_command
+    from gongkai.app.status import status_command
 
     return status_command(args)
 
 
 def cmd_sites(args: argparse.Namespace) -> int:
-    from gongkai.config import ConfigError, config_path, load_config
-    from gongkai.crawler.platforms import UnsupportedListing
-    from gongkai.sites_cmd import add_site, fetch_listing
+    from gongkai.app.sites_cmd import sites_command
 
-    path = config_path(args.config)
-    try:
-        if args.sites_command == "add":
-            html = fetch_listing(args.url)
-            block = add_site(path, args.url, html, args.name)
-            print(f"added to {path}:\n{block}", end="")
-            return 0
-        config = load_config(path)
-    except UnsupportedListing as exc:
-        raise CliError(f"{args.url}: {exc}") from None
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
-    for site in config.sites:
-        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
-        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
-              f"{len(site.listings)} listing(s)")
-        for url in site.listings:
-            print(f"\t{url}")
-    return 0
+    return sites_command(args)
 
 
-COMMANDS = {"crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
+COMMANDS = {"extract": extract_command, "show": show_command, "db": db_command, "discover": run_discover, "crawl": cmd_crawl, "ingest": cmd_ingest, "reingest": cmd_reingest, "export": cmd_export,
             "demo": cmd_demo, "serve": cmd_serve, "status": cmd_status, "sites": cmd_sites}

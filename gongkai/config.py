@@ -360,22 +360,3 @@ def _schedule(doc: _Doc, node: yaml.Node, label: str) -> Schedule:
     if jitter is None:
         jitter = min(DEFAULT_JITTER, interval / 10)  # spread, but never by more than a tenth of the period
     return Schedule(interval=interval, cron=None, jitter=jitter)
-
-
-# -- the sites table ----------------------------------------------------------------------------------
-
-def sync_sites(conn: Any, sites: list[SiteConfig] | tuple[SiteConfig, ...]) -> None:
-    """Upsert configured sites into `sites`, so reports carry their region (public_reports view)."""
-    with conn.transaction():
-        for s in sites:
-            conn.execute(
-                """INSERT INTO sites (name, province, city, county, town, platform, listings, updated_at)
-                   VALUES (%s, %s, %s, %s, %s, %s, %s, now())
-                   ON CONFLICT (name) DO UPDATE SET province = EXCLUDED.province, city = EXCLUDED.city,
-                       county = EXCLUDED.county, town = EXCLUDED.town, platform = EXCLUDED.platform,
-                       listings = EXCLUDED.listings, updated_at = now()
-                   WHERE (sites.province, sites.city, sites.county, sites.town, sites.platform, sites.listings)
-                         IS DISTINCT FROM (EXCLUDED.province, EXCLUDED.city, EXCLUDED.county, EXCLUDED.town,
-                                           EXCLUDED.platform, EXCLUDED.listings)""",
-                (s.name, s.region.province, s.region.city, s.region.county, s.region.town, s.platform,
-                 list(s.listings)))

@@ -47,3 +47,9 @@ class ServiceBusy(GongkaiError):
     """Another service holds the scheduler lock, or a site is being crawled already."""
 
     code = EXIT_BUSY
+
+
+class PortalUnreadable(GongkaiError):
+    """A portal (or its robots.txt) `gongkai discover` cannot read: one line naming the page, exit 1."""
+
+    code = EXIT_CRAWL_PROBLEM

@@ -22,6 +22,9 @@ class ArticleFields:
     metadata block (padding spaces removed, e.g. "索 引 号" -> "索引号") to its value
     exactly as shown (stripped); the first occurrence of a label wins.
     `body` is plain text, one paragraph per line, no chrome.
+    `source` is the 来源 the page names (信息来源, 来源: a newspaper, the town that wrote it), shown apart
+    from the body. `problems` names what extraction could not read (no metadata block, an empty body,
+    undecodable text ...): empty for a clean report, stored as the report's extraction status.
     """
 
     title: str
@@ -34,6 +37,8 @@ class ArticleFields:
     category: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    source: str | None = None
+    problems: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

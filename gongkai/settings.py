@@ -66,7 +66,10 @@ def _flag(text: str) -> bool:
 VARIABLES: tuple[Variable, ...] = (
     Variable("DATABASE_URL", "database_url", str, None,
              "libpq URL of the PostgreSQL to use", shown="the embedded server under GONGKAI_HOME"),
-    Variable("GONGKAI_HOME", "home", Path, None, "state directory: the embedded database lives in its pgdata/", shown="./.gongkai"),
+    Variable("GONGKAI_HOME", "home", Path, None, "state directory: the embedded database lives in its pgdata/",
+             shown="$XDG_DATA_HOME/gongkai, else ~/.local/share/gongkai"),
+    Variable("XDG_DATA_HOME", "xdg_data_home", Path, None, "the user's data directory (XDG), where GONGKAI_HOME "
+             "defaults to", shown="~/.local/share"),
     Variable("GONGKAI_CONFIG", "config", Path, Path("config/sites.yaml"), "the sites file"),
     Variable("REDIS_URL", "redis_url", str, None,
              "Redis of the distributed crawl mode", shown="unset: every crawl is one process"),
@@ -112,6 +115,7 @@ CRAWL_OVERRIDES = {"backoff_base": "GONGKAI_BACKOFF_BASE", "backoff_max": "GONGK
 class Settings:
     database_url: str | None = None
     home: Path | None = None
+    xdg_data_home: Path | None = None
     config: Path = Path("config/sites.yaml")
     redis_url: str | None = None
     redis_prefix: str = "gongkai"
@@ -133,8 +137,12 @@ class Settings:
 
     @property
     def home_dir(self) -> Path:
-        """State directory: GONGKAI_HOME, else ./.gongkai of the working directory."""
-        return self.home if self.home is not None else Path.cwd() / ".gongkai"
+        """State directory: GONGKAI_HOME, else the user's data directory (XDG): one place per user, wherever
+        a command is run from (a directory per working directory made a new, empty database in each)."""
+        if self.home is not None:
+            return self.home.expanduser().absolute()
+        data = self.xdg_data_home if self.xdg_data_home is not None else Path.home() / ".local" / "share"
+        return (data.expanduser() / "gongkai").absolute()
 
     def crawl_overrides(self) -> dict[str, Any]:
         """The Scrapy settings set from the environment, by their setting names."""

@@ -13,6 +13,8 @@ fault instead, with raw control of the socket:
 - slow:      the real page, dripped out in small pieces over `seconds`
 - gzip_bomb: Content-Encoding: gzip, a small body that inflates to `size` bytes
 - huge:      a `size`-byte page, streamed until the client hangs up
+- stream:    a page with no Content-Length (the body ends when the connection closes), streamed up to `size`
+             bytes or until the client hangs up; `streamed[path]` counts the bytes the client took
 - endless:   a dataproxy that ignores the record window and always claims more rows
 
 After `times` requests the real page is served again, so "fails N times, then heals" and "always
@@ -200,6 +202,26 @@ class _FaultHandler(BaseHTTPRequestHandler):
             sent += len(piece)
         self.close_connection = True
 
+    def _fault_stream(self, fault: Fault, real: _Response, query: str, form: list) -> None:
+        """No Content-Length, no chunking: HTTP/1.0-style, the body runs until the server closes."""
+        owner = self.server.owner
+        path = urlsplit(self.path).path
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=UTF-8")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = b"<p>" + "工作总结".encode() * 5000 + b"</p>\n"
+        sent = 0
+        try:
+            while sent < fault.size and not owner._stop.is_set():
+                piece = chunk[: fault.size - sent]
+                self.wfile.write(piece)
+                sent += len(piece)
+                with owner._lock:
+                    owner.streamed[path] = owner.streamed.get(path, 0) + len(piece)
+        finally:
+            self.close_connection = True
+
     def _fault_endless(self, fault: Fault, real: _Response, query: str, form: list) -> None:
         """Ignore startrecord/endrecord: always the first window, and a total that keeps growing."""
         owner = self.server.owner
@@ -234,6 +256,7 @@ class FaultServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.log: list[tuple[str, str, str, float]] = []  # (method, path, fault kind or status, monotonic)
+        self.streamed: dict[str, int] = {}  # bytes of `stream` faults written to the client, per path
         self._replica = ReplicaServer([site])  # routing only; never started
         self._httpd: _FaultHTTPServer | None = None
         self._thread: threading.Thread | None = None

@@ -348,6 +348,12 @@ class ReplicaServer:
         headers: Any = None,
     ) -> _Response:
         with self.lock:
+            if "navigation" in site.options:  # a county with its whole 政务公开 tree (gongkai_replica/navigation.py)
+                from gongkai_replica import navigation
+
+                reply = navigation.route(site, method, path, query, headers or {}, form)
+                if reply is not None:
+                    return _Response(*reply)
             if site.platform != "jcms":  # trs / generic / jpaas / xxgk pages first, then the common routes
                 reply = platform_module(site).route(site, method, path, query, headers or {}, form)
                 if reply is not None:

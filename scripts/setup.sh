@@ -13,3 +13,16 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
   .venv/bin/python -m pip install --quiet -c requirements.lock -e '.[test]'
   touch "$stamp"
 fi
+# Chromium for the readers' browser tests (tests/test_web_browser.py; Playwright drives Debian's build, never a
+# downloaded one). Skipped when present; without root (or sudo) a one-line note, and those tests skip.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then as_root=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root="sudo -n"; else as_root="none"; fi
+  if [ "$as_root" = "none" ]; then
+    echo "setup: /usr/bin/chromium missing and no root to install it: the browser tests will skip" >&2
+  else
+    export DEBIAN_FRONTEND=noninteractive
+    $as_root apt-get -qq update >/dev/null 2>&1 || true
+    $as_root apt-get -qq install -y chromium >/dev/null 2>&1 \
+      || echo "setup: could not install chromium (apt-get install chromium): the browser tests will skip" >&2
+  fi
+fi

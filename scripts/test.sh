@@ -4,6 +4,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 1
 .venv/bin/ruff check gongkai gongkai_replica tests bench || exit 1
+# The architecture: layers import downward only, no cycles, platforms independent (pyproject [tool.importlinter]).
+.venv/bin/lint-imports --no-cache >/dev/null || { .venv/bin/lint-imports --no-cache; exit 1; }
 .venv/bin/python -m pytest "$@"
 code=$?
 if [ "$code" -eq 5 ]; then

@@ -99,3 +99,17 @@ def test_unreachable_redis_is_one_clear_line(database_url, monkeypatch):
     assert result.returncode == 3
     line = one_line_error(result)
     assert "cannot reach Redis" in line and "secret" not in result.stderr
+
+
+def test_every_command_says_what_it_does_and_names_the_environment_and_exit_codes():
+    from gongkai.cli import build_parser
+
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, command in subcommands.choices.items():
+        text = command.format_help()
+        assert command.description, f"{name} has no description"
+        for needle in ("DATABASE_URL", "GONGKAI_CONFIG", "GONGKAI_HOME", "REDIS_URL", "exit codes", "130"):
+            assert needle in text, (name, needle)
+    export_help = subcommands.choices["export"].format_help()
+    assert "standard output" in export_help and "--since" in export_help and "byte order mark" in export_help

@@ -42,7 +42,8 @@ def test_daemon_serves_with_config_mounted_and_healthcheck():
 
 def test_dockerfile_installs_the_pinned_lock_and_runs_serve():
     text = (REPO / "Dockerfile").read_text(encoding="utf-8")
-    assert "pip install -r requirements.lock" in text and "pip install --no-deps ." in text
+    # The runtime dependencies only, at the lock's versions (no test extras in the image: test_packaging.py).
+    assert "pip install -c requirements.lock ." in text and "[test]" not in text
     assert 'ENTRYPOINT ["gongkai"]' in text and '"serve"' in text
     for copied in re.findall(r"^COPY (\S+)", text, re.MULTILINE):
         assert (REPO / copied).exists(), copied
@@ -62,3 +63,18 @@ def test_scaled_profile_runs_redis_crawler_and_ingest_workers():
         assert services[name]["image"] == services["gongkai"]["image"]
     # the scheduler turns distributed only when REDIS_URL is given: the default stays single-process
     assert services["gongkai"]["environment"]["REDIS_URL"] == "${REDIS_URL:-}"
+
+
+def test_every_service_of_the_image_can_build_it():
+    services = compose()["services"]
+    users = [name for name, svc in services.items() if str(svc.get("image", "")).startswith("gongkai")]
+    assert set(users) >= {"gongkai", "crawler", "ingest"}
+    assert all(services[name].get("build") == "." for name in users), users
+
+
+def test_postgres_reaches_the_host_only_through_the_override_and_only_on_loopback():
+    assert "ports" not in compose()["services"]["postgres"]  # off by default
+    override = yaml.safe_load((REPO / "docker-compose.db-port.yml").read_text(encoding="utf-8"))
+    (mapping,) = override["services"]["postgres"]["ports"]
+    assert mapping.startswith("127.0.0.1:") and mapping.endswith(":5432")
+    assert "docker-compose.db-port.yml" in (REPO / "docker-compose.yml").read_text(encoding="utf-8")

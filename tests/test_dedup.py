@@ -97,6 +97,34 @@ def test_repost_found_first_yields_to_the_original(db):
     assert relations == {town_original: "primary", county_repost: "repost"}
 
 
+
+def test_a_same_day_repost_found_first_yields_to_the_unit_that_wrote_it(db):
+    """A county office reposting a town's report on the day the town published it: the town's page is the
+    original (its 索引号 and 发布机构 win), whichever URL the crawl found first; the county's stays an alias.
+    Both orders, so the rule is about authorship and not about which page came first."""
+    from gongkai.ingest.derive import unit_core, wrote_it
+
+    assert unit_core("仙居县人民政府办公室") == "仙居县" and unit_core("朱溪镇人民政府") == "朱溪镇"
+    assert wrote_it("朱溪镇2024年上半年工作总结", "朱溪镇人民政府")
+    assert not wrote_it("朱溪镇2024年上半年工作总结", "仙居县人民政府办公室")
+    body = "\n".join(f"第{i}项：完成投资{i * 41}万元，同比增长{i}.5%。推进朱溪镇美丽城镇建设。" for i in range(30))
+    county_repost = "http://www.zjxj.gov.cn/art/2024/8/5/art_1229300001_3950001.html"
+    town_original = f"{HOST}/art/2024/8/5/art_1229311252_3942863.html"
+    repost = fields(body=f"{body}\n（来源：朱溪镇）")
+    repost.publisher, repost.index_no = "仙居县人民政府办公室", "113310240026812345/2024-000002"
+    assert repost.published_date == fields().published_date  # the same day
+    assert store(db, stage(db, county_repost), repost) == "new"
+    assert store(db, stage(db, town_original), fields(body=body)) == "original"
+    publisher, index_no, url = db.execute("SELECT publisher, index_no, url FROM reports").fetchone()
+    assert (publisher, index_no, url) == ("朱溪镇", "11331024734494628R/2024-129893", town_original)
+    relations = dict(db.execute("SELECT url, relation FROM report_urls").fetchall())
+    assert relations == {town_original: "primary", county_repost: "repost"}
+    # The other order: the town's page first, the county's same-day repost after it, stays an alias.
+    later = "http://www.zjxj.gov.cn/art/2024/8/5/art_1229300001_3950002.html"
+    assert store(db, stage(db, later), repost) == "repost"
+    assert db.execute("SELECT publisher FROM reports").fetchone() == ("朱溪镇",)
+
+
 def test_half_year_and_annual_summaries_stay_apart(db):
     shared = "\n".join(f"一是推进第{i}批项目建设，完成投资{i * 11}万元。" for i in range(20))
     half = shared + "\n" + "\n".join(f"上半年完成第{i}项任务。" for i in range(20))

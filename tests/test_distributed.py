@@ -23,7 +23,7 @@ import redis
 from scrapy import Request
 
 from bench.scale import scaled_sites
-from gongkai.crawler.middlewares import host_key
+from gongkai.urls import host_key
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica

@@ -6,8 +6,11 @@ stops it at the end so no postmaster outlives the test run.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,10 +27,14 @@ from gongkai.db.embedded import (
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("gongkai-home") / "pgdata"
+def data_dir() -> Iterator[Path]:
+    # Not under pytest's basetemp: another pytest session on the machine resets pytest-of-<user> to 0700,
+    # and the server (run as the `pgserver` user when we are root) then loses its way to the data directory.
+    home = Path(tempfile.mkdtemp(prefix="gongkai-embedded-"))
+    path = home / "pgdata"
     yield path
     stop_embedded_postgres(path)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_concurrent_first_start_from_two_processes(data_dir: Path) -> None:
@@ -109,3 +116,35 @@ def test_unusable_location_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(EmbeddedPostgresError, match="cannot create"):
         ensure_embedded_postgres(blocker / "pgdata")
+
+
+def test_one_database_per_user_wherever_a_command_runs(tmp_path: Path) -> None:
+    """`cd /tmp && gongkai export` used to start a new, empty cluster in /tmp/.gongkai. The embedded database
+    now lives in the user's data directory: the same from every directory; `gongkai db` says where and
+    stops it."""
+    home = Path(tempfile.mkdtemp(prefix="gongkai-xdg-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GONGKAI_HOME")}
+    env["XDG_DATA_HOME"] = str(home)
+    try:
+        urls = []
+        for cwd in (tmp_path / "a", tmp_path / "b"):
+            cwd.mkdir()
+            done = subprocess.run([sys.executable, "-m", "gongkai", "db", "url"], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=180)
+            assert done.returncode == 0, done.stderr
+            urls.append(done.stdout.strip())
+            assert not (cwd / ".gongkai").exists()
+        assert urls[0] == urls[1] and str(home / "gongkai" / "pgdata") in urls[0]
+        where = subprocess.run([sys.executable, "-m", "gongkai", "db", "where"], env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert where.stdout.strip() == str(home / "gongkai" / "pgdata")
+        with psycopg.connect(urls[0]) as conn:
+            assert conn.execute("SELECT count(*) FROM reports").fetchone() == (0,)  # migrated
+        stop = subprocess.run([sys.executable, "-m", "gongkai", "db", "stop"], env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert stop.returncode == 0 and "stopped" in stop.stderr, stop.stderr
+        with pytest.raises(psycopg.OperationalError):
+            psycopg.connect(urls[0], connect_timeout=3).close()
+    finally:
+        stop_embedded_postgres(home / "gongkai" / "pgdata")
+        shutil.rmtree(home, ignore_errors=True)

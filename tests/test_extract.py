@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from gongkai.ingest.dates import parse_date
+from gongkai.dates import parse_date
+from gongkai.ingest.classify import is_challenge_page
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.extract import extract_article, is_challenge_page
+from gongkai.ingest.extract import extract_article
 from gongkai.ingest.metadata import parse_metadata_block
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jcms"

@@ -14,8 +14,9 @@ from pathlib import Path
 import lxml.html
 import pytest
 
+from gongkai.ingest.classify import is_challenge_page
 from gongkai.ingest.decode import decode_html
-from gongkai.ingest.extract import extract_article, is_challenge_page
+from gongkai.ingest.extract import extract_article
 from gongkai.ingest.metadata import parse_metadata_block
 
 FIXTURES = Path(__file__).parent / "fixtures" / "layouts"
@@ -223,6 +224,6 @@ def test_publish_date_from_url_path(url: str, iso: str | None) -> None:
      ("2017-03-28-00:00:00", "2017-03-28"), ("2025-01-09 16:02:30", "2025-01-09")],
 )
 def test_layout_date_shapes(text: str, iso: str) -> None:
-    from gongkai.ingest.dates import parse_date
+    from gongkai.dates import parse_date
 
     assert parse_date(text) == iso

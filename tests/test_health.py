@@ -1,4 +1,4 @@
-"""Extraction alarms (gongkai.health): a site's latest reports lacking a field its history had, or its latest
+"""Extraction alarms (gongkai.app.health): a site's latest reports lacking a field its history had, or its latest
 article pages giving no article, are said by `gongkai status`; a site that never had the field is not."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import uuid
 
 import psycopg
 
-from gongkai.health import NO_ARTICLE_NOTE, SiteExtraction, extraction_alarms, read_site_extraction
-from gongkai.status import render_status
+from gongkai.app.health import NO_ARTICLE_NOTE, SiteExtraction, extraction_alarms, read_site_extraction
+from gongkai.app.status import render_status
 
 
 def add_report(conn: psycopg.Connection, site: str, n: int, *, index_no: str | None, body: str = "正文。",
@@ -82,8 +82,8 @@ def test_the_service_raises_an_alarm_once_and_clears_it(db, database_url, caplog
     import logging
     from pathlib import Path
 
+    from gongkai.app.serve import Service
     from gongkai.config import load_config
-    from gongkai.scheduler import Service
 
     for n in range(30):
         add_report(db, "panan", n, index_no=f"001/2024-{n}" if n < 20 else None, minutes_ago=100 - n)
@@ -91,13 +91,13 @@ def test_the_service_raises_an_alarm_once_and_clears_it(db, database_url, caplog
     service = Service(load_config(Path(__file__).parent.parent / "config" / "sites.yaml"), database_url)
     gauge = 'gongkai_extraction_alarm{check="index_no",site="panan"}'
     with caplog.at_level(logging.INFO, logger="gongkai.serve"):
-        service._check_extraction()
-        service._check_extraction()
+        service.alarms.check()
+        service.alarms.check()
         assert f"{gauge} 1.0" in service.metrics.render().decode()
         assert [r.getMessage() for r in caplog.records if "alarm" in r.getMessage()] == [
             "extraction alarm: panan: 索引号 missing from 10 of its latest 10 reports (in 100% before)"]
         db.execute("UPDATE reports SET index_no = 'fixed', updated_at = now() WHERE index_no IS NULL")
         db.commit()
-        service._check_extraction()
+        service.alarms.check()
     assert f"{gauge} 0.0" in service.metrics.render().decode()
     assert "extraction alarm cleared: panan (index_no)" in caplog.text

@@ -1,6 +1,6 @@
 """Per-host politeness of the single-process crawl, as the replica sees it: requests in flight per host
 never exceed --concurrency, with no delay (where Scrapy 2.19's own downloader started every queued
-request of a host at once: gongkai/crawler/downloader.py) and with a delay shorter than a response."""
+request of a host at once: gongkai/crawler/scrapy_patches.py) and with a delay shorter than a response."""
 
 from __future__ import annotations
 

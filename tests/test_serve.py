@@ -337,3 +337,36 @@ def test_a_scheduled_crawl_is_a_refresh_when_the_site_is_due_one(database_url, t
         finally:
             code, _ = service.stop()
         assert code == 0, service.tail()
+
+
+def test_a_start_that_cannot_bind_its_port_changes_nothing(database_url, tmp_path):
+    """A start that fails (port in use) must not touch the schedule: before, it first deleted the jobs of
+    sites missing from the config it was given, so the next start crawled every site at once. A site dropped
+    from the config keeps its history too (only its next run is cleared)."""
+    with ReplicaServer(build_demo_sites()) as replica:
+        config = tmp_path / "sites.yaml"
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            write_config(config, replica, port, "6h")
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("""INSERT INTO service_jobs (job, site, schedule, next_run_at, last_started_at, last_status)
+                                VALUES ('crawl:dropped', 'dropped', 'every 6h', now() + interval '1 hour',
+                                        now() - interval '5 hours', 'ok')""")
+                before = conn.execute("SELECT * FROM service_jobs ORDER BY job").fetchall()
+            result = gongkai("serve", "--config", str(config), database_url=database_url, timeout=60)
+            assert result.returncode != 0 and "cannot listen" in result.stderr, result.stderr
+            with psycopg.connect(database_url) as conn:
+                assert conn.execute("SELECT * FROM service_jobs ORDER BY job").fetchall() == before
+        # It comes up on a free port: the dropped site keeps its history, with no next run.
+        write_config(config, replica, free_port(), "6h")
+        service = Service(config, database_url, tmp_path / "serve.log")
+        try:
+            wait_for("the schedule registered", lambda: query(
+                database_url, "SELECT count(*) FROM service_jobs WHERE job = %s", f"crawl:{SITE}")[0][0], service)
+        finally:
+            service.stop()
+        row = query(database_url, "SELECT last_started_at IS NOT NULL, last_status, next_run_at FROM service_jobs"
+                                  " WHERE job = 'crawl:dropped'")
+        assert row == [(True, "ok", None)]

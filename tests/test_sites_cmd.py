@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 
+from gongkai.app.crawl_result import read_result
+from gongkai.app.sites_cmd import describe_listing
 from gongkai.config import load_config
-from gongkai.sites_cmd import describe_listing
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
@@ -48,9 +50,16 @@ def test_add_list_and_crawl_by_name(replica, tmp_path, database_url):
     listed = gongkai("sites", "list", "--config", str(config))
     assert listed.returncode == 0 and sites[0].name in listed.stdout and town_column in listed.stdout
 
+    result_file = tmp_path / "result.json"  # how `serve` learns what the crawl it started did
     crawled = gongkai("crawl", "--site", sites[0].name, "--config", str(config), "--delay", "0",
-                      database_url=database_url)
+                      "--result-file", str(result_file), database_url=database_url)
     assert crawled.returncode == 0, crawled.stderr
+    result = read_result(result_file)
+    with psycopg.connect(database_url) as conn:
+        run_id, status, fetched = conn.execute(
+            "SELECT id, status, (stats->>'fetched')::int FROM crawl_runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert result is not None and (result.run_id, result.status, result.problems) == (run_id, status, [])
+    assert status == "ok" and result.counts["fetched"] == fetched > 0
     reports = [json.loads(line) for line in gongkai("export", database_url=database_url).stdout.splitlines()]
     column = next(c for c in replica.site("xianju").columns if town_column.endswith(f"col{c.column_id}/index.html"))
     assert len(reports) == len(column.articles) and {r["site"] for r in reports} == {sites[0].name}
@@ -61,11 +70,14 @@ def test_add_rejects_what_is_not_a_listing(replica, tmp_path):
     article = replica.article_url("xianju", replica.site("xianju").columns[0].articles[0],
                                   replica.site("xianju").columns[0].column_id)
     result = gongkai("sites", "add", article, "--config", str(config))
-    assert result.returncode == 2
-    assert "looked for" in result.stderr and "datastore" in result.stderr
+    # The same words and exit code (1) as `crawl` gives the same failure.
+    assert result.returncode == 1
+    assert "not a column listing page" in result.stderr and "jcms" in result.stderr
     assert not config.exists()
     unreachable = gongkai("sites", "add", "http://127.0.0.1:9/col/col1/index.html", "--config", str(config))
-    assert unreachable.returncode == 2 and "cannot reach" in unreachable.stderr
+    assert unreachable.returncode == 1 and "127.0.0.1:9 refuses connections" in unreachable.stderr
+    unresolvable = gongkai("sites", "add", "http://nonexistent.invalid/col/col1/index.html", "--config", str(config))
+    assert unresolvable.returncode == 1 and "does not resolve (DNS)" in unresolvable.stderr
 
 
 def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
@@ -73,19 +85,63 @@ def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
     a bounded wait and read (RobotFileParser.read() blocked forever and buffered all of it)."""
     import time
 
-    from gongkai.config import ConfigError
-    from gongkai.sites_cmd import fetch_listing
+    from gongkai.app.sites_cmd import fetch_listing
+    from gongkai.errors import PortalUnreadable
     from gongkai_replica import faults as F
 
     site = F.fault_site("sites-add-robots", 2, skip=70)
     with F.FaultServer(site, F.fault_address(74)) as server:
         server.set_fault("/robots.txt", F.Fault("stall", seconds=60))
         started = time.monotonic()
-        with pytest.raises(ConfigError, match="cannot reach"):
+        with pytest.raises(PortalUnreadable, match="does not answer|cannot reach"):
             fetch_listing(server.listing_url, timeout=1)
         assert time.monotonic() - started < 10
         server.set_fault("/robots.txt", F.Fault("huge", size=40 << 20))
         assert "datastore" in fetch_listing(server.listing_url, timeout=10)  # first 512 KB read: no rules
         server.set_fault("/robots.txt", F.status(503))
-        with pytest.raises(ConfigError, match="HTTP 503"):
+        with pytest.raises(PortalUnreadable, match="HTTP 503"):
             fetch_listing(server.listing_url, timeout=5)
+
+
+
+def _listing_html(town: str) -> str:
+    return ('<html><head><meta name="SiteName" content="仙居县人民政府"><title>计划总结 - 仙居县人民政府</title></head>'
+            f'<body><div>当前位置：<a>首页</a> &gt; <a>政务公开</a> &gt; <a>{town}</a> &gt; <a>规划计划</a> &gt; 计划总结'
+            '</div><div id="1"><script type="text/xml"><datastore><recordset></recordset></datastore></script></div>'
+            '</body></html>')
+
+
+def test_a_second_column_of_the_same_town_is_another_listing_and_addresses_name_whole(tmp_path):
+    """`sites add` named replica sites `127`, `127-2` (the address's first part) and made every further column
+    of a host a new site. An address names a site whole; a column of the same host and town joins its site;
+    a column of another town on the host is a site of its own (its region says the town)."""
+    from gongkai.app.sites_cmd import add_site, default_name
+
+    assert default_name("http://127.0.0.10:8080/col/col1/index.html", set()) == "127-0-0-10"
+    assert default_name("http://www.zjxj.gov.cn/col/col1/index.html", set()) == "zjxj"
+    config = tmp_path / "sites.yaml"
+    config.write_text("# mine\nsites:\n", encoding="utf-8")
+    base = "http://127.0.0.10:8080/col/col{}/index.html"
+    add_site(config, base.format(1), _listing_html("朱溪镇"))
+    add_site(config, base.format(2), _listing_html("朱溪镇"))
+    add_site(config, base.format(3), _listing_html("白塔镇"))
+    sites = load_config(config).sites
+    assert [(s.name, s.region.town, s.listings) for s in sites] == [
+        ("127-0-0-10", "朱溪镇", (base.format(1), base.format(2))),
+        ("127-0-0-10-3", "白塔镇", (base.format(3),)),
+    ]
+    assert config.read_text(encoding="utf-8").startswith("# mine\n")
+
+
+def test_crawl_of_a_configured_listing_url_files_its_reports_under_the_site(replica, tmp_path, database_url):
+    """`gongkai crawl URL` of a listing the sites file names: the reports are that site's, with its region,
+    not a host:port nobody can place."""
+    url = sorted(replica.listing_urls("wuyi"))[0]
+    config = tmp_path / "sites.yaml"
+    config.write_text(f"sites:\n  - name: liucheng\n    region: {{province: 浙江省, city: 金华市, county: 武义县}}\n"
+                      f"    listings:\n      - {url}\n", encoding="utf-8")
+    crawled = gongkai("crawl", url, "--config", str(config), "--delay", "0", database_url=database_url)
+    assert crawled.returncode == 0, crawled.stderr
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT DISTINCT site, city, county FROM public_reports").fetchall()
+    assert rows == [("liucheng", "金华市", "武义县")]

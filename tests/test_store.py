@@ -188,7 +188,8 @@ def test_a_soft_404_is_gone_only_after_another_in_a_row(db):
     put(broken, soft)
     ingest_batch(db)
     notes = db.execute("SELECT url, ingest_note FROM staged_pages ORDER BY id").fetchall()
-    assert [n for _, n in notes] == ["refetch: a 'page not found' page answered with status 200", "withdrawn",
+    # `twice` never had a report: its page is gone, nothing is withdrawn (the ingest line says "gone").
+    assert [n for _, n in notes] == ["refetch: a 'page not found' page answered with status 200", "gone",
                                      "refetch: a 'page not found' page answered with status 200", "new",
                                      "refetch: a 'page not found' page answered with status 200"]
     put(broken, soft)  # a later batch: the page before it (in the table) was a soft 404

@@ -7,26 +7,43 @@ entry points (cli.py) parse arguments and print.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections import Counter
 
+from gongkai.app.crawl_result import CrawlResult, write_result
 from gongkai.db import open_database
 from gongkai.errors import EXIT_CRAWL_PROBLEM
 
 
 def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True,
-                     full: bool = False, revalidate: bool = False, **crawl_options) -> int:
+                     full: bool = False, revalidate: bool = False, result_file: str | None = None,
+                     **crawl_options) -> int:
     from gongkai.crawler.run import run_crawl
 
     url, conn = open_database()
     conn.close()
     summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty(),
                         full=full, revalidate=revalidate, **crawl_options)
+    if summary.delisted or full:  # a full walk's vanished articles: their reports are withdrawn (ingest or not)
+        from gongkai.db import connect
+        from gongkai.ingest.store import withdraw_reports_of
+
+        with connect(url) as conn:
+            # A full walk sweeps every delisted URL, so a crawl that died after delisting is finished here.
+            withdraw_reports_of(conn, None if full else summary.delisted)
     counts = summary.counts
     print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
           f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
           f"{counts.get('retried', 0)} retries, {counts.get('not_modified', 0)} not modified, "
           f"{counts.get('requests', 0)} requests", file=sys.stderr)
+    if result_file:  # the service that started this crawl reads it back (app/crawl_result.py)
+        write_result(result_file, CrawlResult.from_summary(summary))
+    if summary.signal:  # Ctrl-C or SIGTERM: stop here, no ingest; the next crawl resumes what is left
+        name = signal.Signals(summary.signal).name
+        print(f"gongkai: crawl run {summary.run_id} stopped by {name}: the {counts.get('fetched', 0)} pages it staged "
+              "are kept (ingest them with `gongkai ingest`); the next crawl resumes the rest", file=sys.stderr)
+        return 128 + summary.signal
     if ingest:
         ingest_and_report(url)
     for problem in summary.problems:

@@ -67,3 +67,8 @@ class ListingProblem:
     reason: str
     fatal: bool = True
     details: dict = field(default_factory=dict)
+
+
+def db_text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a listing title with one is kept with U+FFFD, as HTML parsers do."""
+    return value.replace("\x00", "\ufffd") if value else value

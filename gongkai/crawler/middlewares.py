@@ -1,4 +1,6 @@
-"""Downloader middlewares that make the crawl polite and keep it on the configured hosts."""
+"""Downloader middlewares that make the crawl polite and keep it on the configured hosts.
+
+(StrictRobotsTxtMiddleware, which patches Scrapy's robots.txt middleware, is in scrapy_patches.py.)"""
 
 from __future__ import annotations
 
@@ -12,13 +14,13 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.httpobj import urlparse_cached
-from scrapy.utils.misc import build_from_crawler
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import CancelledError
+
+from gongkai.crawler.scrapy_patches import close_host, downloader_slot, hold_host
+from gongkai.urls import host_key
 
 logger = logging.getLogger(__name__)
 
@@ -28,85 +30,6 @@ RETRY_STATUSES = {408, 429, 500, 502, 503, 504, 520, 521, 522, 524}
 _WAF_STATUSES = {412, 521}
 _WAF_MARKERS = (b"$_ts", b"__jsl_clearance", b"__jsluid", b"document.cookie")
 
-
-def host_key(url: str) -> str:
-    """host[:port] as the allowlist and politeness bookkeeping see it."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
-
-
-class UnreachableRobots:
-    """robots.txt could not be read (5xx, 429, a network error): RFC 9309 2.3.1.4 says assume complete
-    disallow. Only for this crawl: the pages are recorded failed, and the next crawl asks again."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def allowed(self, url: str, user_agent: str) -> bool:
-        return False
-
-
-class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware with two fixes; replaces it in the settings.
-
-    1. Scrapy 2.19 hands the parsed robots.txt only to the first two requests waiting for it: it awaits
-       the shared Deferred with `maybe_deferred_to_future`, whose callback returns None, so every later
-       waiter gets None, which means "allow everything" (scrapy PR 6802 dropped the pass-through
-       callback). A crawl that starts with three or more requests to a host fetched disallowed pages.
-       Here each waiter gets its own Deferred fed by a pass-through callback.
-    2. Scrapy parses whatever body the robots.txt request returned, so a 503 error page means "no rules".
-       RFC 9309: unreachable (5xx, 429 after our retries, network error) means disallow everything;
-       a 4xx means no rules.
-    """
-
-    async def robot_parser(self, request: Request) -> Any:
-        pending = self._parsers.get(urlparse_cached(request).netloc)
-        if isinstance(pending, Deferred):
-            mine: Deferred[Any] = Deferred()
-
-            def relay(result: Any) -> Any:
-                mine.callback(result)
-                return result
-
-            pending.addCallback(relay)
-            return await maybe_deferred_to_future(mine)
-        return await super().robot_parser(request)
-
-    async def _parse_robots(self, response: Response, netloc: str, request: Request) -> None:
-        if response.status >= 500 or response.status == 429:
-            logger.warning("robots.txt of %s answered HTTP %d: fetching nothing from it in this crawl (RFC 9309)",
-                           netloc, response.status)
-            self._settle(netloc, UnreachableRobots(f"HTTP {response.status}"))
-            return
-        if response.status >= 400:  # no robots.txt: no rules
-            self._settle(netloc, build_from_crawler(self._parserimpl, self.crawler, b""))
-            return
-        await super()._parse_robots(response, netloc, request)
-
-    def _robots_error(self, exc: Exception, netloc: str) -> None:
-        if isinstance(exc, IgnoreRequest) and "max redirections" in str(exc):
-            super()._robots_error(exc, netloc)  # RFC 9309 2.3.1.2: not reached in 5 redirects: no rules
-            return
-        # Anything else we refused to read (a redirect off the configured hosts, which we never follow; a
-        # body over the size bound, compressed or not) is rules we could not read: nothing is fetched.
-        reason = str(exc) if isinstance(exc, IgnoreRequest) and str(exc) else exc.__class__.__name__
-        logger.warning("robots.txt of %s could not be read (%s): fetching nothing from it in this crawl",
-                       netloc, reason[:200])
-        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
-        self._settle(netloc, UnreachableRobots(reason[:200]))
-
-    def _settle(self, netloc: str, parser: Any) -> None:
-        pending = self._parsers.get(netloc)
-        self._parsers[netloc] = parser
-        if isinstance(pending, Deferred):
-            pending.callback(parser)
-
-    def process_request_2(self, rp: Any, request: Request) -> None:
-        if isinstance(rp, UnreachableRobots):
-            self._stats.inc_value("robotstxt/unreachable")
-            raise IgnoreRequest(f"robots.txt unreachable ({rp.reason}): not fetched in this crawl")
-        super().process_request_2(rp, request)
 
 
 class HostAllowlistMiddleware:
@@ -146,6 +69,12 @@ def parse_retry_after(value: bytes | str | None, now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+# Retries one host gets in one crawl; past them (or past GONGKAI_HOST_RETRY_BUDGET seconds of retry holds) its
+# failures wait for the next crawl. A flaky host's occasional 503 is retried; a host failing page after page
+# does not hold the crawl for minutes.
+RETRIES_PER_HOST = 20
+
+
 class PoliteRetryMiddleware:
     """Retry 5xx, 429 and network failures with exponential backoff, honouring Retry-After.
 
@@ -153,6 +82,11 @@ class PoliteRetryMiddleware:
     Retry-After (or repeated failures) puts the whole host on hold, so no other request hammers it
     meanwhile. Settings: RETRY_TIMES, GONGKAI_BACKOFF_BASE (seconds), GONGKAI_BACKOFF_MAX,
     GONGKAI_RETRY_AFTER_MAX (a longer Retry-After gives up for this crawl; the next crawl retries).
+
+    A host's retries are bounded per crawl, in count and in time: once it has had RETRIES_PER_HOST retries, or
+    its retry holds add up to GONGKAI_HOST_RETRY_BUDGET seconds (60), its failures are not retried in this
+    crawl (each page stays `failed`, for the next crawl). A host with 23 permanently failing
+    articles held its crawl for 221 s before, every article's 2+4+8 s backoff holding the whole host.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -167,6 +101,11 @@ class PoliteRetryMiddleware:
         self.closed_hosts: dict[str, str] = {}
         self.crawl_delays: dict[str, float] = {}
         self.crawl_delay_max = settings.getfloat("GONGKAI_CRAWL_DELAY_MAX", 60.0)
+        self.host_retry_budget = settings.getfloat("GONGKAI_HOST_RETRY_BUDGET", 60.0)
+        self.retries_per_host = settings.getint("GONGKAI_RETRIES_PER_HOST", RETRIES_PER_HOST)
+        self.retry_spent: dict[str, float] = {}  # seconds of retry holds per host in this crawl
+        self.retries: dict[str, int] = {}  # retries per host in this crawl
+        self.no_more_retries: set[str] = set()
         crawler.signals.connect(self._robots_parsed, signal=signals.robots_parsed)
 
     @classmethod
@@ -175,17 +114,13 @@ class PoliteRetryMiddleware:
 
     def _robots_parsed(self, robotparser: Any, request: Request) -> None:
         """Honour robots.txt Crawl-delay, which Scrapy ignores (scrapy issue 892)."""
-        protego = getattr(robotparser, "rp", None)
-        if protego is None or not hasattr(protego, "crawl_delay"):
-            return
-        agent = self.crawler.settings.get("USER_AGENT", "*")
-        delay = protego.crawl_delay(agent)
+        delay = robotparser.crawl_delay(self.crawler.settings.get("USER_AGENT", "*"))
         if delay:
             self.crawl_delays[host_key(request.url)] = min(float(delay), self.crawl_delay_max)
 
     def _slot(self, request: Request) -> Any:
         """The request's downloader slot (Scrapy keys them by hostname), if it has one yet."""
-        return self.crawler.engine.downloader.slots.get(urlsplit(request.url).hostname or "")
+        return downloader_slot(self.crawler, urlsplit(request.url).hostname or "")
 
     async def process_request(self, request: Request) -> None:
         key = host_key(request.url)
@@ -218,6 +153,13 @@ class PoliteRetryMiddleware:
         retry = self._retry(request, f"HTTP {response.status}", retry_after)
         return retry or response
 
+    def _stop_retrying(self, key: str, why: str) -> None:
+        """No more retries for this host in this crawl (each request still gets its first try)."""
+        if key not in self.no_more_retries:
+            self.no_more_retries.add(key)
+            logger.warning("%s: retries spent (%s); its failing pages are not retried in this crawl (the next "
+                           "crawl tries them again)", key, why)
+
     def _close_host(self, request: Request, reason: str) -> None:
         """Ask the host nothing more in this crawl: its pages stay failed, for the next one."""
         key = host_key(request.url)
@@ -225,9 +167,7 @@ class PoliteRetryMiddleware:
             logger.warning("%s; its pages are fetched by the next crawl", reason)
             self.crawler.stats.inc_value("hosts/closed")
         self.closed_hosts[key] = reason
-        downloader = self.crawler.engine.downloader
-        if hasattr(downloader, "close_host"):  # and the requests already queued there (downloader.py)
-            downloader.close_host(urlsplit(request.url).hostname or "", reason)
+        close_host(self.crawler, urlsplit(request.url).hostname or "", reason)  # and the requests queued there
 
     def process_exception(self, request: Request, exception: Exception) -> Request | None:
         if isinstance(exception, IgnoreRequest) or request.meta.get("dont_retry"):
@@ -236,29 +176,45 @@ class PoliteRetryMiddleware:
             # DOWNLOAD_MAXSIZE exceeded: the same answer again would be refused again.
             logger.warning("not retrying %s: %s", request.url, exception or "response larger than DOWNLOAD_MAXSIZE")
             return None
+        if is_name_not_found(exception):
+            # The host name does not resolve: seconds of backoff will not make it; the next crawl asks again.
+            self.crawler.stats.inc_value("retry/dns_not_retried")
+            return None
         return self._retry(request, exception.__class__.__name__, None)
 
     def _retry(self, request: Request, reason: str, retry_after: float | None) -> Request | None:
-        attempt = request.meta.get("retry_times", 0) + 1
-        stats = self.crawler.stats
-        if attempt > self.max_retries:
-            stats.inc_value("retry/max_reached")
-            logger.warning("gave up on %s after %d attempts (%s)", request.url, attempt, reason)
+        # Scrapy's retry request (counted as retry/count, retry/reason_count/<reason>; None past RETRY_TIMES,
+        # counted as retry/max_reached and logged); what Scrapy lacks is the wait, added here.
+        key = host_key(request.url)
+        if key in self.no_more_retries:
+            self.crawler.stats.inc_value("retry/host_budget_spent")
             return None
+        new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.max_retries,
+                                priority_adjust=-1, logger=logger, give_up_log_level=logging.WARNING)
+        if new is None:
+            return None
+        self.retries[key] = self.retries.get(key, 0) + 1
+        if self.retries[key] > self.retries_per_host:
+            self._stop_retrying(key, f"{self.retries_per_host} retries")
+            self.crawler.stats.inc_value("retry/host_budget_spent")
+            return None
+        attempt = new.meta["retry_times"]
         backoff = min(self.cap, self.base * (2 ** (attempt - 1))) * random.uniform(0.8, 1.2)
         delay = max(backoff, retry_after or 0.0)
+        self.retry_spent[key] = self.retry_spent.get(key, 0.0) + delay
+        if self.retry_spent[key] > self.host_retry_budget:
+            self._stop_retrying(key, f"{self.host_retry_budget:g}s of retry holds")
+            self.crawler.stats.inc_value("retry/host_budget_spent")
+            return None
         # Whatever failed, the host gets a rest: hold every request to it, not just this one.
-        key = host_key(request.url)
         until = max(self.host_hold_until.get(key, 0.0), time.monotonic() + delay)
         self.host_hold_until[key] = until
-        downloader = self.crawler.engine.downloader
-        if hasattr(downloader, "hold_host"):  # requests already queued at the downloader wait too (downloader.py)
-            downloader.hold_host(urlsplit(request.url).hostname or "", until)
-        stats.inc_value("retry/count")
-        stats.inc_value(f"retry/reason_count/{reason}")
+        hold_host(self.crawler, urlsplit(request.url).hostname or "", until)  # requests queued there wait too
         logger.info("retrying %s in %.1fs (attempt %d, %s)", request.url, delay, attempt, reason)
-        new = request.replace(dont_filter=True)
-        new.meta["retry_times"] = attempt
         new.meta["retry_reason"] = reason
-        new.priority = request.priority - 1
         return new
+
+
+def is_name_not_found(exception: BaseException) -> bool:
+    """A DNS failure (the host name does not resolve), whichever layer reports it."""
+    return exception.__class__.__name__ in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError")

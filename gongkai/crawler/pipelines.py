@@ -1,4 +1,5 @@
-"""The staging pipeline: the only place crawl results are written, in small batched transactions.
+"""The staging pipeline: where crawl results are written, in small batched transactions (the rows through
+gongkai.crawler.staging for staged_pages and gongkai.crawler.frontier for crawl_urls).
 
 Batches are flushed every GONGKAI_STAGE_BATCH items or GONGKAI_STAGE_SECONDS seconds (and at close),
 so a killed crawl loses at most one small batch of fetched-but-unwritten pages, which stay 'failed' or
@@ -7,24 +8,21 @@ so a killed crawl loses at most one small batch of fetched-but-unwritten pages, 
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 
+from gongkai.crawler import frontier, staging
 from gongkai.crawler.items import (
     FetchedPage,
     FetchFailed,
-    ListedArticle,
     ListedArticles,
     ListingProblem,
     Revalidated,
@@ -95,8 +93,10 @@ class StagePipeline:
             if self.buffer:
                 pages = sum(1 for item in self.buffer if isinstance(item, FetchedPage | FetchFailed))
                 self.crawler.stats.set_value("stage/unstaged", pages)
-                logger.error("database unavailable for %.0fs at the end of the crawl: %d fetched pages were not "
-                             "staged; the next crawl fetches them again", self.db_wait, pages)
+                logger.error("database %s for %.0fs at the end of the crawl: %d fetched pages were not staged; "
+                             "the next crawl fetches them again",
+                             "refusing writes" if self.crawler.stats.get_value("db/refused") else "unavailable",
+                             self.db_wait, pages)
         finally:
             self._release_held()
             self._writer.shutdown(wait=True)
@@ -182,10 +182,20 @@ class StagePipeline:
                 self.conn = None
             self.next_reconnect = time.monotonic() + 1.0
             self._unsure = True
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            sqlstate = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+            if sqlstate.startswith("53"):
+                # Insufficient resources (53100 disk full, 53200 out of memory...): the server is there and said
+                # why it cannot write; space may come back, so the batch waits like an outage, said as it is.
+                self.crawler.stats.set_value("db/refused", f"{detail} (SQLSTATE {sqlstate})")
             if self.db_down_since is None:
                 self.db_down_since = time.monotonic()
-                logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
-                               "retrying", str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+                if sqlstate.startswith("53"):
+                    logger.error("the database cannot store fetched pages: %s (SQLSTATE %s); keeping them in memory "
+                                 "and retrying", detail, sqlstate)
+                else:
+                    logger.warning("database went away while staging (%s); keeping fetched pages in memory and "
+                                   "retrying", detail)
             self.crawler.stats.inc_value("stage/db_errors")
             self._pause_if_full()
             return
@@ -248,33 +258,22 @@ class StagePipeline:
         """
         assert self.conn is not None
         with self.conn.transaction(), self.conn.cursor() as cur:
-            staged = self._already_staged(cur, items) if unsure else set()
+            pages = [item for item in items if isinstance(item, FetchedPage)]
+            staged = staging.already_staged(cur, pages) if unsure else set()
             with self.conn.pipeline():
                 for item in items:
                     if isinstance(item, ListedArticles):
                         for article in item.articles:
-                            self._listed(cur, article)
+                            frontier.record_listed(cur, article)
                     elif isinstance(item, FetchedPage):
-                        if not staged or (item.url, _fetched_at(item)) not in staged:
-                            self._fetched(cur, item)
+                        if not staged or (item.url, staging.fetched_at(item)) not in staged:
+                            staging.stage_page(cur, item, self.run_id)
+                            frontier.record_fetched(cur, item, staging.fetched_at(item))
                     elif isinstance(item, FetchFailed):
-                        self._failed(cur, item)
+                        frontier.record_failed(cur, item)
                     elif isinstance(item, Revalidated):
-                        cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1"
-                                    " WHERE url = %s", (item.url,))
+                        frontier.record_not_modified(cur, item.url)
         self.last_flush = time.monotonic()
-
-    @staticmethod
-    def _already_staged(cur: psycopg.Cursor, items: list[Any]) -> set[tuple[str, dt.datetime]]:
-        """(url, fetched_at) of the batch's pages that staged_pages already holds: that exact fetch."""
-        pages = [item for item in items if isinstance(item, FetchedPage)]
-        if not pages:
-            return set()
-        rows = cur.execute(
-            """SELECT s.url, s.fetched_at FROM unnest(%s::text[], %s::timestamptz[]) AS p(url, fetched_at)
-               JOIN staged_pages s ON s.url = p.url AND s.fetched_at = p.fetched_at""",
-            ([page.url for page in pages], [_fetched_at(page) for page in pages])).fetchall()
-        return {(url, fetched_at) for url, fetched_at in rows}
 
     def _count(self, items: list[Any]) -> None:
         stats = self.crawler.stats
@@ -288,63 +287,6 @@ class StagePipeline:
             else:
                 stats.inc_value("stage/blocked" if item.blocked else "stage/failed")
 
-    def _listed(self, cur: psycopg.Cursor, item: ListedArticle) -> None:
-        cur.execute(
-            """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date)
-               VALUES (%s, %s, %s, %s, %s)
-               ON CONFLICT (url) DO UPDATE SET last_listed_at = now(), delisted_at = NULL,
-                   listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
-            (item.url, item.site, item.column_url, _text(item.title), item.date),
-        )
-
-    def _fetched(self, cur: psycopg.Cursor, item: FetchedPage) -> None:
-        fetched_at = _fetched_at(item)
-        cur.execute(
-            """INSERT INTO staged_pages (url, final_url, site, column_url, listing_title, listing_date, status,
-                   headers, body, body_sha256, fetched_at, crawl_run_id)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (item.url, item.final_url, item.site, item.column_url, _text(item.listing_title), item.listing_date,
-             item.status, Jsonb(item.headers), item.body, hashlib.sha256(item.body).digest(), fetched_at,
-             self.run_id),
-        )
-        state = "gone" if item.status in (404, 410) else "fetched"
-        cur.execute(
-            """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date, state, attempts,
-                   last_status, last_fetched_at, etag, last_modified)
-               VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)
-               ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
-                   last_status = EXCLUDED.last_status, last_error = NULL, last_fetched_at = EXCLUDED.last_fetched_at,
-                   etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified""",
-            (item.url, item.site, item.column_url, _text(item.listing_title), item.listing_date, state, item.status,
-             fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified")),
-        )
-
-    def _failed(self, cur: psycopg.Cursor, item: FetchFailed) -> None:
-        state = "blocked" if item.blocked else "failed"
-        cur.execute(
-            """INSERT INTO crawl_urls (url, site, state, attempts, last_status, last_error)
-               VALUES (%s, %s, %s, 1, %s, %s)
-               ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
-                   last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error""",
-            (item.url, item.site, state, item.status, _text(item.reason[:500])),
-        )
-
-
-def _fetched_at(item: FetchedPage) -> dt.datetime:
-    return dt.datetime.fromtimestamp(item.fetched_at, tz=dt.UTC)
-
 
 def _body_size(item: Any) -> int:
     return len(item.body) if isinstance(item, FetchedPage) else 0
-
-
-def _text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; a listing title with one is kept with U+FFFD, as HTML parsers do."""
-    return value.replace("\x00", "\ufffd") if value else value
-
-
-def _header(headers: dict[str, list[str]], name: str) -> str | None:
-    for key, values in headers.items():
-        if key.lower() == name.lower() and values:
-            return values[0]
-    return None

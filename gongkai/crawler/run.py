@@ -7,19 +7,19 @@ crawl as a subprocess of `gongkai crawl`.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
-from psycopg.types.json import Jsonb
 from scrapy.crawler import CrawlerProcess
 
-from gongkai.crawler.middlewares import host_key
+from gongkai.crawler import frontier, runs
 from gongkai.crawler.settings import DEFAULT_CONCURRENCY_PER_HOST, DEFAULT_DELAY, crawl_settings
 from gongkai.crawler.spiders.listing import ListingSpider, UrlSet
 from gongkai.errors import CrawlInputError
+from gongkai.settings import get_settings
+from gongkai.urls import host_key
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ class CrawlSummary:
     status: str
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Articles a complete walk no longer lists (marked delisted in crawl_urls): the caller withdraws their
+    # reports (gongkai.ingest.store.withdraw_reports_of); the crawler never writes reports.
+    delisted: list[str] = field(default_factory=list)
+    # The signal that stopped the crawl (SIGINT, SIGTERM), if one did: the command exits 128 + it.
+    signal: int | None = None
 
 
 def validate_listing_url(url: str) -> str:
@@ -53,19 +58,24 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
               concurrency_per_host: int = DEFAULT_CONCURRENCY_PER_HOST, progress: bool = False,
               sites: dict[str, str] | None = None, platforms: dict[str, str] | None = None,
               full: bool = False, revalidate: bool = False,
-              overrides: dict[str, Any] | None = None, workers: int | None = None) -> CrawlSummary:
+              overrides: dict[str, Any] | None = None, workers: int | None = None,
+              wait: float = 0.0) -> CrawlSummary:
     """Crawl listings into staged_pages. `sites` maps listing URL -> site name (default: its host).
 
     Routine (default): articles already stored are not fetched again and paging stops at the first
     listing page holding only known articles. `full`: walk every listing page; articles that vanished
     from a completely walked listing are marked delisted. `revalidate`: re-check every stored article
     with a conditional request (If-None-Match / If-Modified-Since), so edits are caught cheaply.
+
+    Before anything is fetched, the crawl takes the crawl lock of every host it lists (runs.lock_hosts) and
+    holds it to its end: a host another crawl holds is ServiceBusy (exit 4) naming that crawl, or, with
+    `wait` seconds, waited for.
     """
     from gongkai.crawler.distributed import redis_url_from_env
 
-    redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed.py); `workers` local workers
-    if workers is None and os.environ.get("GONGKAI_CRAWL_WORKERS"):
-        workers = int(os.environ["GONGKAI_CRAWL_WORKERS"])
+    redis_url = redis_url_from_env()  # set: distributed (gongkai/crawler/distributed/); `workers` local workers
+    if workers is None:
+        workers = get_settings().crawl_workers
     if not redis_url and workers not in (None, 1):
         raise CrawlInputError("--workers needs REDIS_URL: the workers share their frontier through Redis")
     if redis_url:
@@ -76,42 +86,40 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     listings = [{"url": u, "site": (sites or {}).get(u) or site_name(u), "platform": (platforms or {}).get(u)}
                 for u in urls]
     site_names = sorted({item["site"] for item in listings})
+    # The crawl's lock session: its host locks live as long as it does (and as the process: the server ends
+    # the session when the process dies), and crawl_runs.lock_backend names it.
+    lock_conn = psycopg.connect(database_url, autocommit=True, application_name="gongkai crawl")
+    try:
+        runs.lock_hosts(lock_conn, [host_key(u) for u in urls], wait=wait)
+        return _run_locked(listings, urls, site_names, database_url, lock_conn.info.backend_pid, redis_url,
+                           delay=delay, concurrency_per_host=concurrency_per_host, progress=progress, full=full,
+                           revalidate=revalidate, overrides=overrides, workers=workers)
+    finally:
+        lock_conn.close()  # the locks go with the session
+
+
+def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: list[str], database_url: str,
+                lock_backend: int, redis_url: str | None, *, delay: float, concurrency_per_host: int,
+                progress: bool, full: bool, revalidate: bool, overrides: dict[str, Any] | None,
+                workers: int | None) -> CrawlSummary:
+    """run_crawl, its hosts locked."""
     with psycopg.connect(database_url, autocommit=True) as conn:
+        runs.mark_dead_runs(conn)  # a killed crawl of these hosts is told apart from a live one (none is)
         # A listing whose last crawl did not end 'ok' (killed, database lost, pagination failed) may have
         # unstaged rows behind known ones, where a routine walk stops: walk all its pages this time.
-        unfinished = {row[0] for row in conn.execute(
-            """SELECT u FROM unnest(%s::text[]) AS u
-               WHERE (SELECT r.status FROM crawl_runs r WHERE u = ANY(r.listing_urls) ORDER BY r.id DESC LIMIT 1)
-                     IS DISTINCT FROM 'ok'
-                 AND EXISTS (SELECT 1 FROM crawl_runs r WHERE u = ANY(r.listing_urls))""", (urls,))}
+        unfinished = runs.unfinished_listings(conn, urls)
         for item in listings:
             if item["url"] in unfinished:
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
-        run_id = conn.execute(
-            "INSERT INTO crawl_runs (listing_urls, full_walk, revalidated) VALUES (%s, %s, %s) RETURNING id",
-            (urls, full, revalidate)).fetchone()[0]
-        retry = [
-            {"url": url, "site": site, "column_url": column_url, "title": title,
-             "date": date.isoformat() if date else None}
-            for url, site, column_url, title, date in conn.execute(
-                """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
-                   WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (site_names,))
-        ]
+        run_id = runs.start_run(conn, urls, full, revalidate, lock_backend=lock_backend)
+        frontier.settle_url_forms(conn, site_names)  # rows listed before every stage keyed by the wire form
+        retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
         # as a list of str would be ~150 MB for the whole crawl.
-        known = UrlSet() if redis_url else UrlSet(row[0] for row in conn.cursor().stream(
-            "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')",
-            (site_names,)))
-        recheck = []
-        if revalidate:
-            recheck = [
-                {"url": url, "site": site, "column_url": column_url, "etag": etag, "last_modified": last_modified}
-                for url, site, column_url, etag, last_modified in conn.execute(
-                    """SELECT url, site, column_url, etag, last_modified FROM crawl_urls
-                       WHERE site = ANY(%s) AND state = 'fetched' ORDER BY url""", (site_names,))
-            ]
-    env_overrides = _env_overrides()
+        known = UrlSet() if redis_url else UrlSet(frontier.known_urls(conn, site_names, stream=True))
+        recheck = frontier.revalidate_rows(conn, site_names) if revalidate else []
+    env_overrides = get_settings().crawl_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,
                               progress=progress, overrides={**env_overrides, **(overrides or {})})
     if redis_url:
@@ -127,7 +135,11 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     if raised:  # a callback that raised stopped whatever it was walking: the run must not end 'ok'
         problems.append(f"{raised} errors while reading pages (tracebacks in the log): what they held is "
                         "fetched by the next crawl")
-    if stats.get("stage/unstaged"):
+    if stats.get("stage/unstaged") and stats.get("db/refused"):  # disk full: the server said why
+        problems.append(f"the database could not store fetched pages ({stats['db/refused']}; is its disk "
+                        f"full?): {stats['stage/unstaged']} fetched pages not staged, nothing marked done; the next "
+                        "crawl fetches them again")
+    elif stats.get("stage/unstaged"):
         problems.append(f"the database went away during the crawl: {stats['stage/unstaged']} fetched pages could "
                         "not be staged; the next crawl fetches them again")
     counts = {key.split("/", 1)[1]: int(value) for key, value in stats.items() if key.startswith("stage/")}
@@ -138,23 +150,24 @@ def run_crawl(listing_urls: list[str], database_url: str, *, delay: float = DEFA
     status = "failed" if problems else "ok"
     if not crash and stats.get("finish_reason") != "finished":  # None: stopped by a second signal
         status = "interrupted"
+    delisted: list[str] = []
     try:
         if full and not crash and not stats.get("stage/unstaged"):
-            counts["delisted"] = mark_delisted(database_url, run_id, sorted(complete_columns))
+            delisted = mark_delisted(database_url, run_id, sorted(complete_columns))
+            counts["delisted"] = len(delisted)
         with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(
-                "UPDATE crawl_runs SET finished_at = now(), status = %s, stats = %s, error = %s WHERE id = %s",
-                (status, Jsonb({**counts, "finish_reason": stats.get("finish_reason"),
-                                "engine_seconds": stats.get("elapsed_time_seconds")}),
-                 "\n".join(problems) or None, run_id),
-            )
+            runs.finish_run(conn, run_id, status, {**counts, "finish_reason": stats.get("finish_reason"),
+                                                   "engine_seconds": stats.get("elapsed_time_seconds")},
+                            "\n".join(problems) or None)
     except psycopg.OperationalError as exc:
         from gongkai.db import DatabaseError, redact
 
         lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
         raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
                             f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
-    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts)
+    stopped_by = stats.get("shutdown/signal")
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted,
+                        signal=int(stopped_by) if stopped_by else None)
 
 
 def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry: list[dict[str, Any]],
@@ -179,47 +192,11 @@ def _crawl_here(settings: dict[str, Any], listings: list[dict[str, Any]], retry:
     return stats, problems, set(getattr(spider, "complete_columns", set())), crash
 
 
-def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> int:
-    """Articles a complete walk of their listing no longer shows: delisted, and their reports withdrawn
-    once none of their URLs is listed anywhere. Reports stay; only withdrawn_at is set (with a new seq).
-    """
+def mark_delisted(database_url: str, run_id: int, complete_columns: list[str]) -> list[str]:
+    """Articles a complete walk of their listing no longer shows: delisted (gongkai.crawler.frontier). Their
+    URLs are returned: withdrawing the reports none of whose URLs is listed any more is the caller's
+    (gongkai.ingest.store.withdraw_reports_of, in gongkai.app.crawl)."""
     if not complete_columns:
-        return 0
-    from gongkai.ingest.store import SeqAllocator
-
-    with psycopg.connect(database_url) as conn, conn.transaction(), conn.cursor() as cur:
-        # The feed lock first, as ingest takes it (feed_counter, then crawl_urls): the reverse order here
-        # could deadlock a `crawl --full` finishing while an ingest batch stores.
-        seq = SeqAllocator(cur)
-        started = cur.execute("SELECT started_at FROM crawl_runs WHERE id = %s", (run_id,)).fetchone()[0]
-        delisted = cur.execute(
-            """UPDATE crawl_urls SET delisted_at = now()
-               WHERE column_url = ANY(%s) AND last_listed_at < %s AND delisted_at IS NULL RETURNING url""",
-            (complete_columns, started)).fetchall()
-        if not delisted:
-            return 0
-        gone = cur.execute(
-            """SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
-               WHERE ru.url = ANY(%s) AND r.withdrawn_at IS NULL
-                 AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
-                                 WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
-            ([row[0] for row in delisted],)).fetchall()
-        if gone:
-            for (report_id,) in gone:
-                cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
-                            (seq.next(), report_id))
-            seq.save()
-        logger.info("%d articles vanished from their listings; %d reports withdrawn", len(delisted), len(gone))
-        return len(delisted)
-
-
-def _env_overrides() -> dict[str, Any]:
-    """Tuning knobs from the environment (tests shorten backoff; operators may lengthen it)."""
-    out: dict[str, Any] = {}
-    for name, cast in (("GONGKAI_BACKOFF_BASE", float), ("GONGKAI_BACKOFF_MAX", float), ("RETRY_TIMES", int),
-                       ("DOWNLOAD_TIMEOUT", float), ("GONGKAI_DB_WAIT", float),
-                       ("GONGKAI_STAGE_BUFFER_MAX", int), ("GONGKAI_STAGE_BACKLOG", int)):
-        value = os.environ.get(name)
-        if value:
-            out[name] = cast(value)
-    return out
+        return []
+    with psycopg.connect(database_url) as conn:
+        return frontier.mark_delisted(conn, run_id, complete_columns)

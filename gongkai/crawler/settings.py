@@ -23,7 +23,7 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "ROBOTSTXT_OBEY": True,
         "CONCURRENT_REQUESTS": 32,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency_per_host,
-        "DOWNLOADER": "gongkai.crawler.downloader.PerHostDownloader",  # Scrapy's ignores the line above at delay 0
+        "DOWNLOADER": "gongkai.crawler.scrapy_patches.PerHostDownloader",  # Scrapy's ignores the line above at delay 0
         # Scrapy starts this many asyncio tasks for the output of *every* response, even of one item.
         # StagePipeline is synchronous, so items gain nothing from running side by side, and the default
         # 100 cost ~30 % of the crawl's CPU (500 portals, 8,000 requests: 54-63 s CPU, 8 here: 39-42 s).
@@ -54,14 +54,15 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         "DOWNLOADER_MIDDLEWARES": {
             "gongkai.crawler.middlewares.HostAllowlistMiddleware": 50,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "gongkai.crawler.middlewares.StrictRobotsTxtMiddleware": 100,
+            "gongkai.crawler.scrapy_patches.StrictRobotsTxtMiddleware": 100,
             "gongkai.crawler.middlewares.PoliteRetryMiddleware": 550,
         },
         # Depth is not a limit we use (pagination is the listing's own walk): its async layer over every
         # callback output cost ~2 % of a crawl's CPU for a stat nobody reads.
         "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
         "ITEM_PIPELINES": {"gongkai.crawler.pipelines.StagePipeline": 300},
-        "EXTENSIONS": {"gongkai.crawler.progress.ProgressExtension": 500} if progress else {},
+        "EXTENSIONS": {"gongkai.crawler.shutdown.ShutdownSignal": 400,
+                       **({"gongkai.crawler.progress.ProgressExtension": 500} if progress else {})},
         "GONGKAI_DATABASE_URL": database_url,
         "GONGKAI_RUN_ID": run_id,
         "LOG_LEVEL": "WARNING",

@@ -6,7 +6,9 @@ in a project-local data directory, so a newcomer needs no server and no configur
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -20,11 +22,30 @@ MIGRATIONS_PACKAGE = "gongkai.db.migrations"
 # Any constant works; it only has to be the same for every gongkai process.
 MIGRATION_LOCK_KEY = 0x676F6E676B6169
 
+logger = logging.getLogger(__name__)
+
+# Repairs every command makes when it opens the database, registered by the modules that own the tables
+# they write (gongkai.crawler.runs.mark_dead_runs: runs whose crawl process is gone). Each runs in its own
+# transaction after the migrations; one that fails is logged, never stops the command.
+_AFTER_OPEN: list[Callable[[psycopg.Connection], object]] = []
+
+
+def after_open(hook: Callable[[psycopg.Connection], object]) -> Callable[[psycopg.Connection], object]:
+    """Register `hook(conn)` to run whenever a command opens the database (a decorator)."""
+    if hook not in _AFTER_OPEN:
+        _AFTER_OPEN.append(hook)
+    return hook
+
 
 
 def gongkai_home() -> Path:
-    """Project-local state directory (embedded database and the like)."""
+    """The user's state directory (embedded database and the like): GONGKAI_HOME, else the XDG data dir."""
     return get_settings().home_dir
+
+
+def embedded_data_dir() -> Path:
+    """Where the embedded PostgreSQL keeps its data."""
+    return gongkai_home() / "pgdata"
 
 
 def resolve_database_url() -> str:
@@ -34,10 +55,35 @@ def resolve_database_url() -> str:
         return url
     from gongkai.db.embedded import EmbeddedPostgresError, ensure_embedded_postgres
 
+    _note_legacy_data_dir()
     try:
-        return ensure_embedded_postgres(gongkai_home() / "pgdata")
+        return ensure_embedded_postgres(embedded_data_dir())
     except EmbeddedPostgresError as exc:
         raise DatabaseError(f"embedded PostgreSQL could not start: {exc}") from exc
+
+
+def stop_embedded() -> bool:
+    """Stop the embedded server (if it runs); True when there was one to stop."""
+    from gongkai.db.embedded import EmbeddedPostgresError, running_url, stop_embedded_postgres
+
+    data_dir = embedded_data_dir()
+    if running_url(data_dir) is None:
+        return False
+    try:
+        stop_embedded_postgres(data_dir)
+    except EmbeddedPostgresError as exc:
+        raise DatabaseError(str(exc)) from exc
+    return True
+
+
+def _note_legacy_data_dir() -> None:
+    """Before, the embedded database lived in ./.gongkai of whatever directory a command ran in: say where such
+    a database is, so its reports are not taken for lost."""
+    legacy = Path.cwd() / ".gongkai" / "pgdata"
+    if (legacy / "PG_VERSION").exists() and legacy.absolute() != embedded_data_dir():
+        logging.getLogger("gongkai.db").warning(
+            "a database made by an older gongkai is in %s; this command uses %s (set GONGKAI_HOME=%s to use "
+            "the older one)", legacy, embedded_data_dir(), legacy.parent)
 
 
 def split_userinfo(url: str) -> tuple[str, str, str, str] | None:
@@ -135,4 +181,13 @@ def open_database(url: str | None = None) -> tuple[str, psycopg.Connection]:
     except psycopg.Error as exc:
         conn.close()
         raise DatabaseError(f"cannot prepare the schema in {redact(url)}: {_first_line(exc)}") from exc
+    for hook in _AFTER_OPEN:
+        try:
+            with conn.transaction():
+                hook(conn)
+        except psycopg.OperationalError as exc:
+            conn.close()
+            raise DatabaseError(f"the database {redact(url)} went away: {_first_line(exc)}") from exc
+        except psycopg.Error as exc:
+            logger.warning("%s skipped: %s", getattr(hook, "__name__", hook), scrub(_first_line(exc), url))
     return url, conn

@@ -34,7 +34,8 @@ from urllib.parse import quote
 
 import psycopg
 
-__all__ = ["DATABASE_NAME", "EmbeddedPostgresError", "ensure_embedded_postgres", "stop_embedded_postgres"]
+__all__ = ["DATABASE_NAME", "EmbeddedPostgresError", "ensure_embedded_postgres", "running_url",
+           "stop_embedded_postgres"]
 
 DATABASE_NAME = "gongkai"
 SUPERUSER = "postgres"
@@ -151,6 +152,13 @@ def _running_url(data_dir: Path) -> str | None:
     if lines is None or len(lines) < 8 or lines[7].strip() != "ready" or not lines[4].strip():
         return None
     return _url(Path(lines[4].strip()), int(lines[3]), DATABASE_NAME)
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the server running in data_dir, if one is and answers; None otherwise."""
+    data_dir = Path(data_dir).expanduser().absolute()
+    url = _running_url(data_dir) if (data_dir / "PG_VERSION").exists() else None
+    return url if url is not None and _can_connect(url) else None
 
 
 def _url(socket_dir: Path, port: int, dbname: str) -> str:

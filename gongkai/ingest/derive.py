@@ -48,3 +48,23 @@ def parse_period(title: str) -> Period:
             period.half = "year"
     period.kinds = [kind for kind, words in KIND_WORDS.items() if any(w in text for w in words)]
     return period
+
+
+# What a unit's name carries besides the unit: 朱溪镇人民政府 is 朱溪镇, 仙居县人民政府办公室 is 仙居县.
+_UNIT_SUFFIX = re.compile(r"(人民政府办公室|人民政府|政府办公室|办公室|街道办事处|办事处|党委|政府)$")
+
+
+def unit_core(name: str | None) -> str:
+    """The unit a publisher or 来源 names, without 人民政府 / 办公室 / 办事处."""
+    core = re.sub(r"\s+", "", name or "")
+    previous = None
+    while core != previous:
+        previous, core = core, _UNIT_SUFFIX.sub("", core)
+    return core
+
+
+def wrote_it(title: str, publisher: str | None) -> bool:
+    """Whether the page's publisher is the unit the report is by: the unit its title names (朱溪镇2023年工作总结
+    published by 朱溪镇人民政府), not a county office reposting it the same day."""
+    core = unit_core(publisher)
+    return len(core) >= 2 and core in re.sub(r"\s+", "", title)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from gongkai.ingest.metadata import collapse_ws
+from gongkai.ingest.html import collapse_ws
 
 MAX_XML_BYTES = 32 * 1024 * 1024
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

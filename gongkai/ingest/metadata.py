@@ -1,4 +1,4 @@
-"""The 索引号 metadata block of jcms article pages, and the tree walk shared with the extractor.
+"""The 索引号 metadata block of article pages: where it is, and its label/value pairs.
 
 No general-purpose extractor reads this block (trafilatura leaks it into the body), and
 portals print it in at least six layouts: td pairs with spaced labels (索 引 号), th/td,
@@ -14,187 +14,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
-from lxml import etree
 from lxml.html import HtmlElement
 
-# Labels whose values the pipeline keeps (longest first where one contains another).
-META_LABELS: tuple[str, ...] = (
-    "信息索引号", "索引号",
-    "文件编号", "发文字号", "文号",
-    "公开方式", "公开形式", "公开时限", "公开范围",
-    "成文日期", "发文日期", "生成日期", "成文时间",
-    "公开日期", "发布日期", "公布日期", "发布时间",
-    "发布机构", "发布单位", "发文机关", "发文机构",
-    "组配分类", "公开目录", "主题分类", "体裁分类",
-    "有效性", "文件效力", "统一编号",
-    "信息来源", "来源",
-    "日期",  # Linhai's info line: 日期：2024-02-01 来源：上盘镇 浏览次数：
-)
-# Short labels that are also word endings (更新日期, 截止日期): they count only at the start of a word.
-WORD_START_LABELS = frozenset({"日期"})
-# Counters and widgets: recognised so they end the preceding value, never stored.
-IGNORED_LABELS: tuple[str, ...] = (
-    "访问次数", "浏览次数", "点击次数", "点击数", "阅读次数", "字号", "字体", "分享到", "分享",
+from gongkai.dates import parse_date
+from gongkai.ingest.html import collapse_ws, has_content_markers, in_chrome, is_hidden, squash, walk
+from gongkai.ingest.selectors import (
+    BLANK,
+    BULLETS,
+    CELL_TAGS,
+    HEADING_TAGS,
+    IGNORED_LABELS,
+    INFO_DATE_RE,
+    LABEL_RE,
+    META_BLOCK_TAGS,
+    META_LABELS,
+    VALUE_STRIP,
+    WORD_START_LABELS,
 )
 
-_WS = r"[\s\u3000\xa0]*"
-_ALL_LABELS = sorted(META_LABELS + IGNORED_LABELS, key=len, reverse=True)
-LABEL_RE = re.compile(
-    "(?P<label>" + "|".join(_WS.join(map(re.escape, lab)) for lab in _ALL_LABELS) + ")"
-    + r"[ \t\r\n\f\xa0\u3000]*(?P<colon>[:：])?"
-)
 _STRIP_KEY_RE = re.compile(r"[\s\u3000\xa0:：]+")
-# What a page shows as blank: HTML's whitespace, NBSP and the ideographic space.
-BLANK = " \t\r\n\f\xa0\u3000"
-# A colon in a text node of its own (<b>索引号</b>：<span>…) separates like a bullet.
-_BULLETS = BLANK + "•·●◆■▪◇|│/【】[]:："
-_VALUE_STRIP = " \u3000•·●◆■▪|│:："
-_ASCII_WS_RE = re.compile(r"[ \t\r\n\f]+")
-
-# Elements whose content is never visible article text.
-SKIP_TAGS = frozenset(
-    {"script", "style", "noscript", "template", "iframe", "frame", "object", "embed", "select", "option",
-     "button", "textarea", "input", "head", "title", "svg", "canvas", "map", "audio", "video"}
-)
-_HIDDEN_STYLE_RE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-
-# Containers that hold the article body on jcms / TRS / ivs templates, best first.
-BODY_CONTAINERS: tuple[str, ...] = (
-    "//*[@id='zoom']",
-    "//*[@id='ivs_content']",
-    "//div[contains(concat(' ', normalize-space(@class), ' '), ' con_wen ')]",
-    "//div[contains(concat(' ', normalize-space(@class), ' '), ' article_zoom ')]",
-    "//div[contains(concat(' ', normalize-space(@class), ' '), ' TRS_Editor ')]",
-    "//div[contains(concat(' ', normalize-space(@class), ' '), ' body ')]",
-)
 
 
 def normalize_label(label: str) -> str:
     """Label as a key: all whitespace (incl. U+3000/NBSP/&emsp;) and colons removed."""
     return _STRIP_KEY_RE.sub("", label)
-
-
-# A line break in the HTML source between two Chinese characters (or a Chinese character and a figure) is
-# no space: Word's HTML export wraps long paragraphs anywhere, 党的\n二十大 must read 党的二十大 (CSS Text 3
-# drops such segment breaks between East Asian wide characters).
-_WIDE = "\u2e80-\u2fdf\u3001-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff60"
-_CJK_BREAK_RE = re.compile(
-    rf"(?<=[{_WIDE}])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}0-9])|(?<=[0-9%])[ \t\r\f]*\n[ \t\r\n\f]*(?=[{_WIDE}])")
-
-
-def collapse_ws(text: str) -> str:
-    """HTML whitespace semantics for one line: ASCII runs collapse, NBSP becomes a space, a source line
-    break between Chinese characters goes."""
-    if "\n" in text:
-        text = _CJK_BREAK_RE.sub("", text)
-    return _ASCII_WS_RE.sub(" ", text).replace("\xa0", " ").strip()
-
-
-def is_hidden(el: HtmlElement) -> bool:
-    """True for elements a browser would not show (inline display:none, hidden attribute)."""
-    if el.get("hidden") is not None:
-        return True
-    if (el.get("type") or "").lower() == "hidden":
-        return True
-    style = el.get("style")
-    return bool(style and _HIDDEN_STYLE_RE.search(style))
-
-
-def is_shown(el: HtmlElement) -> bool:
-    """What `walk` descends into: an element neither skipped (script, style, ...) nor hidden."""
-    return el.tag.lower() not in SKIP_TAGS and not is_hidden(el)
-
-
-def _marker(node: etree._Element) -> bool | None:
-    """True/False for a body begin/end sentinel (ZJEG_RSS comments, ContentStart/End meta)."""
-    if node.tag is etree.Comment:
-        text = (node.text or "").strip()
-        if text == "ZJEG_RSS.content.begin":
-            return True
-        if text == "ZJEG_RSS.content.end":
-            return False
-        return None
-    if node.tag == "meta":
-        name = (node.get("name") or "").strip()
-        if name == "ContentStart":
-            return True
-        if name == "ContentEnd":
-            return False
-    return None
-
-
-Event = tuple  # ("start", el) | ("end", el) | ("text", str, owner) | ("marker", bool)
-
-
-def walk(el: HtmlElement, skip: Callable[[HtmlElement], bool] | None = None) -> Iterator[Event]:
-    """Document-order events over the visible part of `el` (its own tail excluded).
-
-    Elements for which `skip` is true are left out like hidden ones (their tail is kept). Iterative, with
-    an explicit stack: Word-pasted pages nest spans deep, and a recursive generator passed every event up
-    through each level (two thirds of extraction time).
-    """
-    yield ("start", el)
-    if el.text:
-        yield ("text", el.text, el)
-    stack = [(el, iter(el))]
-    while stack:
-        parent, children = stack[-1]
-        child = next(children, None)
-        if child is None:
-            stack.pop()
-            yield ("end", parent)
-            if stack and parent.tail:
-                yield ("text", parent.tail, stack[-1][0])
-            continue
-        mark = _marker(child)
-        if mark is not None:
-            yield ("marker", mark)
-        elif isinstance(child.tag, str) and is_shown(child) and not (skip and skip(child)):
-            yield ("start", child)
-            if child.text:
-                yield ("text", child.text, child)
-            stack.append((child, iter(child)))
-            continue  # its tail follows its "end"
-        if child.tail:
-            yield ("text", child.tail, parent)
-
-
-def has_content_markers(root: HtmlElement) -> bool:
-    """True when the page carries a begin sentinel followed later by an end sentinel."""
-    seen_begin = False
-    for node in root.iter():
-        mark = _marker(node)
-        if mark is True:
-            seen_begin = True
-        elif mark is False and seen_begin:
-            return True
-    return False
-
-
-@dataclass
-class BodyRegion:
-    """Where the body is: between sentinels (`markers`), in `container`, or unknown."""
-
-    markers: bool = False
-    container: HtmlElement | None = None
-
-
-def find_body_region(root: HtmlElement) -> BodyRegion:
-    """Locate the body: content sentinels first, then the known containers."""
-    if has_content_markers(root):
-        return BodyRegion(markers=True)
-    for xpath in BODY_CONTAINERS:
-        for el in root.xpath(xpath):
-            if not is_hidden(el):
-                return BodyRegion(container=el)
-    return BodyRegion()
-
-
-# A table or list cell is one chunk, whatever spans it is split into: Word-pasted blocks split labels
-# (<span>发布</span><span>机构：</span>) and values (某某<span>镇</span>, <span>2025</span>年<span>1</span>月…).
-_CELL_TAGS = frozenset({"td", "th", "dd", "dt", "li"})
 
 
 def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str, HtmlElement]]:
@@ -207,6 +51,7 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
     cells: list[tuple[HtmlElement, list[str]]] = []  # open cells, innermost last, with their text so far
 
     def flush() -> Iterator[tuple[str, HtmlElement]]:
+        """The innermost open cell's text so far, as one chunk, if it shows any."""
         cell, parts = cells[-1]
         text = "".join(parts)
         parts.clear()
@@ -228,7 +73,7 @@ def iter_chunks(root: HtmlElement, skip_marked_body: bool) -> Iterator[tuple[str
                 cells[-1][1].append(event[1])
             elif event[1].strip(BLANK):
                 yield event[1], event[2]
-        elif isinstance(event[1].tag, str) and event[1].tag.lower() in _CELL_TAGS:
+        elif isinstance(event[1].tag, str) and event[1].tag.lower() in CELL_TAGS:
             if kind == "start":
                 if cells:
                     yield from flush()  # an outer cell's text before a nested one
@@ -250,25 +95,29 @@ def _near(label_owner: HtmlElement, value_owner: HtmlElement, levels: int = 3) -
     return any(anc is value_owner or value_owner in anc.iterdescendants() for anc in ancestors)
 
 
-_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-
-
 def _is_heading(el: HtmlElement) -> bool:
     """Headings hold the article title: never the value of an empty last label (文件效力 then <h2>)."""
     node: HtmlElement | None = el
     for _ in range(2):
         if node is None or not isinstance(node.tag, str):
             return False
-        if node.tag.lower() in _HEADING_TAGS or node.get("id") == "ivs_title":
+        if node.tag.lower() in HEADING_TAGS or node.get("id") == "ivs_title":
             return True
         node = node.getparent()
     return False
 
 
+def _is_other_label(text: str) -> bool:
+    """A short chunk ending in a colon (办文部门：, 公文名称：) is a label we do not keep, not the value of the
+    empty label before it: an empty 来源： followed by 访问量：… must not read 访问量 as the source."""
+    text = text.strip(BLANK)
+    return len(text) <= 10 and text.endswith((":", "："))
+
+
 def is_label_match(text: str, match: re.Match[str]) -> bool:
     """A label followed by a colon counts anywhere; a bare one only as a word of its own."""
     before = text[: match.start()]
-    at_word_start = not before or before[-1] in _BULLETS
+    at_word_start = not before or before[-1] in BULLETS
     if match.group("colon"):
         return at_word_start or normalize_label(match.group("label")) not in WORD_START_LABELS
     if not at_word_start:
@@ -296,9 +145,10 @@ def parse_metadata_block(
     pending: tuple[str, HtmlElement] | None = None
 
     def record(key: str, value: str) -> None:
+        """Keep a label's value: the first occurrence wins, counters and widgets are not kept."""
         if key in IGNORED_LABELS or key in result:
             return
-        result[key] = collapse_ws(value).strip(_VALUE_STRIP)
+        result[key] = collapse_ws(value).strip(VALUE_STRIP)
 
     marked = has_content_markers(root)
     for text, owner in iter_chunks(root, skip_marked_body=marked):
@@ -308,21 +158,108 @@ def parse_metadata_block(
         head = text[: matches[0].start()] if matches else text
         if pending is not None:
             key, label_owner = pending
-            value = head.strip(_BULLETS)
+            value = head.strip(BULLETS)
             if not value and not matches:
                 continue  # a bullet or separator node between label and value
             ok = (value and _near(label_owner, owner) and len(value) <= 200 and collapse_ws(value) != title
-                  and not _is_heading(owner))
+                  and not _is_heading(owner) and not _is_other_label(head))
             record(key, head if ok else "")
             pending = None
         for i, match in enumerate(matches):
             key = normalize_label(match.group("label"))
             end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
             value = text[match.end():end]
-            if i + 1 == len(matches) and not value.strip(_BULLETS) and key not in IGNORED_LABELS:
+            if i + 1 == len(matches) and not value.strip(BULLETS) and key not in IGNORED_LABELS:
                 pending = (key, owner)
             else:
                 record(key, value)
     if pending is not None:
         record(pending[0], "")
     return result
+
+
+def metadata_blocks(root: HtmlElement, keep: HtmlElement | None = None) -> set[HtmlElement]:
+    """Small elements that show two or more metadata labels: the 索引号 block and the info line.
+
+    Bodies that are not cut by sentinels must not carry them; `keep` (the body container)
+    and its ancestors are never treated as such a block.
+    """
+    protected = set(keep.iterancestors()) | {keep} if keep is not None else set()
+    candidates: dict[HtmlElement, int] = {}
+    for el in root.iter(*META_BLOCK_TAGS):
+        if el in protected or is_hidden(el):
+            continue
+        text = el.text_content()
+        if len(squash(text)) < 600 and not _has_prose(el):  # squashed: a template's indentation is no text
+            labels = count_meta_labels(text)
+            if labels >= 2:
+                candidates[el] = labels
+    # A wrapper is a block only if it shows more labels than any one block inside it (the doubled
+    # desktop + mobile block); otherwise the inner block is enough and the wrapper may hold the body.
+    blocks = {
+        el for el, labels in candidates.items()
+        if not any(candidates.get(d, 0) >= labels for d in el.iterdescendants(*META_BLOCK_TAGS))
+    }
+    # Nor is a wrapper that holds text besides its label-bearing parts (the 索引号 table, the info line and
+    # a short body in one <div>, in short Word-split spans that _has_prose cannot see): its parts are.
+    out: set[HtmlElement] = set()
+    for el in blocks:
+        inner = {d for d in el.iterdescendants(*META_BLOCK_TAGS)
+                 if len(squash(d.text_content())) < 600 and count_meta_labels(d.text_content())}
+        if inner and len(squash("".join(e[1] for e in walk(el, inner.__contains__) if e[0] == "text"))) > 40:
+            out |= {d for d in inner if count_meta_labels(d.text_content()) >= 2}
+        else:
+            out.add(el)
+    return out
+
+
+_PROSE_CHARS = 60
+
+
+def _has_prose(el: HtmlElement) -> bool:
+    """True when `el` holds a paragraph-length run of text with no label in it: body, not metadata.
+
+    Metadata values (索引号, 发布机构, dates, 主题分类) are short; a short article in a small
+    wrapper next to its info line (来源/发布时间) must not be dropped as a metadata block.
+    """
+    for event in walk(el):
+        if event[0] == "text":
+            text = event[1].strip(BLANK)
+            if len(text) >= _PROSE_CHARS and not count_meta_labels(text):
+                return True
+    return False
+
+
+# How far past the title the info line may be: this many texts, none of them a paragraph.
+_INFO_LINE_TEXTS = 12
+
+
+def info_line_date(root: HtmlElement, title: str) -> str | None:
+    """The date the info line under the title shows without a label (2022-02-11 09:52 beside the site's
+    name; 2005年08月16日 before 来源：新华网): the publish date of news-style pages that have no 发布日期.
+
+    Looked for in the few texts that follow the element showing the title, before any paragraph of text.
+    """
+    flat = squash(title)
+    if not flat:
+        return None
+    body = root.find("body")
+    top = body if body is not None else root
+    after = False
+    seen = 0
+    for event in walk(top):
+        if event[0] == "start" and not after:
+            el = event[1]
+            if len(el) <= 3 and squash(el.text_content()) == flat and not in_chrome(el):
+                after = True
+            continue
+        if event[0] != "text" or not after or not event[1].strip(BLANK):
+            continue
+        text = collapse_ws(event[1])
+        if len(text) >= _PROSE_CHARS or seen >= _INFO_LINE_TEXTS:
+            return None
+        seen += 1
+        match = INFO_DATE_RE.match(text)
+        if match:
+            return parse_date(match.group(1))
+    return None

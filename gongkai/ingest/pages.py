@@ -12,17 +12,14 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.ingest.decode import decode_html
+from gongkai.filelinks import FILE_EXTS, has_file_name
+from gongkai.ingest.classify import is_challenge_page, is_not_found_page
+from gongkai.ingest.decode import decode_page
 from gongkai.ingest.documents import document_kind, document_text
-from gongkai.ingest.extract import (
-    FILE_EXTS,
-    extract_article,
-    file_name,
-    is_challenge_page,
-    is_not_found_page,
-    without_title,
-)
+from gongkai.ingest.extract import ATTACHMENT_ONLY, extract_article
+from gongkai.ingest.title import without_title
 from gongkai.models import ArticleFields, Attachment
+from gongkai.urls import file_name
 
 
 @dataclass
@@ -109,7 +106,8 @@ def examine_page(page: StagedPage) -> PageOutcome:
         if is_document(page, ctype):  # an article's file: read with the article that links it
             return PageOutcome("file", note=ctype)
         return PageOutcome("skip", note=f"not an HTML page: {ctype}")
-    html = decode_html(page.body, ctype or None)
+    decoded = decode_page(page.body, ctype or None)
+    html = decoded.text
     if is_challenge_page(html):
         return PageOutcome("retry", note="anti-bot challenge page instead of the article")
     if is_not_found_page(html):  # a soft 404 must not become a report, nor a new version of one
@@ -117,6 +115,9 @@ def examine_page(page: StagedPage) -> PageOutcome:
     fields = extract_article(html, page.final_url or page.url)
     if not fields.title or not fields.body.strip() and not fields.attachments:
         return PageOutcome("retry", note="no article title or body found")
+    if decoded.problem and decoded.problem not in fields.problems:
+        # Kept (the page is all there is of the report) but flagged: reports.extraction, never a clean report.
+        fields.problems.append(decoded.problem)
     return PageOutcome("article", fields=fields)
 
 
@@ -164,6 +165,8 @@ def fill_body_from_documents(fields: ArticleFields, documents: dict[str, bytes])
             body = body_from_document(data, fields.title)
             if body:
                 fields.body = body
+                # Its text is read now: no longer a report with only file names.
+                fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
                 return True
     return False
 
@@ -177,7 +180,7 @@ def is_document(page: StagedPage, ctype: str) -> bool:
     names = [attachment_filename(page.headers) or "", file_name(page.final_url or page.url)]
     names += [value for url in (page.url, page.final_url) for key, value in parse_qsl(urlsplit(url or "").query)
               if key.lower() == "filename"]
-    return (any(name.lower().endswith(FILE_EXTS) for name in names)
+    return (has_file_name(names)
             or any(t in ctype.lower() for t in _DOCUMENT_TYPES) or document_kind(page.body) != "")
 
 

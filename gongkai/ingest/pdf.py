@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gongkai.ingest.metadata import collapse_ws
+from gongkai.ingest.html import collapse_ws
 
 MAX_PDF_PAGES = 300
 # A PDF whose glyphs mostly have no Unicode mapping gives "(cid:1234)" codes: such text is not the report's.

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import psycopg
-from w3lib.url import safe_url_string
 
+from gongkai.crawler import frontier as crawl_frontier
+from gongkai.crawler import staging
 from gongkai.ingest.pages import (
     SOFT_404,
     PageOutcome,
@@ -25,6 +26,7 @@ from gongkai.ingest.pages import (
 )
 from gongkai.ingest.store import StoreItem, fingerprint, store_batch
 from gongkai.models import Attachment
+from gongkai.urls import requested_forms
 
 logger = logging.getLogger(__name__)
 
@@ -107,16 +109,8 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
         with conn.pipeline():
             if frontier:
                 # Only from a URL's latest fetch: a later one (in this batch, or staged since) has set its state.
-                cur.executemany(
-                    """UPDATE crawl_urls c SET state = %s, last_error = %s WHERE url = %s
-                       AND NOT EXISTS (SELECT 1 FROM staged_pages s WHERE s.url = c.url AND s.id > %s)""", frontier)
-            cur.execute(
-                """UPDATE staged_pages s SET ingest_state = m.state, ingest_note = m.note, report_id = m.report_id,
-                          ingested_at = now()
-                   FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::bigint[]) AS m(id, state, note, report_id)
-                   WHERE s.id = m.id""",
-                [list(column) for column in zip(*marks, strict=True)],
-            )
+                crawl_frontier.set_states(cur, frontier)
+            staging.mark_ingested(cur, marks)
             requeue_articles_of_documents(cur, pages, outcomes)
             if notify and stored.last_seq is not None:
                 cur.execute("SELECT pg_notify('gongkai_reports', %s)", (str(stored.last_seq),))
@@ -142,11 +136,6 @@ def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Ex
         except Exception:  # a reader bug must not lose the article: it is stored as it was found
             logger.exception("could not read the documents of %s", outcome.fields.title)
 
-
-def requested_forms(url: str) -> set[str]:
-    """A linked file's URL (a name in Chinese, say) as the crawl may have requested it: %-encoded, its
-    query in UTF-8 or, from a GBK page, in GBK (what a browser sends)."""
-    return {safe_url_string(url), safe_url_string(url, encoding="gb18030")}
 
 
 def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> set[str]:
@@ -184,12 +173,7 @@ def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
         if any(requested_forms(a.url) & fetched for a in linked) and attachment_only(body, linked):
             waiting.append(report_id)
     if waiting:
-        cur.execute(
-            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest: its document was fetched'
-               WHERE id IN (SELECT max(s.id) FROM staged_pages s JOIN report_urls u ON u.url = s.url
-                            WHERE u.report_id = ANY(%s) AND s.status = 200 GROUP BY s.url)
-                 AND ingest_state <> 'pending' AND NOT (id = ANY(%s))""",
-            (waiting, [page.id for page in pages]))
+        staging.requeue_articles_of_reports(cur, waiting, [page.id for page in pages])
 
 
 def _attachments(stored: list[dict] | None) -> list[Attachment]:
@@ -237,7 +221,8 @@ def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str
         assert stored is not None
         if stored[1] is None or outcome.note.startswith(SOFT_404):  # the crawl took a soft 404 for fetched
             frontier.append(("gone", outcome.note, page.url, page.id))
-        return "done", "withdrawn", stored[1]
+        # "withdrawn" only when a report was: a page gone before any report had its URL is just "gone".
+        return "done", "withdrawn" if stored[1] is not None else "gone", stored[1]
     if outcome.kind == "file":  # an article's file: its text goes into that article's report
         return "done", "files", None
     if outcome.kind == "retry":
@@ -255,12 +240,7 @@ def queue_reingest(conn: psycopg.Connection, site: str | None = None) -> int:
     versions. The store then changes a report only where the re-extracted text really differs.
     """
     with conn.transaction():
-        queued = conn.execute(
-            """UPDATE staged_pages SET ingest_state = 'pending', ingest_note = 'reingest'
-               WHERE id IN (SELECT max(id) FROM staged_pages WHERE (%(site)s::text IS NULL OR site = %(site)s)
-                            GROUP BY url)""",
-            {"site": site},
-        ).rowcount
+        queued = staging.requeue_latest(conn, site)
     return queued
 
 

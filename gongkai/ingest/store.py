@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import psycopg
 
-from gongkai.ingest.derive import Period, parse_period
+from gongkai.ingest.derive import Period, parse_period, wrote_it
 from gongkai.ingest.pages import StagedPage
 from gongkai.ingest.similarity import (
     BANDS,
@@ -71,8 +71,17 @@ def body_hash(body: str) -> bytes:
     return hashlib.sha256(_WS.sub("", body).encode("utf-8")).digest()
 
 
+# Fields added to ArticleFields after reports were stored: hashed only when set, so a report stored before
+# them keeps its hash and a re-ingest of an unchanged page is still "unchanged".
+_HASHED_WHEN_SET = ("source", "problems")
+
+
 def content_hash(fields: ArticleFields) -> bytes:
-    return hashlib.sha256(json.dumps(asdict(fields), ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
+    data = asdict(fields)
+    for key in _HASHED_WHEN_SET:
+        if not data.get(key):
+            data.pop(key, None)
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
 
 
 @dataclass
@@ -212,17 +221,47 @@ def mark_withdrawn(cur: psycopg.Cursor, seq: SeqAllocator, page: StagedPage) -> 
     return store_batch(cur, [StoreItem(page)], seq).outcomes[0][1]
 
 
+def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str] | None) -> int:
+    """Articles that vanished from their listings (a full crawl's delisted URLs): withdraw each report of
+    theirs once none of its URLs is listed anywhere (delisted or gone). Reports stay; only withdrawn_at is
+    set, with a new seq. Returns how many reports were withdrawn.
+
+    `urls=None` sweeps every delisted URL whose report is still live: delisting and withdrawal are two
+    transactions (the crawler owns crawl_urls, ingest owns reports), so a process that died between them
+    leaves work the next full crawl's sweep finishes.
+
+    The feed lock first, as every ingest batch takes it (feed_counter, then the rows it writes).
+    """
+    if urls is not None and not urls:
+        return 0
+    which = ("ru.url = ANY(%s)" if urls is not None else
+             "EXISTS (SELECT 1 FROM crawl_urls d WHERE d.url = ru.url AND d.delisted_at IS NOT NULL)")
+    with conn.transaction(), conn.cursor() as cur:
+        seq = SeqAllocator(cur)
+        gone = cur.execute(
+            f"""SELECT DISTINCT ru.report_id FROM report_urls ru JOIN reports r ON r.id = ru.report_id
+               WHERE {which} AND r.withdrawn_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM report_urls o JOIN crawl_urls c ON c.url = o.url
+                                 WHERE o.report_id = ru.report_id AND c.delisted_at IS NULL AND c.state <> 'gone')""",
+            (list(urls),) if urls is not None else ()).fetchall()
+        for (report_id,) in gone:
+            cur.execute("UPDATE reports SET withdrawn_at = now(), seq = %s, updated_at = now() WHERE id = %s",
+                        (seq.next(), report_id))
+        seq.save()
+    return len(gone)
+
+
 # What the batch needs to know of a report to decide; `published_date::text` compares as ISO text.
 _STATE = """r.id, r.url, r.article_key, r.body_hash, r.content_hash, r.period_year, r.period_half,
-            r.published_date::text, r.withdrawn_at IS NOT NULL"""
+            r.published_date::text, r.withdrawn_at IS NOT NULL, r.title, r.publisher"""
 _SAME_PERIOD = """(q.year IS NULL OR r.period_year IS NULL OR r.period_year = q.year)
                   AND (q.half IS NULL OR r.period_half IS NULL OR r.period_half = q.half)"""
 _REPORT_COLUMNS = ("id, seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no, written_date,"
                    " published_date, category, body, attachments, metadata, period_year, period_half, kinds,"
-                   " body_hash, content_hash, bands")
+                   " body_hash, content_hash, extraction, bands")
 _SET_FIELDS = """title = %s, index_no = %s, publisher = %s, doc_no = %s, written_date = %s, published_date = %s,
                  category = %s, body = %s, attachments = %s, metadata = %s, period_year = %s, period_half = %s,
-                 kinds = %s, body_hash = %s, content_hash = %s"""
+                 kinds = %s, body_hash = %s, content_hash = %s, extraction = %s"""
 _ADD_URL = "INSERT INTO report_urls (url, report_id, relation) VALUES (%s, %s, %s) ON CONFLICT (url) DO NOTHING"
 _SNAPSHOT = """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
                SELECT id, version, title, body,
@@ -251,6 +290,8 @@ class _Report:
     period_half: str | None
     published_date: str | None
     withdrawn: bool
+    # Whether its fields are those of the unit that wrote it (derive.wrote_it): a same-day repost's are not.
+    authored: bool = False
     # Body and bands set by this batch (a new report or a new version): the looked-up rows are stale then.
     rewritten: bool = False
     bands: frozenset[int] = frozenset()
@@ -310,7 +351,7 @@ class _Batch:
         rep = self.reports.get(row[0])
         if rep is None:
             rep = self.reports[row[0]] = _Report(row[0], (0, row[0]), row[1], row[2], bytes(row[3]), bytes(row[4]),
-                                                 row[5], row[6], row[7], row[8])
+                                                 row[5], row[6], row[7], row[8], authored=wrote_it(row[9], row[10]))
         return rep
 
     def look_up(self) -> None:
@@ -465,7 +506,8 @@ class _Batch:
     def _new(self, n: int) -> _Report:
         page, fields, fp, key = self.items[n].page, self._fields(n), self._fp(n), self.keys[n]
         rep = _Report(None, (1, len(self.new_rows)), page.url, key, fp.body_hash, fp.content_hash, fp.period.year,
-                      fp.period.half, _date_text(fields.published_date), False)
+                      fp.period.half, _date_text(fields.published_date), False,
+                      authored=wrote_it(fields.title, fields.publisher))
         self._rewrite(rep, fp)
         self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id, *fp.values, fp.bands_literal)))
         self.by_url[page.url] = rep
@@ -474,11 +516,17 @@ class _Batch:
         return rep
 
     def _repost(self, n: int, rep: _Report) -> tuple[str, _Report]:
-        """The same text at another article: one report; the original (earliest published) keeps its fields."""
+        """The same text at another article: one report; the original keeps its fields. The original is the
+        earliest published; on the same day, the page of the unit that wrote it (a county office reposting a
+        town's report that day is not), whichever URL came first."""
         page, fields = self.items[n].page, self._fields(n)
         if page.url in self.by_url:  # cannot happen (the URL would have matched first); kept as a guard
             return "unchanged", rep
-        if fields.published_date and rep.published_date and _date_text(fields.published_date) < rep.published_date:
+        published = _date_text(fields.published_date)
+        earlier = bool(published and rep.published_date and published < rep.published_date)
+        same_day_author = (published == rep.published_date and not rep.authored
+                           and wrote_it(fields.title, fields.publisher))
+        if earlier or same_day_author:
             # The report was first found at a repost: the original's URL and fields take over.
             self.ops.append(("UPDATE report_urls SET relation = 'repost' WHERE report_id = %s AND relation = 'primary'",
                              (rep,)))
@@ -486,6 +534,7 @@ class _Batch:
             self._new_version(n, rep, article_key(page.url))
             self.ops.append(("UPDATE reports SET url = %s WHERE id = %s", (page.url, rep)))
             rep.url = page.url
+            rep.authored = wrote_it(fields.title, fields.publisher)
             return "original", rep
         self._add_url(rep, page.url, "repost")
         self.ops.append(("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (self.seq.next(), rep)))
@@ -593,7 +642,13 @@ def _field_values(fields: ArticleFields, body_hashed: bytes, content_hashed: byt
     return (fields.title, fields.index_no, fields.publisher, fields.doc_no, fields.written_date,
             fields.published_date, fields.category, fields.body,
             _json_text([asdict(a) for a in fields.attachments]), _json_text(fields.metadata),
-            period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed)
+            period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed,
+            extraction_status(fields))
+
+
+def extraction_status(fields: ArticleFields) -> str | None:
+    """reports.extraction: None for a clean report, else what extraction could not read, joined by "; "."""
+    return "; ".join(dict.fromkeys(p.strip() for p in fields.problems if p.strip())) or None
 
 
 # COPY rows and parameters carry jsonb and text[] values as their text forms (a str parameter has no type

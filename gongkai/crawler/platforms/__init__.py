@@ -1,83 +1,110 @@
 """Portal platforms. Each module parses one platform's listings and knows its pagination.
 
-A platform module provides:
-- `NAME`: its name in config and in the database;
-- `detect(html) -> bool`: does this listing page belong to the platform;
-- `parse_listing_page(html, url) -> ListingPage`: records of the first page and the next request;
-- `parse_continuation(body, url, state) -> ListingPage`: records of a later page and the one after it.
-Parsers are pure: text in, data out. The spider does the fetching.
+Every platform module is a `Platform` (the Protocol below; the module itself is the object, its
+functions the methods): `NAME`, `DETECT_HINT`, `detect`, `names_column`, `parse_listing_page` and
+`parse_continuation`. Parsers are pure: text in, data out. The spider does the fetching.
+
+Platform modules import `common` (the listing types and the shared HTML helpers) and never one another:
+whatever depends on more than one platform (the detection order, which platform a page belongs to when
+several take it) is decided here.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from types import ModuleType
-from typing import Any
-from urllib.parse import urlsplit
+import importlib
+import logging
+import pkgutil
+from typing import Any, Protocol, runtime_checkable
 
-from gongkai.models import ListingRecord
+from gongkai.crawler.platforms.common import (
+    ListingPage,
+    ListingRequest,
+    UnsupportedListing,
+    column_in_url,
+)
 
-
-@dataclass
-class ListingRequest:
-    """A further request needed to read the rest of a listing (a pagination step)."""
-
-    url: str
-    method: str = "GET"
-    formdata: dict[str, str] | None = None
-    state: dict[str, Any] = field(default_factory=dict)
-    headers: dict[str, str] | None = None  # extra request headers (jpaas: Referer, X-Requested-With)
+__all__ = [
+    "PLATFORMS", "ListingPage", "ListingRequest", "Platform", "UnsupportedListing", "all_platforms",
+    "column_in_url", "detect_platform", "platform_by_name",
+]
 
 
-@dataclass
-class ListingPage:
-    records: list[ListingRecord]
-    next: ListingRequest | None = None
-    total: int | None = None
+logger = logging.getLogger(__name__)
 
 
-_COLUMN = re.compile(r"/col/col(\d+)/")
+@runtime_checkable
+class Platform(Protocol):
+    """What the spider, the detector and `gongkai sites` use of a platform."""
+
+    NAME: str  # its name in config and in the database
+    DETECT_HINT: str  # what detect() looks for, said when no platform takes a page
+    DETECT_ORDER: int  # detection asks platforms in this order: the specific ones first, the generic list last
+
+    def detect(self, html: str) -> bool:
+        """Does this listing page belong to the platform. (The generic list takes any page with a list
+        of reports in it, the specific platforms' too: detect_platform asks it last.)"""
+        ...
+
+    def names_column(self, html: str, column: str) -> bool | None:
+        """Is the page's list the one of column `column` (the id of a /col/col<id>/ URL); None where the
+        platform cannot tell. See detect_platform."""
+        ...
+
+    def parse_listing_page(self, html: str, url: str) -> ListingPage:
+        """Records of the first page and the request for the next (UnsupportedListing: not this platform's)."""
+        ...
+
+    def parse_continuation(self, body: str, url: str, state: dict[str, Any]) -> ListingPage:
+        """Records of a later page (the answer to a ListingRequest, `state` its state) and the one after it."""
+        ...
 
 
-def column_in_url(url: str) -> str | None:
-    """The column id a Hanweb URL names (/col/col<id>/…), if it names one."""
-    found = _COLUMN.search(urlsplit(url).path)
-    return found.group(1) if found else None
+def _discover_platforms() -> tuple[Platform, ...]:
+    """Every module of this package but `common` is a platform: adding one is adding its module (and its
+    fixture folder), nothing here. Ordered by DETECT_ORDER."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name == "common" or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not isinstance(module, Platform):
+            raise TypeError(f"{module.__name__} is not a Platform: it lacks part of the protocol")
+        found.append(module)
+    return tuple(sorted(found, key=lambda p: (p.DETECT_ORDER, p.NAME)))
 
 
-class UnsupportedListing(Exception):
-    """The page is not a listing of any platform we know; the message says what was looked for."""
+PLATFORMS: tuple[Platform, ...] = _discover_platforms()
 
 
-def all_platforms() -> list[ModuleType]:
+def all_platforms() -> list[Platform]:
     """Every platform, in detection order: the specific ones first, the generic list last."""
-    from gongkai.crawler.platforms import generic, jcms, jpaas, trs, xxgk
-
-    return [jcms, jpaas, xxgk, trs, generic]
+    return list(PLATFORMS)
 
 
-def platform_by_name(name: str) -> ModuleType:
-    for module in all_platforms():
-        if module.NAME == name:
-            return module
+def platform_by_name(name: str) -> Platform:
+    for platform in PLATFORMS:
+        if platform.NAME == name:
+            return platform
     raise KeyError(name)
 
 
-def detect_platform(html: str, url: str = "") -> ModuleType:
-    """The first platform (in all_platforms' order) whose detect() takes the page. Where `url` names a
-    column (/col/col<id>/) and that platform's list is not the column's, a later platform taking the page
-    whose list is wins (an xxgk column page with a jpage 最新信息 box beside its list is xxgk's);
-    a platform says so with an optional `names_column(html, column_id)`."""
+def detect_platform(html: str, url: str = "") -> Platform:
+    """The first platform (in all_platforms' order) whose detect() takes the page; so the generic list
+    never gets a page a specific platform takes. Where `url` names a column (/col/col<id>/) and that
+    platform says its list is not the column's (names_column False), a later platform taking the page
+    that says its list is wins (an xxgk column page with a jpage 最新信息 box beside its list is xxgk's)."""
     platforms = all_platforms()
-    module = next((m for m in platforms if m.detect(html)), None)
-    if module is None:
-        looked_for = "; ".join(f"{m.NAME}: {m.DETECT_HINT}" for m in platforms)
-        raise UnsupportedListing(f"not a listing page of a known platform (looked for {looked_for})")
+    platform = next((p for p in platforms if p.detect(html)), None)
+    if platform is None:
+        # One short line; what each platform looks for is said with -v (a 600-character line helped nobody).
+        logger.info("no platform takes the page; looked for %s",
+                    "; ".join(f"{p.NAME}: {p.DETECT_HINT}" for p in platforms))
+        raise UnsupportedListing("not a column listing page of a platform gongkai knows "
+                                 f"({', '.join(p.NAME for p in platforms)}; -v says what each looks for)")
     column = column_in_url(url)
-    if column is None or not hasattr(module, "names_column") or module.names_column(html, column):
-        return module
-    for other in platforms[platforms.index(module) + 1:]:
-        if hasattr(other, "names_column") and other.detect(html) and other.names_column(html, column):
+    if column is None or platform.names_column(html, column) is not False:
+        return platform
+    for other in platforms[platforms.index(platform) + 1:]:
+        if other.names_column(html, column) and other.detect(html):
             return other
-    return module
+    return platform

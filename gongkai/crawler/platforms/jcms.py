@@ -15,10 +15,12 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import lxml.html
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing, column_in_url
+from gongkai.crawler.platforms.common import ListingPage, ListingRequest, UnsupportedListing, column_in_url
+from gongkai.dates import parse_date
 from gongkai.models import ListingRecord
 
 NAME = "jcms"
+DETECT_ORDER = 10
 DETECT_HINT = "a <datastore> of <record>s or a jpage({...}) config"
 
 DEFAULT_PROXY = "/module/jpage/dataproxy.jsp"
@@ -104,12 +106,9 @@ def parse_record(raw: str, base_url: str) -> ListingRecord | None:
         parts = [t for t in (el.text_content() for el in link.iter("span", "font", "em", "b")) if t.strip()]
         text = parts[0] if parts else link.text_content()
         title = _clean_title(_DATE.sub("", text).strip(" []【】"))
+    # The record's dash-printed date (a title may hold other dates: 2023年1月5日会议), read by the one parser.
     match = _DATE.search(root.text_content())
-    date = None
-    if match:
-        year, month, day = (int(g) for g in match.groups())
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            date = f"{year:04d}-{month:02d}-{day:02d}"
+    date = parse_date(match.group()) if match else None
     return ListingRecord(url=url, title=title, date=date)
 
 

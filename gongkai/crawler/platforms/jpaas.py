@@ -33,11 +33,18 @@ import json
 import re
 from urllib.parse import quote, urlencode, urljoin
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
-from gongkai.crawler.platforms.generic import find_list, parse_html, row_record
+from gongkai.crawler.platforms.common import (
+    ListingPage,
+    ListingRequest,
+    UnsupportedListing,
+    find_list,
+    parse_html,
+    row_record,
+)
 from gongkai.models import ListingRecord
 
 NAME = "jpaas"
+DETECT_ORDER = 20
 DETECT_HINT = "a unitbuild.js <script> with a queryData for /api-gateway/jpaas-publish-server/"
 
 API_PATH = "/api-gateway/jpaas-publish-server/front/page/build/unit"
@@ -54,6 +61,11 @@ _ATTR = re.compile(r"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 
 def detect(html: str) -> bool:
     return bool(widgets(html))
+
+
+def names_column(html: str, column: str) -> bool | None:
+    """Whose column a page's list is: a jpaas page does not say (None)."""
+    return None
 
 
 def _attributes(tag: str) -> dict[str, str]:

@@ -19,11 +19,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing
-from gongkai.crawler.platforms.generic import base_url, find_list, parse_html
+from gongkai.crawler.platforms.common import (
+    ListingPage,
+    ListingRequest,
+    UnsupportedListing,
+    base_url,
+    find_list,
+    parse_html,
+)
 from gongkai.models import ListingRecord
 
 NAME = "trs"
+DETECT_ORDER = 40
 DETECT_HINT = 'a createPageHTML(countPage, currentPage, "index", "html") pager call'
 
 MAX_PAGES = 500
@@ -44,6 +51,11 @@ def _calls(html: str) -> list[list[str]]:
 
 def detect(html: str) -> bool:
     return bool(_calls(html))
+
+
+def names_column(html: str, column: str) -> bool | None:
+    """Whose column a page's list is: a trs page does not say (None)."""
+    return None
 
 
 def _resolve(arg: str, html: str) -> int | str | None:

@@ -30,11 +30,20 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from lxml.html import HtmlElement
 
-from gongkai.crawler.platforms import ListingPage, ListingRequest, UnsupportedListing, column_in_url
-from gongkai.crawler.platforms.generic import attribute_text, parse_date, parse_html, row_record
+from gongkai.crawler.platforms.common import (
+    ListingPage,
+    ListingRequest,
+    UnsupportedListing,
+    attribute_text,
+    column_in_url,
+    parse_date,
+    parse_html,
+    row_record,
+)
 from gongkai.models import ListingRecord
 
 NAME = "xxgk"
+DETECT_ORDER = 30
 DETECT_HINT = "a 信息公开目录 form or script posting to /module/xxgk/search.jsp, or its result table"
 
 SEARCH_PATH = "/module/xxgk/search.jsp"

@@ -12,14 +12,13 @@ import time
 from array import array
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
-from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import scrapy
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import FormRequest, Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
-from w3lib.url import safe_url_string
 
 from gongkai.crawler.items import (
     FetchedPage,
@@ -29,8 +28,9 @@ from gongkai.crawler.items import (
     ListingProblem,
     Revalidated,
 )
-from gongkai.crawler.middlewares import host_key
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
+from gongkai.filelinks import is_document_link
+from gongkai.urls import host_key, wire_url
 
 # Article responses with these statuses are staged as they are: they mean "withdrawn".
 GONE_STATUSES = [404, 410]
@@ -204,12 +204,14 @@ class ListingSpider(scrapy.Spider):
                           dont_filter=True, meta={"column_url": listing["url"], "site": listing["site"],
                                                   "platform": listing.get("platform")})
         for row in self.retry:
-            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
-                yield self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+            url = wire_url(row["url"])
+            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+                yield self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
         for row in self.revalidate:
-            if host_key(row["url"]) in self.allowed_hosts and self.memory.claim([], [row["url"]])[1][0]:
-                request = self.article_request(row["url"], row["site"], row.get("column_url"), row.get("title"),
+            url = wire_url(row["url"])
+            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+                request = self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                                row.get("date"))
                 if row.get("etag"):
                     request.headers["If-None-Match"] = row["etag"]
@@ -269,7 +271,10 @@ class ListingSpider(scrapy.Spider):
                                 MAX_ROWS_PER_PAGE)
             records = records[:MAX_ROWS_PER_PAGE]
         for record in records:
-            url = same_site_url(record.url, page_url or column_url) or record.url
+            # The wire form is the key of every stage (gongkai.urls): a link with a space or a NUL in it must
+            # be listed under the URL its request goes out as, or the frontier holds it twice and every
+            # routine crawl fetches it again. UTF-8, as Scrapy sends a Request's URL.
+            url = wire_url(same_site_url(record.url, page_url or column_url) or record.url)
             if host_key(url) not in self.allowed_hosts:
                 offsite.append(record.url)
                 continue
@@ -389,8 +394,7 @@ class ListingSpider(scrapy.Spider):
         yield problem
 
 
-# Files that can hold a report's text. Spreadsheets and archives are recorded as attachments, not fetched.
-DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd")
+# A cheap look at the bytes first: most articles link no file (the extensions of filelinks.DOCUMENT_EXTS).
 _DOCUMENT_HINT = re.compile(rb"\.(?:pdf|docx?|wps|ofd)\b", re.I)
 
 
@@ -410,12 +414,10 @@ def document_links(response: Response) -> list[str]:
             continue
         # As a browser requests it (a query in the page's own encoding, GBK on many portals), and so the
         # frontier knows it.
-        url = safe_url_string(response.urljoin(href), encoding=response.encoding)
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or host_key(url) != host or url in found:
+        url = wire_url(response.urljoin(href), response.encoding)
+        if urlsplit(url).scheme not in ("http", "https") or host_key(url) != host or url in found:
             continue
-        names = [unquote(parts.path)] + [unquote(v) for k, v in parse_qsl(parts.query) if k.lower() == "filename"]
-        if any(name.lower().endswith(DOCUMENT_EXTS) for name in names):
+        if is_document_link(url):
             found.append(url)
     return found
 
@@ -435,4 +437,6 @@ def _parse_error(exc: Exception) -> str:
 def _describe(failure: Failure) -> str:
     text = str(failure.value).strip().splitlines()
     detail = text[0] if text else ""
+    if detail and failure.check(IgnoreRequest):  # our own refusals say why in words; the class adds nothing
+        return detail[:300]
     return f"{failure.type.__name__}: {detail}"[:300] if detail else failure.type.__name__

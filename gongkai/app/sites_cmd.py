@@ -8,7 +8,9 @@ validated; a file that would not load is restored.
 
 from __future__ import annotations
 
+import argparse
 import re
+import socket
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -16,10 +18,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gongkai.config import ConfigError, load_config
-from gongkai.crawler.platforms import detect_platform
+from gongkai.config import ConfigError, config_path, load_config
+from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
+from gongkai.errors import PortalUnreadable
 from gongkai.ingest.decode import decode_html
+from gongkai.urls import host_key
+
+
+def sites_command(args: argparse.Namespace) -> int:
+    """`gongkai sites add URL` (append a detected entry to the config) / `gongkai sites list`."""
+    from gongkai.errors import UserError
+
+    path = config_path(args.config)
+    try:
+        if args.sites_command == "add":
+            html = fetch_listing(args.url)
+            block = add_site(path, args.url, html, args.name)
+            print(f"added to {path}:\n{block}", end="")
+            return 0
+        config = load_config(path)
+    except UnsupportedListing as exc:  # as `crawl` says of a page that is no listing: exit 1
+        raise PortalUnreadable(f"{args.url}: {exc}") from None
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    for site in config.sites:
+        region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
+        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
+              f"{len(site.listings)} listing(s)")
+        for url in site.listings:
+            print(f"\t{url}")
+    return 0
+
 
 MAX_LISTING_BYTES = 8 * 1024 * 1024
 _META = r'<meta[^>]+name=["\']{}["\'][^>]+content=["\']([^"\']*)["\']'
@@ -76,6 +106,19 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 2.5: at least 500 KiB parsed; the rest is not read
 
 
+def network_failure_in_words(exc: BaseException, netloc: str) -> str:
+    """Why a host could not be reached, as a user says it: the same words (and exit code 1) as `crawl`."""
+    reason = getattr(exc, "reason", exc)
+    host = netloc.split(":")[0]
+    if isinstance(reason, socket.gaierror):
+        return f"the host name {host} does not resolve (DNS)"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"{netloc} refuses connections"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return f"{netloc} does not answer (timed out)"
+    return f"cannot reach {netloc}: {reason}"
+
+
 def fetch_listing(url: str, timeout: float = 20) -> str:
     """GET one listing page politely: robots.txt obeyed, our User-Agent, same-host redirects, size cap."""
     parts = urlsplit(url)
@@ -84,16 +127,16 @@ def fetch_listing(url: str, timeout: float = 20) -> str:
     opener = urllib.request.build_opener(_SameHostRedirects)
     robots = _read_robots(opener, f"{parts.scheme}://{parts.netloc}/robots.txt", timeout)
     if not robots.can_fetch(USER_AGENT, url):
-        raise ConfigError(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
+        raise PortalUnreadable(f"{url}: robots.txt of {parts.netloc} does not allow us to fetch it")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with opener.open(request, timeout=timeout) as response:
             body = response.read(MAX_LISTING_BYTES + 1)
             content_type = response.headers.get("Content-Type")
     except urllib.error.HTTPError as exc:
-        raise ConfigError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+        raise PortalUnreadable(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"{url}: cannot fetch: {getattr(exc, 'reason', exc)}") from None
+        raise PortalUnreadable(f"{url}: {network_failure_in_words(exc, parts.netloc)}") from None
     if len(body) > MAX_LISTING_BYTES:
         raise ConfigError(f"{url}: page larger than {MAX_LISTING_BYTES // 2**20} MB: not a listing")
     return decode_html(body, content_type)
@@ -111,18 +154,21 @@ def _read_robots(opener: urllib.request.OpenerDirector, url: str, timeout: float
         if 400 <= exc.code < 500 and exc.code != 429:
             robots.parse([])
             return robots
-        raise ConfigError(f"robots.txt at {url} answered HTTP {exc.code}: not fetching the listing") from None
+        raise PortalUnreadable(f"robots.txt at {url} answered HTTP {exc.code}: not fetching the listing") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(f"cannot reach {urlsplit(url).netloc}: {getattr(exc, 'reason', exc)}") from None
+        raise PortalUnreadable(network_failure_in_words(exc, urlsplit(url).netloc)) from None
     robots.parse(body.decode("utf-8", "replace").splitlines())
     return robots
 
 
 def default_name(url: str, taken: set[str]) -> str:
-    """www.zjxj.gov.cn -> zjxj; a second column of the same host gets its column id."""
+    """www.zjxj.gov.cn -> zjxj; an address (127.0.0.10) keeps all its parts (127-0-0-10), not its first."""
     host = (urlsplit(url).hostname or "site").lower()
-    labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
-    name = re.sub(r"[^a-z0-9-]", "-", labels[0] if labels else host)
+    if host.replace(".", "").isdigit() or ":" in host:
+        name = re.sub(r"[^a-z0-9]+", "-", host).strip("-")
+    else:
+        labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
+        name = re.sub(r"[^a-z0-9-]", "-", labels[0] if labels else host)
     if name not in taken:
         return name
     column = re.search(r"col(\d+)", url)
@@ -147,6 +193,29 @@ def site_block(name: str, url: str, description: ListingDescription) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _add_listing_to(config_file: Path, original: str, site: str, url: str) -> str:
+    """Another column of a configured site's host: one more listing of that site, not a new site."""
+    from gongkai.app.discover import listing_nodes
+
+    nodes = listing_nodes(original, config_file)
+    if site not in nodes:
+        raise ConfigError(f"{config_file}: site {site!r} lists its host already, in a form `sites add` cannot "
+                          f"extend (a flow list): add {url} to its listings by hand, or give --name for a new site")
+    after, indent = nodes[site]
+    lines = original.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    line = f"{' ' * indent}- {url}\n"
+    lines[after + 1:after + 1] = [line]
+    config_file.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_config(config_file)
+    except ConfigError:
+        config_file.write_text(original, encoding="utf-8")
+        raise
+    return f"  (site {site}, another listing)\n{line}"
+
+
 def add_site(config_file: Path, url: str, html: str, name: str | None = None) -> str:
     """Append a validated entry for `url` to config_file; returns the entry's text."""
     original = text = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
@@ -158,7 +227,14 @@ def add_site(config_file: Path, url: str, html: str, name: str | None = None) ->
     taken = {s.name for s in sites}
     if name and name in taken:
         raise ConfigError(f"{config_file}: a site named {name!r} exists already: choose another --name")
-    block = site_block(name or default_name(url, taken), url, describe_listing(html, url))
+    described = describe_listing(html, url)
+    # Another column of a configured site's host, for the same town (or a site not tied to one town): one
+    # more listing of that site. A column of another town on the host is a site of its own (its region).
+    same_host = next((s for s in sites if any(host_key(u) == host_key(url) for u in s.listings)
+                      and s.region.town in (None, described.town)), None)
+    if same_host is not None and not name:
+        return _add_listing_to(config_file, original, same_host.name, url)
+    block = site_block(name or default_name(url, taken), url, described)
     if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
     elif re.search(r"^sites:\s*\[\s*\]\s*$", text, re.M):

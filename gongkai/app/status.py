@@ -37,7 +37,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 # A crawl run that counts as a site's refresh (`--full --revalidate` run to its end: ok, or failed on some
 # listing; an interrupted one does not count), over crawl_runs aliased `r`. The service
-# refreshes a site when its last such run is older than the site's `refresh` period (scheduler.py).
+# refreshes a site when its last such run is older than the site's `refresh` period (app/serve/jobs.py).
 FINISHED_REFRESH = "r.full_walk AND r.revalidated AND r.status IN ('ok', 'failed')"
 
 
@@ -110,7 +110,7 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
     if errors:
         lines.append("last failures:")
         lines.extend(errors)
-    from gongkai.health import extraction_alarms, read_site_extraction
+    from gongkai.app.health import extraction_alarms, read_site_extraction
 
     alarms = extraction_alarms(read_site_extraction(conn, names))
     if alarms:

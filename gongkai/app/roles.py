@@ -1,7 +1,7 @@
 """`gongkai serve --role crawler|ingest`: the worker processes of a scaled-out deployment.
 
-- `scheduler` (the default): the daemon of scheduler.py. With `REDIS_URL` set, each scheduled crawl it
-  starts is the coordinator of a distributed crawl (crawler/distributed.py): it seeds the shared
+- `scheduler` (the default): the daemon of app/serve/. With `REDIS_URL` set, each scheduled crawl it
+  starts is the coordinator of a distributed crawl (gongkai/crawler/distributed/): it seeds the shared
   frontier in Redis and runs `GONGKAI_CRAWL_WORKERS` local workers (0: only the crawler role works).
 - `crawler`: works on every distributed crawl announced in Redis, on any machine, until SIGTERM
   (the same as `gongkai crawl --join`).
@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from typing import Any
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("gongkai.roles")
 
 DEFAULT_INGEST_POLL = 5.0  # seconds between looks at the staging table when it was empty
 
@@ -65,7 +65,7 @@ def ingest_forever(database_url: str, *, poll: float = DEFAULT_INGEST_POLL, stop
 
 
 def serve_role(args: argparse.Namespace) -> int:
-    """Run the `crawler` or `ingest` role (the scheduler role is scheduler.serve_command)."""
+    """Run the `crawler` or `ingest` role (the scheduler role is app.serve.serve_command)."""
     from gongkai.crawler.distributed import check_redis, join_forever, redis_url_from_env
     from gongkai.db import open_database
     from gongkai.errors import UserError

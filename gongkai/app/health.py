@@ -4,8 +4,8 @@ A layout change rarely breaks a crawl: the pages still answer 200 and the extrac
 body. What breaks is quieter: the 索引号 block moves and every new report lacks it, or a new template
 hides the body and pages come back as "no article title or body found". So for each site the latest
 reports are compared with the site's own history (a field it had in nearly every earlier report and
-now lacks in most of the latest ones), and the latest article pages are checked for ones that gave no
-report at all. `gongkai status` prints the alarms; the service logs them and exports a gauge.
+now lacks in most of the latest ones), the latest article pages are checked for ones that gave no
+report at all, and the latest reports for ones stored flagged (reports.extraction: text that could not be read). `gongkai status` prints the alarms; the service logs them and exports a gauge.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ class SiteExtraction:
     earlier_present: dict[str, int] = field(default_factory=dict)
     pages: int = 0  # latest HTML article pages ingested
     no_article: int = 0  # of which gave no title or body
+    flagged: int = 0  # latest reports stored with an extraction status (reports.extraction: mojibake, ...)
+    flagged_example: str | None = None  # the extraction status of the latest of them
 
 
 @dataclass(frozen=True)
 class Alarm:
     site: str
-    check: str  # a field name, or "no_article"
+    check: str  # a field name, "no_article", or "extraction" (latest reports stored flagged)
     message: str
 
 
@@ -50,8 +52,9 @@ def read_site_extraction(conn: psycopg.Connection, sites: list[str] | None = Non
     how many of its latest RECENT ingested HTML pages gave no article."""
     present = ", ".join(f"count(*) FILTER (WHERE COALESCE({name}::text, '') <> '')" for name in FIELDS)
     rows = conn.execute(
-        f"""SELECT site, rn <= %(recent)s, count(*), {present}
-            FROM (SELECT site, {", ".join(FIELDS)},
+        f"""SELECT site, rn <= %(recent)s, count(*), count(*) FILTER (WHERE extraction IS NOT NULL),
+                   (array_agg(extraction ORDER BY rn) FILTER (WHERE extraction IS NOT NULL))[1], {present}
+            FROM (SELECT site, extraction, {", ".join(FIELDS)},
                          row_number() OVER (PARTITION BY site ORDER BY updated_at DESC, id DESC) AS rn
                   FROM reports
                   WHERE withdrawn_at IS NULL AND body <> '' AND (%(sites)s::text[] IS NULL OR site = ANY(%(sites)s))
@@ -60,11 +63,12 @@ def read_site_extraction(conn: psycopg.Connection, sites: list[str] | None = Non
             GROUP BY site, rn <= %(recent)s""",
         {"recent": RECENT, "history": HISTORY, "sites": sites}).fetchall()
     found: dict[str, SiteExtraction] = {}
-    for site, is_recent, count, *counts in rows:
+    for site, is_recent, count, flagged, example, *counts in rows:
         entry = found.setdefault(site, SiteExtraction(site))
         by_field = dict(zip(FIELDS, counts, strict=True))
         if is_recent:
             entry.recent, entry.recent_present = count, by_field
+            entry.flagged, entry.flagged_example = flagged, example
         else:
             entry.earlier, entry.earlier_present = count, by_field
     # Each URL's latest fetch only: a broken page refetched every crawl is one page, not ten.
@@ -95,6 +99,9 @@ def extraction_alarms(sites: list[SiteExtraction]) -> list[Alarm]:
                 if was >= WAS and now < NOW_BELOW:
                     alarms.append(Alarm(s.site, name, f"{s.site}: {label} missing from {s.recent - s.recent_present.get(name, 0)}"
                                                       f" of its latest {s.recent} reports (in {was:.0%} before)"))
+        if s.flagged:  # text that could not be read is stored flagged, never as a clean report: say so
+            alarms.append(Alarm(s.site, "extraction", f"{s.site}: {s.flagged} of its latest {s.recent} reports stored "
+                                                      f"flagged by extraction ({s.flagged_example})"))
         if s.pages >= 3 and s.no_article * 2 >= s.pages:
             alarms.append(Alarm(s.site, "no_article", f"{s.site}: {s.no_article} of its latest {s.pages} article pages "
                                                       "gave no title or body (a new template?)"))

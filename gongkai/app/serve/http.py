@@ -24,7 +24,11 @@ from prometheus_client import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-logger = logging.getLogger(__name__)
+from gongkai.app.serve.common import first_line
+from gongkai.config import ServiceConfig
+from gongkai.settings import get_settings
+
+logger = logging.getLogger("gongkai.service")
 
 _DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600, 7200)
 
@@ -120,3 +124,26 @@ class HealthServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def http_address(config: ServiceConfig) -> tuple[str, int]:
+    """config http: {host, port}; GONGKAI_HTTP_ADDR=host:port overrides (containers bind 0.0.0.0)."""
+    override = get_settings().http_addr
+    if override:
+        host, _, port = override.rpartition(":")
+        return host or "0.0.0.0", int(port)
+    return config.http_host, config.http_port
+
+
+def database_status(database_url: str) -> str:
+    """"ok" if the database answers on a fresh connection, else "unreachable: why" (password redacted)."""
+    import psycopg
+
+    from gongkai.db import redact
+
+    try:
+        with psycopg.connect(database_url, connect_timeout=3, autocommit=True) as conn:
+            conn.execute("SELECT 1")
+        return "ok"
+    except psycopg.Error as exc:
+        return f"unreachable: {first_line(exc)}".replace(database_url, redact(database_url))

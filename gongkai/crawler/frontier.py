@@ -1,0 +1,161 @@
+"""The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched.
+
+This module is the only writer of crawl_urls. The crawl records what it listed and fetched here (from
+the staging pipeline) and marks what a complete listing walk no longer shows; ingest records what it
+made of a fetch (`set_states`). Readers ask through the functions below too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, db_text
+from gongkai.urls import wire_url
+
+logger = logging.getLogger(__name__)
+
+
+def record_listed(cur: psycopg.Cursor, item: ListedArticle) -> None:
+    """A listing page showed this article (again): listed now, not delisted."""
+    cur.execute(
+        """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date)
+           VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (url) DO UPDATE SET last_listed_at = now(), delisted_at = NULL,
+               listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
+        (item.url, item.site, item.column_url, db_text(item.title), item.date),
+    )
+
+
+def record_fetched(cur: psycopg.Cursor, item: FetchedPage, fetched_at: dt.datetime) -> None:
+    """A page was fetched (and staged): 'fetched', or 'gone' on 404/410; its validators kept for revalidation."""
+    state = "gone" if item.status in (404, 410) else "fetched"
+    cur.execute(
+        """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date, state, attempts,
+               last_status, last_fetched_at, etag, last_modified)
+           VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)
+           ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
+               last_status = EXCLUDED.last_status, last_error = NULL, last_fetched_at = EXCLUDED.last_fetched_at,
+               etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified""",
+        (item.url, item.site, item.column_url, db_text(item.listing_title), item.listing_date, state,
+         item.status, fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified")),
+    )
+
+
+def record_failed(cur: psycopg.Cursor, item: FetchFailed) -> None:
+    """A fetch failed ('failed': the next crawl tries again) or robots.txt forbade it ('blocked')."""
+    state = "blocked" if item.blocked else "failed"
+    cur.execute(
+        """INSERT INTO crawl_urls (url, site, state, attempts, last_status, last_error)
+           VALUES (%s, %s, %s, 1, %s, %s)
+           ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
+               last_status = EXCLUDED.last_status, last_error = EXCLUDED.last_error""",
+        (item.url, item.site, state, item.status, db_text(item.reason[:500])),
+    )
+
+
+def record_not_modified(cur: psycopg.Cursor, url: str) -> None:
+    """A conditional request answered 304."""
+    cur.execute("UPDATE crawl_urls SET last_fetched_at = now(), attempts = attempts + 1 WHERE url = %s", (url,))
+
+
+# A URL holding any character a URI cannot (a space, a quote mark, a NUL read as U+FFFD, Chinese): perhaps not in
+# its wire form. The few rows it finds are checked in Python (gongkai.urls.wire_url).
+_MAY_NEED_ENCODING = r"[^][A-Za-z0-9:/?#@!$&'()*+,;=._~%-]"
+
+
+def settle_url_forms(conn: psycopg.Connection, sites: Sequence[str]) -> int:
+    """Rows the sites' listings recorded under a URL not in its wire form (before every stage keyed by
+    `wire_url`): merged into the wire form's row, where the fetch was recorded (or renamed to it). Left as
+    they were, such a row stayed 'pending' forever and every routine crawl fetched its page again. How many."""
+    rows = conn.execute("SELECT url FROM crawl_urls WHERE site = ANY(%s) AND url ~ %s",
+                        (list(sites), _MAY_NEED_ENCODING)).fetchall()
+    settled = 0
+    for (url,) in rows:
+        wire = wire_url(url)
+        if wire == url:
+            continue
+        with conn.transaction():
+            merged = conn.execute(
+                """UPDATE crawl_urls w SET last_listed_at = GREATEST(w.last_listed_at, r.last_listed_at),
+                       listing_title = COALESCE(w.listing_title, r.listing_title),
+                       listing_date = COALESCE(w.listing_date, r.listing_date),
+                       column_url = COALESCE(w.column_url, r.column_url),
+                       delisted_at = CASE WHEN r.delisted_at IS NULL THEN NULL ELSE w.delisted_at END
+                   FROM crawl_urls r WHERE w.url = %s AND r.url = %s""", (wire, url)).rowcount
+            if merged:
+                conn.execute("DELETE FROM crawl_urls WHERE url = %s", (url,))
+            else:
+                conn.execute("UPDATE crawl_urls SET url = %s WHERE url = %s", (wire, url))
+        settled += 1
+    if settled:
+        logger.info("%d frontier URLs settled into the form they are requested in", settled)
+    return settled
+
+
+def mark_delisted(conn: psycopg.Connection, run_id: int, complete_columns: Sequence[str]) -> list[str]:
+    """Articles a complete walk of their listing (in crawl run `run_id`) no longer shows: delisted now.
+
+    Returns their URLs: withdrawing their reports is the caller's (gongkai.ingest.store.withdraw_reports_of).
+    Only crawl_urls rows are locked here, never the feed lock, so it cannot deadlock with an ingest batch.
+    """
+    if not complete_columns:
+        return []
+    with conn.transaction():
+        delisted = [row[0] for row in conn.execute(
+            """UPDATE crawl_urls SET delisted_at = now()
+               WHERE column_url = ANY(%s) AND delisted_at IS NULL
+                 AND last_listed_at < (SELECT started_at FROM crawl_runs WHERE id = %s) RETURNING url""",
+            (list(complete_columns), run_id)).fetchall()]
+    if delisted:
+        logger.info("%d articles vanished from their listings", len(delisted))
+    return delisted
+
+
+def set_states(cur: psycopg.Cursor, rows: Sequence[tuple[str, str | None, str, int]]) -> None:
+    """Ingest's verdict on fetches: rows of (state, last_error, url, staged page id), each applied only if
+    that page is the URL's latest fetch (a later one, in the same batch or staged since, has set its state)."""
+    cur.executemany(
+        """UPDATE crawl_urls c SET state = %s, last_error = %s WHERE url = %s
+           AND NOT EXISTS (SELECT 1 FROM staged_pages s WHERE s.url = c.url AND s.id > %s)""", rows)
+
+
+# -- reading ----------------------------------------------------------------------------------------------
+
+def retry_rows(conn: psycopg.Connection, sites: list[str]) -> list[dict[str, Any]]:
+    """The sites' articles whose fetch failed or never happened: fetched again by this crawl."""
+    return [
+        {"url": url, "site": site, "column_url": column_url, "title": title,
+         "date": date.isoformat() if date else None}
+        for url, site, column_url, title, date in conn.execute(
+            """SELECT url, site, column_url, listing_title, listing_date FROM crawl_urls
+               WHERE site = ANY(%s) AND state IN ('failed', 'pending') ORDER BY url""", (sites,))
+    ]
+
+
+def known_urls(conn: psycopg.Connection, sites: list[str], stream: bool = False) -> Iterator[str]:
+    """The sites' URLs a routine crawl does not fetch again (fetched, gone, blocked). `stream`: a server-side
+    cursor, for a frontier too large to hold as rows."""
+    query = "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')"
+    rows = conn.cursor().stream(query, (sites,)) if stream else conn.execute(query, (sites,))
+    return (row[0] for row in rows)
+
+
+def revalidate_rows(conn: psycopg.Connection, sites: list[str]) -> list[dict[str, Any]]:
+    """The sites' fetched articles with their validators, for conditional requests."""
+    return [
+        {"url": url, "site": site, "column_url": column_url, "etag": etag, "last_modified": last_modified}
+        for url, site, column_url, etag, last_modified in conn.execute(
+            """SELECT url, site, column_url, etag, last_modified FROM crawl_urls
+               WHERE site = ANY(%s) AND state = 'fetched' ORDER BY url""", (sites,))
+    ]
+
+def _header(headers: dict[str, list[str]], name: str) -> str | None:
+    for key, values in headers.items():
+        if key.lower() == name.lower() and values:
+            return values[0]
+    return None
