@@ -165,6 +165,16 @@ def test_date_formats() -> None:
     assert xls.display_date(moment, "General") == "2023-09-05 14:07:00"
 
 
+def test_a_row_of_many_empty_cells_is_trimmed_in_linear_time() -> None:
+    """A fuzzed .xls claimed 300,000 columns: trimming a row's trailing empty cells one copy at a time
+    took 25 s."""
+    import time
+
+    started = time.perf_counter()
+    assert list(xls._rows([["合计", "", "18,555.70"] + [""] * 300_000, [""] * 300_000])) == ["合计\t\t18,555.70"]
+    assert time.perf_counter() - started < 1.0
+
+
 def test_a_zip_bomb_xlsx_is_not_inflated(monkeypatch) -> None:
     monkeypatch.setattr(xls, "MAX_PART_BYTES", 1_000_000)
     bomb = io.BytesIO()

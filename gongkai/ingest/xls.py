@@ -194,10 +194,11 @@ def _lines(sheets: Iterable[tuple[str, list[list[str]]]]) -> list[str]:
 
 def _rows(rows: list[list[str]]) -> Iterator[str]:
     for row in rows:
-        while row and not row[-1]:
-            row = row[:-1]
-        if row:
-            yield "\t".join(row)
+        end = len(row)
+        while end and not row[end - 1]:
+            end -= 1
+        if end:
+            yield "\t".join(row[:end])
 
 
 # --- number formats: the part of Excel's that reports use -------------------------------------------------
