@@ -190,7 +190,7 @@ class PoliteRetryMiddleware:
             self.crawler.stats.inc_value("retry/host_budget_spent")
             return None
         new = get_retry_request(request, spider=self.crawler.spider, reason=reason, max_retry_times=self.max_retries,
-                                priority_adjust=-1, logger=logger, give_up_log_level=logging.WARNING)
+                                priority_adjust=-1, logger=logger, give_up_log_level=logging.INFO)
         if new is None:
             return None
         self.retries[key] = self.retries.get(key, 0) + 1

@@ -113,6 +113,10 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
                 item["walk_all"] = True
                 logger.warning("%s: its last crawl did not finish cleanly; walking every page", item["url"])
         run_id = runs.start_run(conn, urls, full, revalidate, lock_backend=lock_backend)
+        logger.info("crawl run %d: %d listings on %d hosts (%s), %.2gs between requests to a host, at most %d at "
+                    "once%s%s", run_id, len(urls), len({host_key(u) for u in urls}),
+                    ", ".join(sorted({host_key(u) for u in urls})[:5]), delay, concurrency_per_host,
+                    "; every listing page" if full else "", "; stored articles re-checked" if revalidate else "")
         frontier.settle_url_forms(conn, site_names)  # rows listed before every stage keyed by the wire form
         retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
@@ -165,6 +169,9 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
         lost = f"{stats.get('stage/unstaged', 0)} fetched pages not staged (the next crawl fetches them again)"
         raise DatabaseError(f"the database {redact(database_url)} went away during crawl run {run_id}: {lost}: "
                             f"{(str(exc).strip().splitlines() or [exc.__class__.__name__])[0]}") from exc
+    logger.info("crawl run %d %s after %.1fs: %d requests, %d listing pages, %d articles listed, %d staged, "
+                "%d retries", run_id, status, float(stats.get("elapsed_time_seconds") or 0), counts["requests"],
+                counts["listing_pages"], int(counts.get("listed", 0)), int(counts.get("fetched", 0)), counts["retried"])
     stopped_by = stats.get("shutdown/signal")
     return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted,
                         signal=int(stopped_by) if stopped_by else None)

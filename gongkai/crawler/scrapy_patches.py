@@ -195,7 +195,7 @@ def _in_words(exc: BaseException, netloc: str) -> str:
     host = netloc.split(":")[0]
     if name in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError"):
         return f"the host name {host} does not resolve (DNS)"
-    if name in ("ConnectionRefusedError", "ConnectError"):
+    if "ConnectionRefused" in name or name == "ConnectError":
         return f"{netloc} refuses connections"
     if "Timeout" in name or "TimedOut" in name:
         return f"{netloc} does not answer (timed out)"

@@ -61,8 +61,10 @@ def crawl_settings(database_url: str, run_id: int | None, *, delay: float = DEFA
         # callback output cost ~2 % of a crawl's CPU for a stat nobody reads.
         "SPIDER_MIDDLEWARES": {"scrapy.spidermiddlewares.depth.DepthMiddleware": None},
         "ITEM_PIPELINES": {"gongkai.crawler.pipelines.StagePipeline": 300},
+        # A bar on a terminal; elsewhere (a log, serve, a pipe) a line per listing page.
         "EXTENSIONS": {"gongkai.crawler.shutdown.ShutdownSignal": 400,
-                       **({"gongkai.crawler.progress.ProgressExtension": 500} if progress else {})},
+                       ("gongkai.crawler.progress.ProgressExtension" if progress
+                        else "gongkai.crawler.progress.ProgressLines"): 500},
         "GONGKAI_DATABASE_URL": database_url,
         "GONGKAI_RUN_ID": run_id,
         "LOG_LEVEL": "WARNING",
