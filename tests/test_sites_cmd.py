@@ -137,6 +137,14 @@ def test_crawl_of_a_configured_listing_url_files_its_reports_under_the_site(repl
     """`gongkai crawl URL` of a listing the sites file names: the reports are that site's, with its region,
     not a host:port nobody can place."""
     url = sorted(replica.listing_urls("wuyi"))[0]
+    # First crawled as a bare URL, before anyone configured it: filed under its host, unplaced.
+    bare = gongkai("crawl", url, "--delay", "0", "--config", str(tmp_path / "none.yaml"), database_url=database_url)
+    assert bare.returncode == 2  # a named sites file must exist
+    bare = gongkai("crawl", url, "--delay", "0", database_url=database_url)
+    assert bare.returncode == 0, bare.stderr
+    with psycopg.connect(database_url) as conn:
+        assert {r[0] for r in conn.execute("SELECT site FROM reports")} == {url.split("/")[2]}
+        before = conn.execute("SELECT count(*), max(seq) FROM reports").fetchone()
     config = tmp_path / "sites.yaml"
     config.write_text(f"sites:\n  - name: liucheng\n    region: {{province: 浙江省, city: 金华市, county: 武义县}}\n"
                       f"    listings:\n      - {url}\n", encoding="utf-8")
@@ -144,4 +152,8 @@ def test_crawl_of_a_configured_listing_url_files_its_reports_under_the_site(repl
     assert crawled.returncode == 0, crawled.stderr
     with psycopg.connect(database_url) as conn:
         rows = conn.execute("SELECT DISTINCT site, city, county FROM public_reports").fetchall()
+        after = conn.execute("SELECT count(*), min(seq) FROM reports").fetchone()
+        assert {r[0] for r in conn.execute("SELECT site FROM crawl_urls")} == {"liucheng"}
+    # The earlier reports are the site's now (placed), with new seqs for consumers; none was made twice.
     assert rows == [("liucheng", "金华市", "武义县")]
+    assert after[0] == before[0] and after[1] > before[1]

@@ -26,3 +26,24 @@ def sync_sites(conn: psycopg.Connection, sites: list[SiteConfig] | tuple[SiteCon
                                            EXCLUDED.platform, EXCLUDED.listings)""",
                 (s.name, s.region.province, s.region.city, s.region.county, s.region.town, s.platform,
                  list(s.listings)))
+    adopt_earlier_crawls(conn, sites)
+
+
+def adopt_earlier_crawls(conn: psycopg.Connection, sites: list[SiteConfig] | tuple[SiteConfig, ...]) -> int:
+    """A listing crawled as a bare URL before it was configured had its articles, pages and reports filed under
+    its host name (www.zjxj.gov.cn, 127.0.0.10:18080): they become the configured site's, so its reports are
+    placed too. Returns how many reports moved."""
+    from gongkai.crawler import frontier, staging
+    from gongkai.ingest.store import relabel_reports
+    from gongkai.urls import host_key
+
+    moved = 0
+    for site in sites:
+        defaults = sorted({host_key(url) for url in site.listings} - {site.name})
+        if not defaults:
+            continue
+        urls = frontier.relabel_listings(conn, site.listings, site.name, defaults)
+        if urls:
+            staging.relabel_pages(conn, urls, site.name, defaults)
+            moved += relabel_reports(conn, urls, site.name, defaults)
+    return moved

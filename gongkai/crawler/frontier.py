@@ -159,3 +159,13 @@ def _header(headers: dict[str, list[str]], name: str) -> str | None:
         if key.lower() == name.lower() and values:
             return values[0]
     return None
+
+
+def relabel_listings(conn: psycopg.Connection, listings: Sequence[str], site: str,
+                     defaults: Sequence[str]) -> list[str]:
+    """Articles of `listings` crawled before the listing was configured (filed under `defaults`, the host
+    names a crawl of a bare URL uses): now `site`'s. Returns their URLs, for the other stages' rows."""
+    # Their report files (fetched for an article, so listed under no column) come along.
+    rows = conn.execute("UPDATE crawl_urls SET site = %s WHERE (column_url = ANY(%s) OR column_url IS NULL)"
+                        " AND site = ANY(%s) RETURNING url", (site, list(listings), list(defaults))).fetchall()
+    return sorted(url for (url,) in rows)

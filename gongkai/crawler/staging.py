@@ -76,3 +76,9 @@ def requeue_latest(conn: psycopg.Connection, site: str | None = None) -> int:
                         GROUP BY url)""",
         {"site": site},
     ).rowcount
+
+
+def relabel_pages(conn: psycopg.Connection, urls: Sequence[str], site: str, defaults: Sequence[str]) -> int:
+    """Staged pages of those URLs filed under a default host name: now `site`'s (frontier.relabel_listings)."""
+    return conn.execute("UPDATE staged_pages SET site = %s WHERE url = ANY(%s) AND site = ANY(%s)",
+                        (site, list(urls), list(defaults))).rowcount

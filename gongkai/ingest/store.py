@@ -655,3 +655,21 @@ def extraction_status(fields: ArticleFields) -> str | None:
 # of its own: the server reads it as the column's type).
 def _json_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
+
+
+def relabel_reports(conn: psycopg.Connection, urls: Sequence[str], site: str, defaults: Sequence[str]) -> int:
+    """Reports found at those URLs and filed under a default host name (a `crawl URL` before the listing was
+    configured): now `site`'s, so they are placed (public_reports joins sites on it). A new seq each, so a
+    consumer syncing by seq sees the change. Reports another named site holds are left alone."""
+    if not urls:
+        return 0
+    with conn.transaction(), conn.cursor() as cur:
+        seq = SeqAllocator(cur)
+        ids = [row[0] for row in cur.execute(
+            "SELECT DISTINCT r.id FROM reports r JOIN report_urls u ON u.report_id = r.id"
+            " WHERE u.url = ANY(%s) AND r.site = ANY(%s) ORDER BY r.id", (list(urls), list(defaults))).fetchall()]
+        for report_id in ids:
+            cur.execute("UPDATE reports SET site = %s, seq = %s, updated_at = now() WHERE id = %s",
+                        (site, seq.next(), report_id))
+        seq.save()
+    return len(ids)
