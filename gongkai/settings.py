@@ -83,6 +83,8 @@ VARIABLES: tuple[Variable, ...] = (
              "seconds a distributed crawl's coordinator waits for a first worker"),
     Variable("GONGKAI_HTTP_ADDR", "http_addr", str, None,
              "host:port for serve's /healthz and /metrics (overrides the config's http:)", shown="the config's"),
+    Variable("GONGKAI_WEB_ADDR", "web_addr", str, None,
+             "host:port of the readers' web app inside `serve` (`off`: not served)", shown="127.0.0.1:8090"),
     Variable("GONGKAI_LOG_FORMAT", "log_format", _log_format, None,
              "json or text", shown="JSON lines unless stderr is a terminal"),
     Variable("GONGKAI_BACKOFF_BASE", "backoff_base", _positive_float, None,
@@ -123,6 +125,7 @@ class Settings:
     worker_ttl: float = 15.0
     join_timeout: float = 300.0
     http_addr: str | None = None
+    web_addr: str | None = None
     log_format: str | None = None
     backoff_base: float | None = None
     backoff_max: float | None = None

@@ -58,7 +58,8 @@ class Service:
 
     def __init__(self, config: Path, database_url: str, log: Path) -> None:
         self.log = log
-        env = {**os.environ, "DATABASE_URL": database_url, "GONGKAI_BACKOFF_BASE": "0.05", "RETRY_TIMES": "1"}
+        env = {**os.environ, "DATABASE_URL": database_url, "GONGKAI_BACKOFF_BASE": "0.05", "RETRY_TIMES": "1",
+               "GONGKAI_WEB_ADDR": "127.0.0.1:0"}  # the readers' web app, on a port of its own per service
         with log.open("a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "gongkai", "serve", "--config", str(config)],
                                          stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
@@ -360,11 +361,17 @@ def test_a_start_that_cannot_bind_its_port_changes_nothing(database_url, tmp_pat
             with psycopg.connect(database_url) as conn:
                 assert conn.execute("SELECT * FROM service_jobs ORDER BY job").fetchall() == before
         # It comes up on a free port: the dropped site keeps its history, with no next run.
-        write_config(config, replica, free_port(), "6h")
+        port = free_port()
+        write_config(config, replica, port, "6h")
         service = Service(config, database_url, tmp_path / "serve.log")
         try:
             wait_for("the schedule registered", lambda: query(
                 database_url, "SELECT count(*) FROM service_jobs WHERE job = %s", f"crawl:{SITE}")[0][0], service)
+            # The readers' web app runs inside serve, next to /healthz, which says where.
+            health = wait_for("healthz", lambda: json.loads(get(f"http://127.0.0.1:{port}/healthz")[1]), service)
+            assert health["web"], health
+            status, body = get(health["web"] + "api/reports?limit=1")
+            assert status == 200 and "items" in json.loads(body)
         finally:
             service.stop()
         row = query(database_url, "SELECT last_started_at IS NOT NULL, last_status, next_run_at FROM service_jobs"

@@ -17,6 +17,7 @@ from typing import Any
 from gongkai.app.serve.alarms import ExtractionAlarms
 from gongkai.app.serve.http import HealthServer, Metrics, database_status, http_address
 from gongkai.app.serve.jobs import Jobs
+from gongkai.app.serve.readers import ReadersServer
 from gongkai.app.serve.scheduling import Scheduling
 from gongkai.config import ServiceConfig, load_config
 from gongkai.errors import EXIT_BUSY, ConfigError, ServiceBusy, UserError
@@ -53,17 +54,23 @@ class Service:
         self.alarms = ExtractionAlarms(database_url, self.metrics)
         self.jobs = Jobs(config, database_url, self.metrics, self.stopping, self.alarms, verbose=verbose)
         self.scheduling = Scheduling(config, database_url, self.metrics, self.stopping, self.jobs)
+        self.readers = ReadersServer(database_url)
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT; 0 after a clean stop."""
-        return self.scheduling.run(self._start_http)
+        try:
+            return self.scheduling.run(self._start_http)
+        finally:
+            self.readers.stop()
 
     def _start_http(self) -> HealthServer:
         host, port = http_address(self.config)
         try:
-            return HealthServer(host, port, self.metrics, self.health).start()
+            health = HealthServer(host, port, self.metrics, self.health).start()
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port} for /healthz and /metrics: {exc.strerror or exc}") from None
+        self.readers.start()  # the reports for readers, next to /healthz (app/serve/readers.py)
+        return health
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """/healthz: the database answers (fresh connection) and the scheduler is alive."""
@@ -71,5 +78,5 @@ class Service:
         scheduler = self.scheduling.scheduler_state()
         details = {"database": database, "scheduler": scheduler, "crawls_running": self.jobs.running_crawls(),
                    "next_runs": self.scheduling.next_runs(), "uptime_s": round(time.time() - self.started_at, 1),
-                   "pid": os.getpid()}
+                   "pid": os.getpid(), "web": self.readers.url}
         return database == "ok" and scheduler == "running", details
