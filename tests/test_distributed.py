@@ -20,10 +20,8 @@ from collections import defaultdict
 import psycopg
 import pytest
 import redis
-from scrapy import Request
 
 from bench.scale import scaled_sites
-from gongkai.urls import host_key
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica
@@ -107,34 +105,122 @@ def test_shared_memory_claims_like_the_local_one(redis_env) -> None:
     assert first.claim([], []) == ([], [])
 
 
-def test_a_process_holding_every_lease_of_a_host_waits_for_its_own_without_asking_redis(redis_env) -> None:
-    """With --concurrency 2, a third request for the host waits until this process releases one of its two
-    leases, and takes it then: it does not poll Redis meanwhile (that was 2 failed asks per request)."""
-    import asyncio
+def _job(redis_env, job_id: str = "t"):
+    from gongkai.crawler.distributed import Job
 
-    from scrapy.http import Response
-    from scrapy.utils.test import get_crawler
+    return Job(redis.Redis.from_url(REDIS_URL), job_id, redis_env["GONGKAI_REDIS_PREFIX"])
 
-    from gongkai.crawler.distributed import SharedHostLimiter
 
-    crawler = get_crawler(settings_dict={"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": redis_env["GONGKAI_REDIS_PREFIX"],
-                                         "GONGKAI_SHARED_CONCURRENCY": 2})
-    limiter = SharedHostLimiter(crawler)
-    requests = [Request(f"http://127.0.0.10/art/{n}.html") for n in range(3)]
-    leases = f"{redis_env['GONGKAI_REDIS_PREFIX']}:host:{host_key(requests[0].url)}:leases"
+def _pop(job, worker: str = "w1", **kw):
+    from gongkai.crawler.distributed.queue import Popped
 
-    async def three_requests() -> None:
-        await limiter.process_request(requests[0])
-        await limiter.process_request(requests[1])
-        third = asyncio.ensure_future(limiter.process_request(requests[2]))
-        await asyncio.sleep(0.6)
-        assert not third.done() and limiter.server.zcard(leases) == 2
-        limiter.process_response(requests[0], Response(requests[0].url, status=200))
-        await asyncio.wait_for(third, timeout=2)
-        assert limiter.server.zcard(leases) == 2
+    got = job.pop(worker, **{"capacity": 2, "delay": 0.0, "jitter": 0.0, "lease_ttl": 5.0, **kw})
+    return got if isinstance(got, Popped) else None
 
-    asyncio.run(three_requests())
-    assert not crawler.stats.get_value("shared_limiter/lease_waits"), crawler.stats.get_stats()
+
+def test_the_queue_hands_out_free_hosts_only_and_in_turn(redis_env) -> None:
+    """Nine requests queued host by host (as one listing page yields its articles): the pops take the hosts
+    in turn, each pop takes one of the host's two leases, and a host with both leases taken is not handed
+    out again (nothing waits for it in a worker) until one is released."""
+    job = _job(redis_env)
+    for host in ("a:1", "b:1", "c:1"):
+        for n in range(3):
+            job.push(f"{host}/{n}".encode(), host, 0)
+    assert job.pending() == 9
+    popped = [_pop(job) for _ in range(6)]
+    assert [p.host for p in popped] == ["a:1", "b:1", "c:1", "a:1", "b:1", "c:1"]
+    assert [p.data for p in popped[:3]] == [b"a:1/0", b"b:1/0", b"c:1/0"]  # first in, first out per host
+    assert _pop(job) is None and job.pending() == 3
+    job.release("b:1", popped[1].lease)
+    again = _pop(job)
+    assert again is not None and again.host == "b:1" and again.data == b"b:1/2"
+    assert job.in_flight() == {"w1": 7}
+    for p in popped + [again]:
+        job.done(p.inflight)
+    assert not job.finished("w1")  # two requests still queued
+    assert job.pending() == 2
+
+
+def test_the_queue_spaces_a_hosts_starts_by_the_delay(redis_env) -> None:
+    job = _job(redis_env)
+    for host in ("a:1", "b:1"):
+        for n in range(2):
+            job.push(f"{host}/{n}".encode(), host, 0)
+    first, second = _pop(job, delay=0.4), _pop(job, delay=0.4)
+    assert (first.host, second.host) == ("a:1", "b:1") and first.interval_ms == 400
+    wait = job.pop("w1", capacity=2, delay=0.4, jitter=0.0, lease_ttl=5.0)
+    assert isinstance(wait, float) and 0.2 < wait <= 0.4  # a host is due then; nothing waits meanwhile
+    time.sleep(wait + 0.02)
+    assert _pop(job, delay=0.4).host == "a:1"
+
+
+def test_a_dead_workers_requests_go_back_and_its_leases_expire(redis_env, monkeypatch) -> None:
+    """A worker that stops answering: its in-flight requests go back to the queue (any worker or the
+    coordinator gives them back once its alive mark expires) and its leases free themselves within the
+    lease TTL, so its hosts are served again within seconds."""
+    monkeypatch.setenv("GONGKAI_WORKER_TTL", "2")
+    job = _job(redis_env)
+    job.push(b"a/0", "a:1", 0)
+    job.push(b"a/1", "a:1", 0)
+    job.register("dead")
+    taken = [_pop(job, "dead", capacity=2, lease_ttl=1.0), _pop(job, "dead", capacity=2, lease_ttl=1.0)]
+    assert all(taken) and _pop(job, "other") is None  # both leases held
+    assert job.requeue() == {}  # still alive
+    time.sleep(2.1)
+    assert job.requeue() == {"dead": 2} and job.pending() == 2 and job.in_flight() == {}
+    assert {_pop(job, "other").data, _pop(job, "other").data} == {b"a/0", b"a/1"}  # the leases expired
+
+
+def _write_batches(database_url: str, batches: list[list], order) -> list[str]:
+    """Two crawl workers' staging transactions at once, each pausing after its first row (the second worker's
+    batch has the rows the other way round): what each ended with."""
+    import threading
+
+    from gongkai.crawler import frontier
+    from gongkai.crawler.items import ListedArticles
+
+    outcome: list[str] = []
+
+    def write(items) -> None:
+        with psycopg.connect(database_url) as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    for n, item in enumerate(order(items)):
+                        if isinstance(item, ListedArticles):
+                            for article in item.articles:
+                                frontier.record_listed(cur, article)
+                        else:
+                            frontier.record_failed(cur, item)
+                        if n == 0:
+                            time.sleep(0.5)  # the other worker writes its first row meanwhile
+                outcome.append("ok")
+            except psycopg.errors.DeadlockDetected:
+                outcome.append("deadlock")
+
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome
+
+
+def test_two_workers_staging_batches_cannot_deadlock_on_crawl_urls(database_url) -> None:
+    """One worker records a listing's rows (1, 2) while another stages a fetch of 2 and then of 1: in item
+    order they lock the two rows the opposite ways round and PostgreSQL aborts one; in URL order
+    (frontier.in_lock_order, what LockOrderStagePipeline writes) both commit."""
+    from gongkai.crawler.frontier import in_lock_order
+    from gongkai.crawler.items import FetchFailed, ListedArticle, ListedArticles
+
+    urls = ["http://127.0.0.9/art/1.html", "http://127.0.0.9/art/2.html"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for url in urls:
+            conn.execute("INSERT INTO crawl_urls (url, site) VALUES (%s, 's')", (url,))
+    listing = [ListedArticles([ListedArticle(url=u, site="s", column_url="c", title="t", date=None) for u in urls])]
+    fetches = [FetchFailed(url=u, site="s", status=503, reason="HTTP 503", blocked=False) for u in reversed(urls)]
+    split = [ListedArticles([a]) for a in listing[0].articles]  # one statement per row, as the pipeline writes
+    assert sorted(_write_batches(database_url, [split, fetches], lambda items: items)) == ["deadlock", "ok"]
+    assert _write_batches(database_url, [listing, fetches], in_lock_order) == ["ok", "ok"]
 
 
 def cloned_portals(n_sites: int, per_site: int) -> list:
