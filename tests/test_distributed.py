@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -405,34 +406,88 @@ def test_a_host_asking_for_hours_of_rest_does_not_stall_the_job_nor_the_next(dat
     assert states == {"failed"}
 
 
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def test_serve_roles_crawler_and_ingest_equal_one_process(replica, single_process, database_url, redis_env):
-    """The scaled deployment: a coordinator with no local workers, two `serve --role crawler` processes
-    and two `serve --role ingest` processes, all stopped with SIGTERM at the end."""
+    """The scaled deployment: a coordinator with no local workers, three `serve --role crawler` processes
+    and two `serve --role ingest` processes. `gongkai status` lists the crawler roles and the live workers with
+    what they hold; every role answers /healthz and /metrics. One crawler role is stopped (SIGTERM) in the
+    middle: it hands back what it had not finished, the others finish, and the run is 'ok' (not
+    'interrupted': the crawl was not). The rest are stopped with SIGTERM at the end."""
     replica.reset_faults()
-    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text"}
-    crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(2)]
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}
+    crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(3)]
     ingesters = [run("serve", "--role", "ingest", "--interval", "0.3", database_url=database_url, env=env,
                      wait=False) for _ in range(2)]
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
     try:
-        coordinator = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "0", "--no-ingest",
-                          database_url=database_url, env=redis_env, timeout=240)
-        assert coordinator.returncode == 0, coordinator.stderr
+        coordinator = run("crawl", *listing_urls(replica), "--delay", "0.05", "--workers", "0", "--no-ingest",
+                          database_url=database_url, env=redis_env, wait=False)
+        job, worker, info = _worker_of(server, prefix, "joiner")
+        status = run("status", database_url=database_url, env=redis_env, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert "crawl workers (Redis redis://" in status.stdout and f"distributed crawl {job[:8]}" in status.stdout
+        assert worker in status.stdout and status.stdout.count("crawler role ") == 3, status.stdout
+        urls = re.findall(r"crawler role \S+ \((http://[^)]+)\)", status.stdout)
+        code, body = _get(urls[0] + "/healthz")
+        assert code == 200 and json.loads(body)["role"] == "crawler", body
+        metrics = "".join(_get(url + "/metrics")[1] for url in urls)
+        assert "gongkai_worker_jobs_taken_total 1.0" in metrics and "gongkai_worker_leases_held" in metrics
+        leaving = next(p for p in crawlers if p.pid == int(worker.split(":")[1]))
+        leaving.send_signal(signal.SIGTERM)
+        _, err = coordinator.communicate(timeout=240)
+        assert coordinator.returncode == 0, err
         deadline = time.monotonic() + 60
         with psycopg.connect(database_url, autocommit=True) as conn:
             while conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]:
                 assert time.monotonic() < deadline, "the ingest workers did not drain the staged pages"
                 time.sleep(0.3)
+            assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("ok",)]
     finally:
         for proc in crawlers + ingesters:
-            proc.send_signal(signal.SIGTERM)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         outputs = [proc.communicate(timeout=60) for proc in crawlers + ingesters]
     for proc, (_, err) in zip(crawlers + ingesters, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
+    ingest_urls = [re.search(r"on (http://\S+)", err).group(1) for _, err in outputs[3:]]
+    assert ingest_urls  # (stopped now: their endpoints are checked by test_ingest_role_serves_health_and_metrics)
     same(reports(database_url), single_process)  # a coordinator with --workers 0 ends only if the roles worked
     with psycopg.connect(database_url) as conn:
         staged = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
-    assert staged[0] == staged[1]
+    assert staged[0] >= staged[1]
+
+
+def test_ingest_role_serves_health_and_metrics(database_url):
+    ingest = run("serve", "--role", "ingest", "--interval", "0.3", database_url=database_url,
+                 env={"GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}, wait=False)
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = ingest.stderr.readline()
+            found = re.search(r"serving /healthz and /metrics on (http://\S+)", line)
+            url = found.group(1) if found else None
+        assert url, "no /healthz address logged"
+        code, body = _get(url + "/healthz")
+        assert code == 200 and json.loads(body)["role"] == "ingest" and json.loads(body)["database"] == "ok"
+        code, body = _get(url + "/metrics")
+        assert code == 200 and "gongkai_ingest_queue_pending" in body
+    finally:
+        ingest.send_signal(signal.SIGTERM)
+        ingest.communicate(timeout=30)
+    assert ingest.returncode == 0
 
 
 def test_a_job_nobody_works_on_fails_clearly(replica, database_url, redis_env):
@@ -444,3 +499,106 @@ def test_a_job_nobody_works_on_fails_clearly(replica, database_url, redis_env):
     assert not list(server.scan_iter(match=f"{redis_env['GONGKAI_REDIS_PREFIX']}:*")), "job keys left behind"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("interrupted",)]
+
+
+def _worker_of(server, prefix: str, role: str, timeout: float = 60) -> tuple[str, str, dict]:
+    """(job id, worker id, info) of a running worker of `role` with a lease held, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job in [j.decode() for j in server.smembers(f"{prefix}:jobs")]:
+            workers = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{prefix}:job:{job}:workers").items()}
+            holding = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{prefix}:job:{job}:holding").items()}
+            for worker, info in workers.items():
+                if info.get("role") == role and info["state"] == "running" and holding.get(worker):
+                    return job, worker, info
+        time.sleep(0.05)
+    raise AssertionError(f"no {role} worker holding a lease within {timeout}s")
+
+
+def test_a_killed_joiners_hosts_are_served_again_within_seconds(database_url, redis_env):
+    """Two `serve --role crawler` processes work on a crawl; one's worker is killed (SIGKILL) while it holds
+    host leases: those hosts get requests again within seconds (its leases expire in GONGKAI_WORKER_TTL / 2,
+    not the 35-48 s they used to), the requests it held go back to the queue once its heartbeat stops, the
+    other worker finishes the crawl, the run says a worker was lost, and with the next crawl every article
+    is fetched."""
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}
+    with SlowReplica(scaled_sites(6, 16)) as replica:
+        replica.PAUSE = 0.05
+        crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(2)]
+        try:
+            coordinator = run("crawl", *listing_urls(replica), "--delay", "0.3", "--workers", "0", "--no-ingest",
+                              database_url=database_url, env=redis_env, wait=False)
+            job, victim, info = _worker_of(server, prefix, "joiner")
+            held = json.loads(server.hget(f"{prefix}:job:{job}:holding", victim))
+            os.kill(info["pid"], signal.SIGKILL)
+            killed_at = time.monotonic()
+            _, err = coordinator.communicate(timeout=180)
+            log = replica.requests
+        finally:
+            for proc in crawlers:
+                proc.send_signal(signal.SIGTERM)
+            for proc in crawlers:
+                proc.communicate(timeout=60)
+        assert coordinator.returncode == 1, err
+        assert f"crawl worker {victim}" in err and "back in the queue" in err, err
+        assert "stopped before the crawl was done" in err and "the others finished the crawl" in err, err
+        hosts = {h.rsplit(":", 1)[0] for h in held}
+        served_again = {}
+        for entry in log:
+            host = replica.site(entry.site).base_url.split("//", 1)[1].rsplit(":", 1)[0]
+            if host in hosts and entry.time > killed_at and host not in served_again:
+                served_again[host] = entry.time - killed_at
+        assert served_again and max(served_again.values()) < 7.5, (held, served_again)
+        with psycopg.connect(database_url) as conn:
+            states = dict(conn.execute("SELECT state, count(*) FROM crawl_urls GROUP BY 1").fetchall())
+            status = conn.execute("SELECT status FROM crawl_runs").fetchone()[0]
+            staged = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+        assert status == "failed"
+        # Only what the killed worker had fetched but not yet staged (at most a staging batch) is left pending,
+        pending = states.get("pending", 0)
+        assert pending <= 20 and staged + pending == sum(states.values()), (states, staged)
+        # and the next crawl (which walks these listings to the end) fetches it.
+        again = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "2", database_url=database_url,
+                    env=redis_env, timeout=180)
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT state, count(*) FROM crawl_urls GROUP BY 1").fetchall())
+        staged_again = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+    assert set(states) == {"fetched"} and staged_again == states["fetched"], states
+
+
+def test_a_coordinator_whose_only_worker_died_gives_up_clearly(replica, database_url, redis_env):
+    """GONGKAI_JOIN_TIMEOUT counts from the last live worker, not only until the first registers: a joiner
+    killed mid-crawl (its worker too) leaves the coordinator giving up with a line, not waiting forever."""
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    env = {**redis_env, "GONGKAI_JOIN_TIMEOUT": "3", "GONGKAI_WORKER_TTL": "2"}
+    joiner = run("crawl", "--join", database_url=database_url, env=env, wait=False)
+    try:
+        with SlowReplica(scaled_sites(2, 30)) as slow:
+            slow.PAUSE = 0.05
+            coordinator = run("crawl", *listing_urls(slow), "--delay", "0.5", "--workers", "0", "--no-ingest",
+                              database_url=database_url, env=env, wait=False)
+            _, _, info = _worker_of(server, prefix, "joiner")
+            os.kill(joiner.pid, signal.SIGKILL)
+            os.kill(info["pid"], signal.SIGKILL)
+            _, err = coordinator.communicate(timeout=60)
+    finally:
+        if joiner.poll() is None:
+            joiner.kill()
+        joiner.communicate(timeout=10)
+    assert coordinator.returncode == 1, err
+    assert "no crawl worker alive for 3s" in err and "giving up" in err, err
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status FROM crawl_runs").fetchone()[0] == "failed"
+
+
+def test_role_with_a_missing_config_is_an_error(database_url, redis_env):
+    for role in ("crawler", "ingest"):
+        result = run("serve", "--role", role, "--config", "/nonexistent.yaml", database_url=database_url,
+                     env=redis_env, timeout=30)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "/nonexistent.yaml" in lines[0], result.stderr

@@ -54,6 +54,7 @@ from gongkai.crawler.distributed.queue import (
     WORKER_TTL,
     Job,
     JobQueue,
+    Popped,
     check_redis,
     connect,
     prefix_from_env,
@@ -66,6 +67,7 @@ from gongkai.crawler.distributed.workers import (
     crawl_distributed,
     crawl_workers_option,
     join_forever,
+    live_roles,
     main,
     run_worker,
     spawn_worker,
@@ -73,8 +75,8 @@ from gongkai.crawler.distributed.workers import (
 )
 
 __all__ = [
-    "DEFAULT_PREFIX", "JOB_TTL", "WORKER_TTL", "DistributedListingSpider", "DistributedOutcome", "Job", "JobQueue",
+    "DEFAULT_PREFIX", "JOB_TTL", "WORKER_TTL", "DistributedListingSpider", "DistributedOutcome", "Job", "JobQueue", "Popped",
     "SharedCounter", "SharedHostLimiter", "SharedMemory", "SharedProblems", "SharedSet", "WorkerCoordination",
-    "check_redis", "connect", "crawl_distributed", "crawl_workers_option", "join_forever", "main", "prefix_from_env",
+    "check_redis", "connect", "crawl_distributed", "crawl_workers_option", "join_forever", "live_roles", "main", "prefix_from_env",
     "redact_redis", "redis_url_from_env", "run_worker", "spawn_worker", "worker_settings", "worker_ttl",
 ]

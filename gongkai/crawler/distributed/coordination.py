@@ -201,9 +201,12 @@ class WorkerCoordination:
         self.beats += 1
         try:
             limiter = self._limiter()
+            held = limiter.held() if limiter is not None else {}
             if limiter is not None:
-                spider.job.refresh_leases(limiter.held(), limiter.lease_ttl)
-            spider.job.heartbeat(spider.worker, engine_busy(engine), self._stats())
+                spider.job.refresh_leases(held, limiter.lease_ttl)
+            stats = self._stats()
+            stats["shared_limiter/leases_held"] = len(held)
+            spider.job.heartbeat(spider.worker, engine_busy(engine), stats, holding=sorted(set(held.values())))
             if self.beats % 2 == 0:
                 self._give_back_dead(spider)
         except Exception:  # Redis briefly away: the next beat tries again

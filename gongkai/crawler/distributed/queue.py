@@ -334,7 +334,9 @@ class Job:
 
     # -- workers -----------------------------------------------------------------------------------------
 
-    def heartbeat(self, worker: str, busy: bool, stats: dict[str, Any] | None = None) -> None:
+    def heartbeat(self, worker: str, busy: bool, stats: dict[str, Any] | None = None,
+                  holding: list[str] | None = None) -> None:
+        """Alive (and busy) for another GONGKAI_WORKER_TTL; its stats and the hosts it holds leases on, published."""
         expiry = self._server_ms() + int(worker_ttl() * 1000)
         pipe = self.server.pipeline()
         pipe.hset(self.key("alive"), worker, expiry)
@@ -342,8 +344,10 @@ class Job:
             pipe.hset(self.key("busy"), worker, expiry)
         if stats is not None:
             pipe.hset(self.key("stats"), worker, json.dumps(stats))
+        if holding is not None:
+            pipe.hset(self.key("holding"), worker, json.dumps(holding))
         for name in ("alive", "busy", "workers", "listed", "requested", "repeated", "complete", "problems", "stats",
-                     "hosts", "pending", "seq", "inflight", "dupefilter"):
+                     "hosts", "pending", "seq", "inflight", "dupefilter", "holding", "given_back"):
             pipe.expire(self.key(name), JOB_TTL)
         pipe.execute()
 
@@ -353,8 +357,8 @@ class Job:
 
     def register(self, worker: str, **extra: Any) -> None:
         info = {"host": socket.gethostname(), "pid": os.getpid(), "state": "running", "started": time.time(), **extra}
+        self.heartbeat(worker, busy=False)  # alive first: a registered worker that is not alive counts as lost
         self.server.hset(self.key("workers"), worker, json.dumps(info))
-        self.heartbeat(worker, busy=False)
 
     def set_state(self, worker: str, state: str, **extra: Any) -> None:
         raw = self.server.hget(self.key("workers"), worker)
@@ -382,6 +386,10 @@ class Job:
     def alive(self) -> set[str]:
         now = self._server_ms()
         return {k.decode() for k, v in self.server.hgetall(self.key("alive")).items() if float(v) > now}
+
+    def holding(self) -> dict[str, list[str]]:
+        """worker -> the hosts it held leases on at its last heartbeat."""
+        return {k.decode(): json.loads(v) for k, v in self.server.hgetall(self.key("holding")).items()}
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """worker -> its Scrapy stats as of its last heartbeat (its final ones once it stopped)."""

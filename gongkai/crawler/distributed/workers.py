@@ -135,6 +135,10 @@ def join_forever(redis_url: str, database_url: str, *, once: bool = False, poll:
                     state["jobs_done"] += 1
             done &= active  # a finished job's id is never announced again: forget it
             state["jobs"] = {job_id: worker for job_id, (worker, _) in children.items()}
+            for job_id, (worker, _) in children.items():  # for /metrics: the workers' stats as they go
+                raw = server.hget(f"{prefix}:job:{job_id}:stats", worker)
+                if raw:
+                    state.setdefault("stats", {})[job_id] = json.loads(raw)
             _announce(server, prefix, me, {"role": "crawler", "host": socket.gethostname(), "pid": os.getpid(),
                                            "started": state["started"], "jobs": state["jobs"], **(info or {})},
                       ttl=max(10.0, poll * 5))
@@ -320,7 +324,7 @@ def _outcome(job: Job, database_url: str, run_id: int | None, watch: _Watch, *, 
     for worker_stats in job.stats().values():
         worker_stats.pop("finish_reason", None)
         for k, v in worker_stats.items():
-            if not k.startswith("shared_limiter/start_wait_ms/"):
+            if not k.startswith(("shared_limiter/start_wait_ms/", "shared_limiter/leases_held")):
                 stats[k] = stats.get(k, 0) + v
     if run_id is not None:
         stats.update(staged_counts(database_url, run_id))
