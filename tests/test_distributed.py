@@ -344,7 +344,10 @@ def test_killed_worker_loses_nothing(replica, single_process, database_url, redi
     with psycopg.connect(database_url) as conn:
         first_run = conn.execute("SELECT status FROM crawl_runs").fetchone()[0]
         staged_first = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+        fetched = conn.execute("SELECT count(*) FROM staged_pages WHERE status NOT IN (404, 410)").fetchone()[0]
     assert first_run != "ok"  # so the next routine crawl walks every page of these listings again
+    # the summary counts the dead worker's pages too (they are in the database, not in its final stats)
+    assert re.search(r"crawl run \d+: (\d+) pages staged", err).group(1) == str(fetched), err
     assert at_kill < staged_first
 
     # The next (routine) crawl walks the interrupted listings again and fetches what was lost.
