@@ -1,25 +1,34 @@
-"""Distributed mode: crawl throughput with 1, 2 and 4 crawl workers sharing one scrapy-redis frontier (and
-the single-process crawl without Redis), ingest throughput with 1, 2 and 4 ingest workers, and where the
-CPU went, which is what limits both on a 2-core machine.
+"""Distributed mode: crawl wall time with 1, 2 and 4 crawl workers sharing one frontier in Redis, against the
+single-process crawl (no Redis) and against the politeness bound, at delay 0 and at a polite delay, on >= 30
+hosts; CPU per page; ingest throughput with 1, 2 and 4 ingest workers.
+
+The politeness bound of a crawl is what no schedule can beat: the busiest host's requests x delay (its
+requests must start `delay` apart on average). Each replica request takes PAUSE seconds (a real portal's
+answer time, not loopback's), so requests in flight overlap as they do against real servers.
 
 Needs Redis (REDIS_URL or GONGKAI_TEST_REDIS_URL, default redis://127.0.0.1:6379/0). Every run crawls the
-same replica portals into a fresh database; ingest runs start from copies of one crawled database.
+same replica portals into a fresh database; all figures of one run are compared as ratios (the machine is
+shared: absolute times drift between runs).
 """
 
 from __future__ import annotations
 
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter, defaultdict
 
 import psycopg
 
 from bench.__main__ import drop_database, scratch_database
 
 REDIS_URL = os.environ.get("GONGKAI_TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+PAUSE = 0.05  # seconds each replica request takes
+CONCURRENCY = 2
 
 
 def _cpu(who: int) -> float:
@@ -39,11 +48,58 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float
     return wall, _cpu(resource.RUSAGE_CHILDREN) - children, _cpu(resource.RUSAGE_SELF) - own
 
 
+def _paused_replica(sites):
+    from gongkai_replica.server import ReplicaServer
+
+    class PausedReplica(ReplicaServer):
+        def _route(self, site, method, path, query, form, headers=None):
+            time.sleep(PAUSE)
+            return super()._route(site, method, path, query, form, headers=headers)
+
+    return PausedReplica(sites)
+
+
+def crawl_row(server, listings: list[str], workers: int | None, delay: float, n_articles: int) -> tuple[dict, str]:
+    """One crawl (workers None: one process, no Redis) into a fresh database: its figures, and the database."""
+    database_url = scratch_database()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    command = [sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", str(delay), "--concurrency",
+               str(CONCURRENCY), "--no-ingest"]
+    if workers is None:
+        env.pop("REDIS_URL", None)
+    else:
+        env.update(REDIS_URL=REDIS_URL, GONGKAI_REDIS_PREFIX=f"gongkai_bench_{uuid.uuid4().hex[:8]}")
+        command += ["--workers", str(workers)]
+    server.clear_requests()
+    wall, cpu, replica_cpu = _timed(command, env)
+    log = server.requests
+    with psycopg.connect(database_url) as conn:
+        staged, distinct = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
+        frontier = conn.execute("SELECT count(*), count(*) FILTER (WHERE state = 'pending') FROM crawl_urls").fetchone()
+    # every article (and the report files they link) fetched, and once
+    assert distinct >= n_articles and staged == distinct == frontier[0] and not frontier[1], (staged, distinct, frontier)
+    per_host = Counter(entry.site for entry in log)
+    busiest = max(per_host.values())
+    start = min(entry.time for entry in log)
+    windows: dict[int, set[str]] = defaultdict(set)
+    for entry in log:
+        windows[int((entry.time - start) // 5)].add(entry.site)
+    full = [len(windows[k]) for k in sorted(windows)][:-1] or [len(windows[0])]  # the last window is partial
+    row = {"crawl_workers": workers or "one process", "delay": delay, "requests": len(log),
+           "wall_s": round(wall, 1), "busiest_host_requests": busiest,
+           "hosts_per_5s_window_median": statistics.median(full),
+           "crawl_cpu_s": round(cpu, 1), "cpu_ms_per_page": round(cpu / staged * 1000, 1),
+           "replica_cpu_s": round(replica_cpu, 1)}
+    if delay:
+        row["politeness_bound_s"] = round(busiest * delay, 1)
+        row["wall_vs_bound"] = round(wall / (busiest * delay), 2)
+    return row, database_url
+
+
 def run(results: dict, quick: bool) -> None:
     import redis
 
     from bench.scale import scaled_sites
-    from gongkai_replica.server import ReplicaServer
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=5).ping()
@@ -52,35 +108,27 @@ def run(results: dict, quick: bool) -> None:
             raise
         results["distributed"] = {"skipped": f"no Redis at {REDIS_URL}: {exc}"}
         return
-    n_sites, per_site = (2, 10) if quick else (8, 60)
+    n_sites, per_site = (4, 10) if quick else (30, 100)
+    delays = (0.0, 0.2) if quick else (0.0, 0.5)
     worker_counts = (1, 2) if quick else (1, 2, 4)
     sites = scaled_sites(n_sites, per_site)
     crawl_rows = []
     keep: str | None = None
-    with ReplicaServer(sites) as server:
+    with _paused_replica(sites) as server:
         listings = [u for s in sites for u in server.listing_urls(s.name)]
-        for workers in (None, *worker_counts):
-            database_url = scratch_database()
-            env = {**os.environ, "DATABASE_URL": database_url}
-            command = [sys.executable, "-m", "gongkai", "crawl", *listings, "--delay", "0", "--no-ingest"]
-            if workers is None:
-                env.pop("REDIS_URL", None)
-            else:
-                env.update(REDIS_URL=REDIS_URL, GONGKAI_REDIS_PREFIX=f"gongkai_bench_{uuid.uuid4().hex[:8]}")
-                command += ["--workers", str(workers)]
-            wall, cpu, replica_cpu = _timed(command, env)
-            with psycopg.connect(database_url) as conn:
-                staged, distinct = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
-                requests = conn.execute("SELECT (stats->>'requests')::int FROM crawl_runs").fetchone()[0]
-            assert staged == distinct == n_sites * per_site, (staged, distinct)
-            crawl_rows.append({"crawl_workers": workers or "single process, no Redis", "requests": requests,
-                               "wall_s": round(wall, 2), "requests_per_s": round(requests / wall, 1),
-                               "crawl_cpu_s": round(cpu, 1), "replica_cpu_s": round(replica_cpu, 1),
-                               "cpu_busy": round((cpu + replica_cpu) / (wall * (os.cpu_count() or 1)), 2)})
-            if workers is None:
-                keep = database_url
-            else:
-                drop_database(database_url)
+        for delay in delays:
+            single = None
+            for workers in (None, *worker_counts):
+                row, database_url = crawl_row(server, listings, workers, delay, n_sites * per_site)
+                if workers is None:
+                    single = row["wall_s"]
+                row["wall_vs_one_process"] = round(row["wall_s"] / single, 2)
+                crawl_rows.append(row)
+                print(row, file=sys.stderr, flush=True)
+                if workers is None and delay == 0 and keep is None:
+                    keep = database_url
+                else:
+                    drop_database(database_url)
     assert keep is not None
     ingest_rows = []
     try:
@@ -98,11 +146,9 @@ def run(results: dict, quick: bool) -> None:
                 drop_database(database_url)
     finally:
         drop_database(keep)
-    base_crawl = crawl_rows[1]["requests_per_s"]
     base_ingest = ingest_rows[0]["pages_per_s"]
-    for row in crawl_rows[1:]:
-        row["speedup_vs_1_worker"] = round(row["requests_per_s"] / base_crawl, 2)
     for row in ingest_rows:
         row["speedup_vs_1_worker"] = round(row["pages_per_s"] / base_ingest, 2)
     results["distributed"] = {"sites": n_sites, "articles": n_sites * per_site, "cores": os.cpu_count(),
-                              "crawl": crawl_rows, "ingest": ingest_rows}
+                              "pause_s": PAUSE, "concurrency": CONCURRENCY, "crawl": crawl_rows,
+                              "ingest": ingest_rows}

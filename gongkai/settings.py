@@ -77,10 +77,11 @@ VARIABLES: tuple[Variable, ...] = (
              "prefix of every Redis key, to separate deployments sharing one Redis"),
     Variable("GONGKAI_CRAWL_WORKERS", "crawl_workers", _nonnegative_int, None,
              "local crawl worker processes of a distributed crawl (what `crawl --workers N` sets)", shown="1"),
-    Variable("GONGKAI_WORKER_TTL", "worker_ttl", _positive_float, 15.0,
-             "seconds a distributed crawl worker's busy/alive mark lives without a refresh"),
+    Variable("GONGKAI_WORKER_TTL", "worker_ttl", _positive_float, 10.0,
+             "seconds a distributed crawl worker's busy/alive mark lives without a refresh (then its unfinished "
+             "requests go back to the queue); its host leases live half as long"),
     Variable("GONGKAI_JOIN_TIMEOUT", "join_timeout", _positive_float, 300.0,
-             "seconds a distributed crawl's coordinator waits for a first worker"),
+             "seconds a distributed crawl's coordinator waits with no live worker before it gives up"),
     Variable("GONGKAI_HTTP_ADDR", "http_addr", str, None,
              "host:port for serve's /healthz and /metrics (overrides the config's http:)", shown="the config's"),
     Variable("GONGKAI_WEB_ADDR", "web_addr", str, None,
@@ -122,7 +123,7 @@ class Settings:
     redis_url: str | None = None
     redis_prefix: str = "gongkai"
     crawl_workers: int | None = None
-    worker_ttl: float = 15.0
+    worker_ttl: float = 10.0
     join_timeout: float = 300.0
     http_addr: str | None = None
     web_addr: str | None = None

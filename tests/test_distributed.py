@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -20,10 +21,8 @@ from collections import defaultdict
 import psycopg
 import pytest
 import redis
-from scrapy import Request
 
 from bench.scale import scaled_sites
-from gongkai.urls import host_key
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 from tests.faults.helpers import SlowReplica
@@ -107,34 +106,122 @@ def test_shared_memory_claims_like_the_local_one(redis_env) -> None:
     assert first.claim([], []) == ([], [])
 
 
-def test_a_process_holding_every_lease_of_a_host_waits_for_its_own_without_asking_redis(redis_env) -> None:
-    """With --concurrency 2, a third request for the host waits until this process releases one of its two
-    leases, and takes it then: it does not poll Redis meanwhile (that was 2 failed asks per request)."""
-    import asyncio
+def _job(redis_env, job_id: str = "t"):
+    from gongkai.crawler.distributed import Job
 
-    from scrapy.http import Response
-    from scrapy.utils.test import get_crawler
+    return Job(redis.Redis.from_url(REDIS_URL), job_id, redis_env["GONGKAI_REDIS_PREFIX"])
 
-    from gongkai.crawler.distributed import SharedHostLimiter
 
-    crawler = get_crawler(settings_dict={"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": redis_env["GONGKAI_REDIS_PREFIX"],
-                                         "GONGKAI_SHARED_CONCURRENCY": 2})
-    limiter = SharedHostLimiter(crawler)
-    requests = [Request(f"http://127.0.0.10/art/{n}.html") for n in range(3)]
-    leases = f"{redis_env['GONGKAI_REDIS_PREFIX']}:host:{host_key(requests[0].url)}:leases"
+def _pop(job, worker: str = "w1", **kw):
+    from gongkai.crawler.distributed.queue import Popped
 
-    async def three_requests() -> None:
-        await limiter.process_request(requests[0])
-        await limiter.process_request(requests[1])
-        third = asyncio.ensure_future(limiter.process_request(requests[2]))
-        await asyncio.sleep(0.6)
-        assert not third.done() and limiter.server.zcard(leases) == 2
-        limiter.process_response(requests[0], Response(requests[0].url, status=200))
-        await asyncio.wait_for(third, timeout=2)
-        assert limiter.server.zcard(leases) == 2
+    got = job.pop(worker, **{"capacity": 2, "delay": 0.0, "jitter": 0.0, "lease_ttl": 5.0, **kw})
+    return got if isinstance(got, Popped) else None
 
-    asyncio.run(three_requests())
-    assert not crawler.stats.get_value("shared_limiter/lease_waits"), crawler.stats.get_stats()
+
+def test_the_queue_hands_out_free_hosts_only_and_in_turn(redis_env) -> None:
+    """Nine requests queued host by host (as one listing page yields its articles): the pops take the hosts
+    in turn, each pop takes one of the host's two leases, and a host with both leases taken is not handed
+    out again (nothing waits for it in a worker) until one is released."""
+    job = _job(redis_env)
+    for host in ("a:1", "b:1", "c:1"):
+        for n in range(3):
+            job.push(f"{host}/{n}".encode(), host, 0)
+    assert job.pending() == 9
+    popped = [_pop(job) for _ in range(6)]
+    assert [p.host for p in popped] == ["a:1", "b:1", "c:1", "a:1", "b:1", "c:1"]
+    assert [p.data for p in popped[:3]] == [b"a:1/0", b"b:1/0", b"c:1/0"]  # first in, first out per host
+    assert _pop(job) is None and job.pending() == 3
+    job.release("b:1", popped[1].lease)
+    again = _pop(job)
+    assert again is not None and again.host == "b:1" and again.data == b"b:1/2"
+    assert job.in_flight() == {"w1": 7}
+    for p in popped + [again]:
+        job.done(p.inflight)
+    assert not job.finished("w1")  # two requests still queued
+    assert job.pending() == 2
+
+
+def test_the_queue_spaces_a_hosts_starts_by_the_delay(redis_env) -> None:
+    job = _job(redis_env)
+    for host in ("a:1", "b:1"):
+        for n in range(2):
+            job.push(f"{host}/{n}".encode(), host, 0)
+    first, second = _pop(job, delay=0.4), _pop(job, delay=0.4)
+    assert (first.host, second.host) == ("a:1", "b:1") and first.interval_ms == 400
+    wait = job.pop("w1", capacity=2, delay=0.4, jitter=0.0, lease_ttl=5.0)
+    assert isinstance(wait, float) and 0.2 < wait <= 0.4  # a host is due then; nothing waits meanwhile
+    time.sleep(wait + 0.02)
+    assert _pop(job, delay=0.4).host == "a:1"
+
+
+def test_a_dead_workers_requests_go_back_and_its_leases_expire(redis_env, monkeypatch) -> None:
+    """A worker that stops answering: its in-flight requests go back to the queue (any worker or the
+    coordinator gives them back once its alive mark expires) and its leases free themselves within the
+    lease TTL, so its hosts are served again within seconds."""
+    monkeypatch.setenv("GONGKAI_WORKER_TTL", "2")
+    job = _job(redis_env)
+    job.push(b"a/0", "a:1", 0)
+    job.push(b"a/1", "a:1", 0)
+    job.register("dead")
+    taken = [_pop(job, "dead", capacity=2, lease_ttl=1.0), _pop(job, "dead", capacity=2, lease_ttl=1.0)]
+    assert all(taken) and _pop(job, "other") is None  # both leases held
+    assert job.requeue() == {}  # still alive
+    time.sleep(2.1)
+    assert job.requeue() == {"dead": 2} and job.pending() == 2 and job.in_flight() == {}
+    assert {_pop(job, "other").data, _pop(job, "other").data} == {b"a/0", b"a/1"}  # the leases expired
+
+
+def _write_batches(database_url: str, batches: list[list], order) -> list[str]:
+    """Two crawl workers' staging transactions at once, each pausing after its first row (the second worker's
+    batch has the rows the other way round): what each ended with."""
+    import threading
+
+    from gongkai.crawler import frontier
+    from gongkai.crawler.items import ListedArticles
+
+    outcome: list[str] = []
+
+    def write(items) -> None:
+        with psycopg.connect(database_url) as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    for n, item in enumerate(order(items)):
+                        if isinstance(item, ListedArticles):
+                            for article in item.articles:
+                                frontier.record_listed(cur, article)
+                        else:
+                            frontier.record_failed(cur, item)
+                        if n == 0:
+                            time.sleep(0.5)  # the other worker writes its first row meanwhile
+                outcome.append("ok")
+            except psycopg.errors.DeadlockDetected:
+                outcome.append("deadlock")
+
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return outcome
+
+
+def test_two_workers_staging_batches_cannot_deadlock_on_crawl_urls(database_url) -> None:
+    """One worker records a listing's rows (1, 2) while another stages a fetch of 2 and then of 1: in item
+    order they lock the two rows the opposite ways round and PostgreSQL aborts one; in URL order
+    (frontier.in_lock_order, what LockOrderStagePipeline writes) both commit."""
+    from gongkai.crawler.frontier import in_lock_order
+    from gongkai.crawler.items import FetchFailed, ListedArticle, ListedArticles
+
+    urls = ["http://127.0.0.9/art/1.html", "http://127.0.0.9/art/2.html"]
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for url in urls:
+            conn.execute("INSERT INTO crawl_urls (url, site) VALUES (%s, 's')", (url,))
+    listing = [ListedArticles([ListedArticle(url=u, site="s", column_url="c", title="t", date=None) for u in urls])]
+    fetches = [FetchFailed(url=u, site="s", status=503, reason="HTTP 503", blocked=False) for u in reversed(urls)]
+    split = [ListedArticles([a]) for a in listing[0].articles]  # one statement per row, as the pipeline writes
+    assert sorted(_write_batches(database_url, [split, fetches], lambda items: items)) == ["deadlock", "ok"]
+    assert _write_batches(database_url, [listing, fetches], in_lock_order) == ["ok", "ok"]
 
 
 def cloned_portals(n_sites: int, per_site: int) -> list:
@@ -257,7 +344,10 @@ def test_killed_worker_loses_nothing(replica, single_process, database_url, redi
     with psycopg.connect(database_url) as conn:
         first_run = conn.execute("SELECT status FROM crawl_runs").fetchone()[0]
         staged_first = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+        fetched = conn.execute("SELECT count(*) FROM staged_pages WHERE status NOT IN (404, 410)").fetchone()[0]
     assert first_run != "ok"  # so the next routine crawl walks every page of these listings again
+    # the summary counts the dead worker's pages too (they are in the database, not in its final stats)
+    assert re.search(r"crawl run \d+: (\d+) pages staged", err).group(1) == str(fetched), err
     assert at_kill < staged_first
 
     # The next (routine) crawl walks the interrupted listings again and fetches what was lost.
@@ -319,34 +409,88 @@ def test_a_host_asking_for_hours_of_rest_does_not_stall_the_job_nor_the_next(dat
     assert states == {"failed"}
 
 
+def _get(url: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def test_serve_roles_crawler_and_ingest_equal_one_process(replica, single_process, database_url, redis_env):
-    """The scaled deployment: a coordinator with no local workers, two `serve --role crawler` processes
-    and two `serve --role ingest` processes, all stopped with SIGTERM at the end."""
+    """The scaled deployment: a coordinator with no local workers, three `serve --role crawler` processes
+    and two `serve --role ingest` processes. `gongkai status` lists the crawler roles and the live workers with
+    what they hold; every role answers /healthz and /metrics. One crawler role is stopped (SIGTERM) in the
+    middle: it hands back what it had not finished, the others finish, and the run is 'ok' (not
+    'interrupted': the crawl was not). The rest are stopped with SIGTERM at the end."""
     replica.reset_faults()
-    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text"}
-    crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(2)]
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}
+    crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(3)]
     ingesters = [run("serve", "--role", "ingest", "--interval", "0.3", database_url=database_url, env=env,
                      wait=False) for _ in range(2)]
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
     try:
-        coordinator = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "0", "--no-ingest",
-                          database_url=database_url, env=redis_env, timeout=240)
-        assert coordinator.returncode == 0, coordinator.stderr
+        coordinator = run("crawl", *listing_urls(replica), "--delay", "0.05", "--workers", "0", "--no-ingest",
+                          database_url=database_url, env=redis_env, wait=False)
+        job, worker, info = _worker_of(server, prefix, "joiner")
+        status = run("status", database_url=database_url, env=redis_env, timeout=60)
+        assert status.returncode == 0, status.stderr
+        assert "crawl workers (Redis redis://" in status.stdout and f"distributed crawl {job[:8]}" in status.stdout
+        assert worker in status.stdout and status.stdout.count("crawler role ") == 3, status.stdout
+        urls = re.findall(r"crawler role \S+ \((http://[^)]+)\)", status.stdout)
+        code, body = _get(urls[0] + "/healthz")
+        assert code == 200 and json.loads(body)["role"] == "crawler", body
+        metrics = "".join(_get(url + "/metrics")[1] for url in urls)
+        assert "gongkai_worker_jobs_taken_total 1.0" in metrics and "gongkai_worker_leases_held" in metrics
+        leaving = next(p for p in crawlers if p.pid == int(worker.split(":")[1]))
+        leaving.send_signal(signal.SIGTERM)
+        _, err = coordinator.communicate(timeout=240)
+        assert coordinator.returncode == 0, err
         deadline = time.monotonic() + 60
         with psycopg.connect(database_url, autocommit=True) as conn:
             while conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]:
                 assert time.monotonic() < deadline, "the ingest workers did not drain the staged pages"
                 time.sleep(0.3)
+            assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("ok",)]
     finally:
         for proc in crawlers + ingesters:
-            proc.send_signal(signal.SIGTERM)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
         outputs = [proc.communicate(timeout=60) for proc in crawlers + ingesters]
     for proc, (_, err) in zip(crawlers + ingesters, outputs, strict=True):
         assert proc.returncode == 0, err
         assert "Traceback" not in err, err
+    ingest_urls = [re.search(r"on (http://\S+)", err).group(1) for _, err in outputs[3:]]
+    assert ingest_urls  # (stopped now: their endpoints are checked by test_ingest_role_serves_health_and_metrics)
     same(reports(database_url), single_process)  # a coordinator with --workers 0 ends only if the roles worked
     with psycopg.connect(database_url) as conn:
         staged = conn.execute("SELECT count(*), count(DISTINCT url) FROM staged_pages").fetchone()
-    assert staged[0] == staged[1]
+    assert staged[0] >= staged[1]
+
+
+def test_ingest_role_serves_health_and_metrics(database_url):
+    ingest = run("serve", "--role", "ingest", "--interval", "0.3", database_url=database_url,
+                 env={"GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}, wait=False)
+    try:
+        url = None
+        deadline = time.monotonic() + 30
+        while url is None and time.monotonic() < deadline:
+            line = ingest.stderr.readline()
+            found = re.search(r"serving /healthz and /metrics on (http://\S+)", line)
+            url = found.group(1) if found else None
+        assert url, "no /healthz address logged"
+        code, body = _get(url + "/healthz")
+        assert code == 200 and json.loads(body)["role"] == "ingest" and json.loads(body)["database"] == "ok"
+        code, body = _get(url + "/metrics")
+        assert code == 200 and "gongkai_ingest_queue_pending" in body
+    finally:
+        ingest.send_signal(signal.SIGTERM)
+        ingest.communicate(timeout=30)
+    assert ingest.returncode == 0
 
 
 def test_a_job_nobody_works_on_fails_clearly(replica, database_url, redis_env):
@@ -358,3 +502,106 @@ def test_a_job_nobody_works_on_fails_clearly(replica, database_url, redis_env):
     assert not list(server.scan_iter(match=f"{redis_env['GONGKAI_REDIS_PREFIX']}:*")), "job keys left behind"
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT status FROM crawl_runs").fetchall() == [("interrupted",)]
+
+
+def _worker_of(server, prefix: str, role: str, timeout: float = 60) -> tuple[str, str, dict]:
+    """(job id, worker id, info) of a running worker of `role` with a lease held, once there is one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job in [j.decode() for j in server.smembers(f"{prefix}:jobs")]:
+            workers = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{prefix}:job:{job}:workers").items()}
+            holding = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{prefix}:job:{job}:holding").items()}
+            for worker, info in workers.items():
+                if info.get("role") == role and info["state"] == "running" and holding.get(worker):
+                    return job, worker, info
+        time.sleep(0.05)
+    raise AssertionError(f"no {role} worker holding a lease within {timeout}s")
+
+
+def test_a_killed_joiners_hosts_are_served_again_within_seconds(database_url, redis_env):
+    """Two `serve --role crawler` processes work on a crawl; one's worker is killed (SIGKILL) while it holds
+    host leases: those hosts get requests again within seconds (its leases expire in GONGKAI_WORKER_TTL / 2,
+    not the 35-48 s they used to), the requests it held go back to the queue once its heartbeat stops, the
+    other worker finishes the crawl, the run says a worker was lost, and with the next crawl every article
+    is fetched."""
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}
+    with SlowReplica(scaled_sites(6, 16)) as replica:
+        replica.PAUSE = 0.05
+        crawlers = [run("serve", "--role", "crawler", database_url=database_url, env=env, wait=False) for _ in range(2)]
+        try:
+            coordinator = run("crawl", *listing_urls(replica), "--delay", "0.3", "--workers", "0", "--no-ingest",
+                              database_url=database_url, env=redis_env, wait=False)
+            job, victim, info = _worker_of(server, prefix, "joiner")
+            held = json.loads(server.hget(f"{prefix}:job:{job}:holding", victim))
+            os.kill(info["pid"], signal.SIGKILL)
+            killed_at = time.monotonic()
+            _, err = coordinator.communicate(timeout=180)
+            log = replica.requests
+        finally:
+            for proc in crawlers:
+                proc.send_signal(signal.SIGTERM)
+            for proc in crawlers:
+                proc.communicate(timeout=60)
+        assert coordinator.returncode == 1, err
+        assert f"crawl worker {victim}" in err and "back in the queue" in err, err
+        assert "stopped before the crawl was done" in err and "the others finished the crawl" in err, err
+        hosts = {h.rsplit(":", 1)[0] for h in held}
+        served_again = {}
+        for entry in log:
+            host = replica.site(entry.site).base_url.split("//", 1)[1].rsplit(":", 1)[0]
+            if host in hosts and entry.time > killed_at and host not in served_again:
+                served_again[host] = entry.time - killed_at
+        assert served_again and max(served_again.values()) < 7.5, (held, served_again)
+        with psycopg.connect(database_url) as conn:
+            states = dict(conn.execute("SELECT state, count(*) FROM crawl_urls GROUP BY 1").fetchall())
+            status = conn.execute("SELECT status FROM crawl_runs").fetchone()[0]
+            staged = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+        assert status == "failed"
+        # Only what the killed worker had fetched but not yet staged (at most a staging batch) is left pending,
+        pending = states.get("pending", 0)
+        assert pending <= 20 and staged + pending == sum(states.values()), (states, staged)
+        # and the next crawl (which walks these listings to the end) fetches it.
+        again = run("crawl", *listing_urls(replica), "--delay", "0", "--workers", "2", database_url=database_url,
+                    env=redis_env, timeout=180)
+    assert again.returncode == 0, again.stderr
+    with psycopg.connect(database_url) as conn:
+        states = dict(conn.execute("SELECT state, count(*) FROM crawl_urls GROUP BY 1").fetchall())
+        staged_again = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
+    assert set(states) == {"fetched"} and staged_again == states["fetched"], states
+
+
+def test_a_coordinator_whose_only_worker_died_gives_up_clearly(replica, database_url, redis_env):
+    """GONGKAI_JOIN_TIMEOUT counts from the last live worker, not only until the first registers: a joiner
+    killed mid-crawl (its worker too) leaves the coordinator giving up with a line, not waiting forever."""
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    env = {**redis_env, "GONGKAI_JOIN_TIMEOUT": "3", "GONGKAI_WORKER_TTL": "2"}
+    joiner = run("crawl", "--join", database_url=database_url, env=env, wait=False)
+    try:
+        with SlowReplica(scaled_sites(2, 30)) as slow:
+            slow.PAUSE = 0.05
+            coordinator = run("crawl", *listing_urls(slow), "--delay", "0.5", "--workers", "0", "--no-ingest",
+                              database_url=database_url, env=env, wait=False)
+            _, _, info = _worker_of(server, prefix, "joiner")
+            os.kill(joiner.pid, signal.SIGKILL)
+            os.kill(info["pid"], signal.SIGKILL)
+            _, err = coordinator.communicate(timeout=60)
+    finally:
+        if joiner.poll() is None:
+            joiner.kill()
+        joiner.communicate(timeout=10)
+    assert coordinator.returncode == 1, err
+    assert "no crawl worker alive for 3s" in err and "giving up" in err, err
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status FROM crawl_runs").fetchone()[0] == "failed"
+
+
+def test_role_with_a_missing_config_is_an_error(database_url, redis_env):
+    for role in ("crawler", "ingest"):
+        result = run("serve", "--role", role, "--config", "/nonexistent.yaml", database_url=database_url,
+                     env=redis_env, timeout=30)
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "/nonexistent.yaml" in lines[0], result.stderr

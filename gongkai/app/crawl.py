@@ -13,7 +13,7 @@ from collections import Counter
 
 from gongkai.app.crawl_result import CrawlResult, write_result
 from gongkai.db import open_database
-from gongkai.errors import EXIT_CRAWL_PROBLEM
+from gongkai.errors import EXIT_CRAWL_PROBLEM, EXIT_INTERRUPTED
 
 
 def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ingest: bool = True,
@@ -44,6 +44,10 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
         print(f"gongkai: crawl run {summary.run_id} stopped by {name}: the {counts.get('fetched', 0)} pages it staged "
               "are kept (ingest them with `gongkai ingest`); the next crawl resumes the rest", file=sys.stderr)
         return 128 + summary.signal
+    if summary.status == "interrupted":  # stopped without a signal of ours (a distributed job's coordinator)
+        print(f"gongkai: crawl run {summary.run_id} was interrupted: what it staged is kept; the next crawl "
+              "resumes the rest", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if ingest:
         ingest_and_report(url)
     for problem in summary.problems:

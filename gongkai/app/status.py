@@ -32,7 +32,63 @@ def status_command(args: argparse.Namespace) -> int:
     _, conn = open_database()
     with conn:
         sys.stdout.write(render_status(conn, names))
+    sys.stdout.write(render_workers())
     return 0
+
+
+def render_workers() -> str:
+    """With REDIS_URL: the distributed crawls under way and the live crawl workers, with what each holds (requests
+    in flight, host leases), and the `serve --role crawler` processes waiting for work. Empty without REDIS_URL."""
+    from gongkai.crawler.distributed import (
+        Job,
+        connect,
+        live_roles,
+        prefix_from_env,
+        redact_redis,
+        redis_url_from_env,
+    )
+
+    redis_url = redis_url_from_env()
+    if not redis_url:
+        return ""
+    try:
+        server = connect(redis_url)
+        prefix = prefix_from_env()
+        lines = []
+        roles = live_roles(server, prefix)
+        jobs = sorted(j.decode() for j in server.smembers(f"{prefix}:jobs"))
+        table = [("WORKER", "JOB", "RUN", "STATE", "IN FLIGHT", "LEASES ON", "PAGES", "REQUESTS")]
+        for job_id in jobs:
+            job = Job(server, job_id, prefix)
+            try:
+                desc = job.describe()
+            except LookupError:
+                continue
+            alive, in_flight, holding, stats = job.alive(), job.in_flight(), job.holding(), job.stats()
+            lines.append(f"distributed crawl {job_id[:8]} (run {desc.get('run_id')}, {len(desc.get('sites', []))} "
+                         f"sites): {job.pending()} requests queued, {sum(in_flight.values())} in flight")
+            for worker, info in sorted(job.workers().items()):
+                if worker not in alive:
+                    continue
+                hosts = holding.get(worker, [])
+                shown = ", ".join(hosts[:3]) + (f" +{len(hosts) - 3}" if len(hosts) > 3 else "") if hosts else "-"
+                worker_stats = stats.get(worker, {})
+                table.append((worker, job_id[:8], str(desc.get("run_id")), info.get("state", "?"),
+                              str(in_flight.get(worker, 0)), shown, str(worker_stats.get("stage/fetched", 0)),
+                              str(worker_stats.get("downloader/request_count", 0))))
+        header = f"crawl workers (Redis {redact_redis(redis_url)}):"
+        if len(table) == 1 and not roles:
+            return header + " none alive\n"
+        lines.insert(0, header)
+        if len(table) > 1:
+            widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+            lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
+        for name, info in sorted(roles.items()):
+            jobs_of = ", ".join(j[:8] for j in info.get("jobs", {})) or "waiting for a crawl"
+            lines.append(f"  crawler role {name} ({info.get('http_url', '-')}): {jobs_of}")
+        return "\n".join(lines) + "\n"
+    except Exception as exc:  # noqa: BLE001 - status reports what it can
+        return f"crawl workers: Redis {redact_redis(redis_url)} unreachable ({exc.__class__.__name__})\n"
 
 
 # A crawl run that counts as a site's refresh (`--full --revalidate` run to its end: ok, or failed on some

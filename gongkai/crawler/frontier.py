@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, db_text
+from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListedArticles, db_text
 from gongkai.urls import wire_url
 
 logger = logging.getLogger(__name__)
@@ -116,9 +116,25 @@ def mark_delisted(conn: psycopg.Connection, run_id: int, complete_columns: Seque
     return delisted
 
 
+def in_lock_order(items: Sequence[Any]) -> list[Any]:
+    """A batch of crawl items in the order its crawl_urls rows are to be written: by URL (a listing's
+    articles one by one), the items of one URL in their original order. Every writer locking rows in
+    one order is what keeps two crawl workers' batches from deadlocking (one staging a fetched page while
+    the other records the listing that shows it)."""
+    keyed: list[tuple[str, int, Any]] = []
+    for n, item in enumerate(items):
+        if isinstance(item, ListedArticles):
+            keyed.extend((article.url, n, ListedArticles([article])) for article in item.articles)
+        else:
+            keyed.append((getattr(item, "url", ""), n, item))
+    return [item for _, _, item in sorted(keyed, key=lambda k: (k[0], k[1]))]
+
+
 def set_states(cur: psycopg.Cursor, rows: Sequence[tuple[str, str | None, str, int]]) -> None:
     """Ingest's verdict on fetches: rows of (state, last_error, url, staged page id), each applied only if
-    that page is the URL's latest fetch (a later one, in the same batch or staged since, has set its state)."""
+    that page is the URL's latest fetch (a later one, in the same batch or staged since, has set its state).
+    In URL order, as every writer of crawl_urls locks its rows (see in_lock_order)."""
+    rows = sorted(rows, key=lambda row: row[2])
     cur.executemany(
         """UPDATE crawl_urls c SET state = %s, last_error = %s WHERE url = %s
            AND NOT EXISTS (SELECT 1 FROM staged_pages s WHERE s.url = c.url AND s.id > %s)""", rows)

@@ -10,8 +10,10 @@ instead (RobotParser.crawl_delay, scrapy.downloadermiddlewares.retry.get_retry_r
 - StrictRobotsTxtMiddleware: Scrapy's RobotsTxtMiddleware with `robot_parser`, `_parse_robots` and
   `_robots_error` overridden (its `_parsers`, `_parserimpl`, `_stats`).
 - downloader_slot / hold_host / close_host: a host's downloader slot (Downloader.slots, Slot.delay/jitter).
-- engine_busy / wake_engine: whether a worker's engine is working (Downloader.active, Scraper.slot) and
-  making an idle engine look at the shared queue again soon (ExecutionEngine._slot.nextcall).
+- engine_busy / wake_engine / wake_engine_later: whether a worker's engine is working (Downloader.active,
+  Scraper.slot) and making an engine look at the shared queue again soon (ExecutionEngine._slot.nextcall).
+- on_request_finished: a call when the engine is done with a scheduled request, its callback's output
+  queued or handed to the pipelines (ExecutionEngine._slot.remove_request).
 - decode_request: scrapy-redis's PriorityQueue._decode_request, for the distributed JobQueue.
 """
 
@@ -235,6 +237,43 @@ def wake_engine(engine: Any, delay: float) -> None:
         slot.nextcall.schedule(delay)
 
 
+def wake_engine_later(engine: Any, delay: float) -> None:
+    """Make the engine ask its scheduler again in `delay` seconds, without holding back an earlier call (a
+    download ending asks at once, as usual). At most one such wake is pending per engine."""
+    slot = getattr(engine, "_slot", None)
+    if slot is None:
+        return
+    due = monotonic() + delay
+    pending = getattr(engine, "_gongkai_wake_at", None)
+    if pending is not None and monotonic() <= pending <= due:
+        return
+
+    def wake() -> None:
+        if getattr(engine, "_gongkai_wake_at", None) == due:
+            engine._gongkai_wake_at = None
+        if engine._slot is slot:
+            slot.nextcall.schedule()
+
+    engine._gongkai_wake_at = due
+    call_later(delay, wake)
+
+
+def on_request_finished(engine: Any, callback: Callable[[Request], None]) -> None:
+    """Call `callback(request)` when the engine is done with a request it took from the scheduler: downloaded
+    (or failed), its callback or errback run and everything it yielded queued or handed to the pipelines.
+    Call once the spider is open (the engine's slot exists)."""
+    slot = engine._slot
+    original = slot.remove_request
+
+    def remove_request(request: Request) -> None:
+        try:
+            callback(request)
+        finally:
+            original(request)
+
+    slot.remove_request = remove_request
+
+
 def decode_request(queue: Any, data: bytes) -> Request:
     """A request as a scrapy-redis queue stored it."""
     return queue._decode_request(data)
@@ -324,7 +363,13 @@ def _check_engine() -> list[str]:
 
     problems: list[str] = []
     _init_sets(problems, ExecutionEngine, ("_slot", "downloader", "scraper"))
-    _init_sets(problems, _Slot, ("nextcall",))
+    _init_sets(problems, _Slot, ("nextcall", "inprogress"))
+    _signature(problems, _Slot, "remove_request", ["self", "request"])
+    # on_request_finished: the engine removes a scheduled request from its slot once its output is handled
+    _expect(problems, "ExecutionEngine._remove_request no longer calls self._slot.remove_request",
+            "_slot.remove_request(" in inspect.getsource(ExecutionEngine._remove_request))
+    _expect(problems, "ExecutionEngine._start_scheduled_request no longer removes the request after its output",
+            "_remove_request" in inspect.getsource(ExecutionEngine._start_scheduled_request))
     _signature(problems, CallLaterOnce, "schedule", ["self", "delay"])
     _init_sets(problems, Scraper, ("slot",))
     _signature(problems, ScraperSlot, "is_idle", ["self"])
@@ -360,8 +405,8 @@ PATCHES: tuple[Patch, ...] = (
           _check_downloader),
     Patch("StrictRobotsTxtMiddleware", "RobotsTxtMiddleware.robot_parser, _parse_robots, _robots_error, "
           "process_request_2, _parsers, _parserimpl, _stats", _check_robots),
-    Patch("engine_busy/wake_engine", "ExecutionEngine._slot.nextcall.schedule, downloader.active, "
-          "scraper.slot.is_idle", _check_engine),
+    Patch("engine_busy/wake_engine/on_request_finished", "ExecutionEngine._slot.nextcall.schedule, "
+          "_slot.remove_request (via _remove_request), downloader.active, scraper.slot.is_idle", _check_engine),
     Patch("decode_request", "scrapy_redis.queue.Base._decode_request, .spider; PriorityQueue.pop",
           _check_scrapy_redis),
     Patch("public hooks", "get_retry_request (PoliteRetryMiddleware), RobotParser.crawl_delay (Crawl-delay)",
