@@ -44,7 +44,8 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
         print(f"gongkai: crawl run {summary.run_id} stopped by {name}: the {counts.get('fetched', 0)} pages it staged "
               "are kept (ingest them with `gongkai ingest`); the next crawl resumes the rest", file=sys.stderr)
         return 128 + summary.signal
-    if summary.status == "interrupted":  # stopped without a signal of ours (a distributed job's coordinator)
+    if summary.status == "interrupted" and not summary.problems:
+        # Stopped without a signal of ours (a distributed job's coordinator stopped): not a finished crawl.
         print(f"gongkai: crawl run {summary.run_id} was interrupted: what it staged is kept; the next crawl "
               "resumes the rest", file=sys.stderr)
         return EXIT_INTERRUPTED
