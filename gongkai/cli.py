@@ -164,6 +164,9 @@ DESCRIPTIONS = {
     "status": "Per site: last success, last failure and why, reports stored, next run; whether the service "
               "is up. Read from the database only.",
     "sites": "List the configured sites, or add one by its listing URL (the platform is detected).",
+    "web": "Serve the reports to readers: search (any Chinese text, with filters), report pages with their "
+           "versions, diff and a cite line, site pages, and a JSON API (/api/reports, OpenAPI at "
+           "/api/openapi.json); read-only, on this machine only unless --host says otherwise.",
 }
 
 

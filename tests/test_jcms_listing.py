@@ -104,7 +104,7 @@ def test_older_param_variant_and_table_rows():
 
 
 def test_not_a_listing_is_a_clear_error():
-    with pytest.raises(UnsupportedListing, match="datastore"):
+    with pytest.raises(UnsupportedListing, match="not a column listing page.*jcms"):
         detect_platform("<html><body><h1>欢迎访问</h1></body></html>")
     with pytest.raises(UnsupportedListing, match="not a jcms column listing"):
         jcms.parse_listing_page("<html><body>nothing</body></html>", LISTING_URL)
