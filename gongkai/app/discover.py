@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from gongkai.app.sites_file import listing_nodes, write_validated
 from gongkai.config import config_path, load_config
 from gongkai.crawler import discovery as nav
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
@@ -399,41 +400,8 @@ def merge_into_sites(config_file: Path, found: Discovery, counties: list[dict[st
         block += [_listing_line(6, c) for c in columns]
         text = text.rstrip("\n") + "\n" + "".join(block)
         added_sites += 1
-    config_file.parent.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(text, encoding="utf-8")
-    try:
-        load_config(config_file)
-    except ConfigError:
-        if original:
-            config_file.write_text(original, encoding="utf-8")
-        else:
-            config_file.unlink()
-        raise
+    write_validated(config_file, original, text)
     return len(new), added_sites
-
-
-def listing_nodes(text: str, path: Path) -> dict[str, tuple[int, int]]:
-    """site name -> (line index of its last listing, indentation of its '- ' items), for sites whose
-    listings are a block list (a flow list or a single URL gets a new site rather than an edit)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    out: dict[str, tuple[int, int]] = {}
-    if not isinstance(root, yaml.MappingNode):
-        return out
-    sites = next((v for k, v in root.value if k.value == "sites"), None)
-    if not isinstance(sites, yaml.SequenceNode):
-        return out
-    for node in sites.value:
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        fields = {k.value: v for k, v in node.value}
-        listings, name = fields.get("listings"), fields.get("name")
-        if isinstance(listings, yaml.SequenceNode) and listings.value and not listings.flow_style and name is not None:
-            last = listings.value[-1]
-            out[str(name.value)] = (last.end_mark.line, max(0, last.start_mark.column - 2))
-    return out
 
 
 # -- the command -------------------------------------------------------------------------------------

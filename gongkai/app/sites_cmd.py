@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gongkai.app.sites_file import listing_nodes, write_validated
 from gongkai.config import ConfigError, config_path, load_config
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
@@ -195,8 +196,6 @@ def site_block(name: str, url: str, description: ListingDescription) -> str:
 
 def _add_listing_to(config_file: Path, original: str, site: str, url: str) -> str:
     """Another column of a configured site's host: one more listing of that site, not a new site."""
-    from gongkai.app.discover import listing_nodes
-
     nodes = listing_nodes(original, config_file)
     if site not in nodes:
         raise ConfigError(f"{config_file}: site {site!r} lists its host already, in a form `sites add` cannot "
@@ -207,12 +206,7 @@ def _add_listing_to(config_file: Path, original: str, site: str, url: str) -> st
         lines[-1] += "\n"
     line = f"{' ' * indent}- {url}\n"
     lines[after + 1:after + 1] = [line]
-    config_file.write_text("".join(lines), encoding="utf-8")
-    try:
-        load_config(config_file)
-    except ConfigError:
-        config_file.write_text(original, encoding="utf-8")
-        raise
+    write_validated(config_file, original, "".join(lines))
     return f"  (site {site}, another listing)\n{line}"
 
 
@@ -239,15 +233,5 @@ def add_site(config_file: Path, url: str, html: str, name: str | None = None) ->
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
     elif re.search(r"^sites:\s*\[\s*\]\s*$", text, re.M):
         text = re.sub(r"^sites:\s*\[\s*\]\s*$", "sites:", text, flags=re.M)
-    new_text = text.rstrip("\n") + "\n" + block
-    config_file.parent.mkdir(parents=True, exist_ok=True)
-    config_file.write_text(new_text, encoding="utf-8")
-    try:
-        load_config(config_file)
-    except ConfigError:
-        if original:
-            config_file.write_text(original, encoding="utf-8")
-        else:
-            config_file.unlink()
-        raise
+    write_validated(config_file, original, text.rstrip("\n") + "\n" + block)
     return block
