@@ -377,6 +377,7 @@ SECTIONS = {
     "documents": _section("documents"),  # .pdf/.docx reading vs bare pdfminer / lxml
     "discover": _section("discover"),
     "doc_formats": _section("doc_formats"),  # .doc/.wps/.xls/.xlsx per file, OCR seconds per page
+    "soak": _section("soak"),  # serve on an accelerated schedule: RSS over time, every crawl ok
     "search": _section("search"),  # readers' search p50/p95 at 100k reports, index build, per-insert cost  # requests and seconds of discovery per replica county
 }
 

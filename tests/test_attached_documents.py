@@ -225,3 +225,38 @@ def test_a_gbk_pages_file_link_is_requested_as_a_browser_would_and_still_found(d
     ingest_pending(db, notify=False)
     (body,) = db.execute("SELECT body FROM reports").fetchone()
     assert body.splitlines() == [*PARAS, *signature_lines(TITLE)]
+
+
+def test_a_stub_or_an_error_page_served_as_the_file_is_a_failed_fetch_retried_next_crawl(database_url):
+    """Old portals answer a report file's download with a 2-byte stub or an HTML error page (系统提示) under
+    the file's name. That is no file: a failed fetch, retried by the next crawl, never read as the report."""
+    site, column, article = _attachment_only("qujiang", ".docx")
+    real = article.attachments[0].data
+    with ReplicaServer([site]) as replica:
+        article = replica.add_article(site.name, column.column_id, article)  # the served one
+        url = replica.article_url(site.name, article, column.column_id)
+        file_path = f"/attach/0/{article.attachments[0].filename}"
+        for broken in (b"\xd0\xcf", "<html><head><title>系统提示</title></head><body>文件不存在</body></html>".encode("gbk")):
+            replica.mutate(lambda b=broken: setattr(article.attachments[0], "data", b))
+            replica.clear_requests()
+            result = gongkai("crawl", *replica.listing_urls(site.name), "--delay", "0", database_url=database_url,
+                             timeout=300)
+            assert result.returncode == 0, result.stderr
+            assert file_path in [r.path for r in replica.requests]  # asked for (again)
+            with psycopg.connect(database_url) as conn:
+                state, error = conn.execute("SELECT state, last_error FROM crawl_urls WHERE url LIKE %s",
+                                            (f"%{article.attachments[0].filename}%",)).fetchone()
+                body = conn.execute("SELECT r.body FROM reports r JOIN report_urls u ON u.report_id = r.id"
+                                    " WHERE u.url = %s", (url,)).fetchone()[0]
+            assert state == "failed" and error.startswith("not the file"), (state, error)
+            assert "文件不存在" not in body  # the error page is never the report's text
+        replica.mutate(lambda: setattr(article.attachments[0], "data", real))  # the portal is fixed
+        replica.clear_requests()
+        fixed = gongkai("crawl", *replica.listing_urls(site.name), "--delay", "0", database_url=database_url,
+                        timeout=300)
+        assert fixed.returncode == 0, fixed.stderr
+        assert [r.path for r in replica.requests].count(file_path) == 1
+    with psycopg.connect(database_url) as conn:
+        body = conn.execute("SELECT r.body FROM reports r JOIN report_urls u ON u.report_id = r.id WHERE u.url = %s",
+                            (url,)).fetchone()[0]
+    assert body.splitlines() == article.attachments[0].text

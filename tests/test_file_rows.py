@@ -22,7 +22,9 @@ def test_a_row_linking_straight_to_a_file_becomes_an_attachment_only_report(data
     article = copy.copy(max(column.articles, key=lambda a: a.pub_date))
     article.article_id += 7001
     article.title = "大洲镇2025年工作计划"
-    article.attachments = [ReplicaAttachment("大洲镇2025年工作计划.docx", "5d41402abc4b2a76b9719d911017c592.docx")]
+    # A real .docx: a few bytes of "PK" are no file (a stub, a failed fetch retried by the next crawl).
+    article.attachments = [ReplicaAttachment.of_report("大洲镇2025年工作计划.docx", "5d41402abc4b2a76b9719d911017c592.docx",
+                                                       article.title, article.paragraphs)]
     article.file_row = True
     with ReplicaServer([site]) as replica:
         replica.add_article("qujiang", column.column_id, article)
@@ -34,7 +36,8 @@ def test_a_row_linking_straight_to_a_file_becomes_an_attachment_only_report(data
         export = gongkai("export", database_url=database_url)
     rows = [json.loads(line) for line in export.stdout.splitlines()]
     (report,) = [r for r in rows if listed in r["urls"]]
-    assert report["title"] == "大洲镇2025年工作计划" and report["body"] == ""
+    assert report["title"] == "大洲镇2025年工作计划"
+    assert report["body"].splitlines() == article.attachments[0].text  # read from the file
     assert report["published_date"] == article.pub_date.date().isoformat()
     assert [(a["name"], a["url"].rsplit("/", 1)[1]) for a in report["attachments"]] == [
         ("大洲镇2025年工作计划.docx", "5d41402abc4b2a76b9719d911017c592.docx")]  # its name from Content-Disposition

@@ -29,8 +29,9 @@ from gongkai.crawler.items import (
     Revalidated,
 )
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
+from gongkai.filekinds import check_file
 from gongkai.filelinks import is_document_link
-from gongkai.urls import host_key, wire_url
+from gongkai.urls import file_name, host_key, wire_url
 
 # Article responses with these statuses are staged as they are: they mean "withdrawn".
 GONE_STATUSES = [404, 410]
@@ -342,9 +343,21 @@ class ListingSpider(scrapy.Spider):
         if response.status == 304:
             yield Revalidated(url=response.url, site=meta["site"])
             return
+        first_url = response.request.meta.get("redirect_urls", [response.url])[0]
+        # A report file: linked from an article, a listing row that is a file, or a failed one retried.
+        if response.status == 200 and (meta.get("document_of") or is_document_link(first_url)):
+            check = check_file(response.body, file_name(response.url))
+            if check.failed_fetch:
+                # A 2-byte stub, an error page served as the .doc, a download cut short: no file came, so it is
+                # a failed fetch (retried by the next crawl), never a file whose "text" is an error message.
+                self.logger.warning("could not fetch %s: not the file (%s); the next crawl tries again",
+                                    first_url, check.detail or check.problem)
+                yield FetchFailed(url=first_url, site=meta["site"], reason=f"not the file: {check.problem}",
+                                  status=response.status)
+                return
         headers = {key.decode("latin-1"): [v.decode("latin-1") for v in values]
                    for key, values in response.headers.items()}
-        yield FetchedPage(url=response.request.meta.get("redirect_urls", [response.url])[0], final_url=response.url,
+        yield FetchedPage(url=first_url, final_url=response.url,
                           site=meta["site"], column_url=meta.get("column_url"), listing_title=meta.get("listing_title"),
                           listing_date=meta.get("listing_date"), status=response.status, headers=headers,
                           body=response.body, fetched_at=time.time())
