@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 from gongkai.app.sites_file import listing_nodes, write_validated
 from gongkai.config import ConfigError, config_path, load_config
+from gongkai.crawler.failures import network_failure_in_words
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
 from gongkai.errors import PortalUnreadable
@@ -105,19 +105,6 @@ class _SameHostRedirects(urllib.request.HTTPRedirectHandler):
 
 
 MAX_ROBOTS_BYTES = 512 * 1024  # RFC 9309 2.5: at least 500 KiB parsed; the rest is not read
-
-
-def network_failure_in_words(exc: BaseException, netloc: str) -> str:
-    """Why a host could not be reached, as a user says it: the same words (and exit code 1) as `crawl`."""
-    reason = getattr(exc, "reason", exc)
-    host = netloc.split(":")[0]
-    if isinstance(reason, socket.gaierror):
-        return f"the host name {host} does not resolve (DNS)"
-    if isinstance(reason, ConnectionRefusedError):
-        return f"{netloc} refuses connections"
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return f"{netloc} does not answer (timed out)"
-    return f"cannot reach {netloc}: {reason}"
 
 
 def fetch_listing(url: str, timeout: float = 20) -> str:

@@ -19,6 +19,7 @@ from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Response
 from twisted.internet.defer import CancelledError
 
+from gongkai.crawler.failures import is_name_not_found
 from gongkai.crawler.scrapy_patches import close_host, downloader_slot, hold_host
 from gongkai.urls import host_key
 
@@ -213,8 +214,3 @@ class PoliteRetryMiddleware:
         logger.info("retrying %s in %.1fs (attempt %d, %s)", request.url, delay, attempt, reason)
         new.meta["retry_reason"] = reason
         return new
-
-
-def is_name_not_found(exception: BaseException) -> bool:
-    """A DNS failure (the host name does not resolve), whichever layer reports it."""
-    return exception.__class__.__name__ in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError")

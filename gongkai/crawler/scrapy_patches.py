@@ -40,6 +40,8 @@ from scrapy.utils.misc import build_from_crawler
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from gongkai.crawler.failures import failure_in_words
+
 logger = logging.getLogger(__name__)
 
 TESTED_SCRAPY = ("2.19.0",)
@@ -169,7 +171,7 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
         # Anything else we refused to read (a redirect off the configured hosts, which we never follow; a
         # body over the size bound, compressed or not) is rules we could not read: nothing is fetched.
         reason = (f"robots.txt unreachable ({exc})" if isinstance(exc, IgnoreRequest) and str(exc)
-                  else _in_words(exc, netloc))
+                  else failure_in_words(exc, netloc))
         # INFO: the listing's own one-line failure says it (what the user reads); -v shows this too.
         logger.info("robots.txt of %s could not be read (%s): fetching nothing from it in this crawl",
                     netloc, reason[:200])
@@ -190,21 +192,6 @@ class StrictRobotsTxtMiddleware(RobotsTxtMiddleware):
 
 
 # -- small accesses to Scrapy internals ---------------------------------------------------------------------
-
-def _in_words(exc: BaseException, netloc: str) -> str:
-    """Why a host's robots.txt could not be read, as a user says it (not the exception's class)."""
-    name = exc.__class__.__name__
-    host = netloc.split(":")[0]
-    if name in ("CannotResolveHostError", "DNSLookupError", "DNSNotFoundError"):
-        return f"the host name {host} does not resolve (DNS)"
-    if "ConnectionRefused" in name or name == "ConnectError":
-        return f"{netloc} refuses connections"
-    if "Timeout" in name or "TimedOut" in name:
-        return f"{netloc} does not answer (timed out)"
-    if name in ("ConnectionLost", "ResponseNeverReceived", "ConnectionDone"):
-        return f"{netloc} closed the connection without an answer"
-    return f"robots.txt unreachable ({name})"
-
 
 def downloader_slot(crawler: Any, hostname: str) -> Slot | None:
     """The downloader slot of a host (Scrapy keys them by hostname), if it has one yet."""
