@@ -122,14 +122,18 @@ def decode_page(body: bytes, content_type: str | None) -> DecodedPage:
     meta = html_body_declared_encoding(body)
     declared = [resolve_encoding(e) or e for e in (header, meta) if e]
     disagree = len({d.lower() for d in declared}) > 1
-    suspicious = (disagree or not _decodes(body, encoding) or text_problem(text) is not None
+    problem = text_problem(text)
+    # The bytes are decoded again strictly only when the first decode replaced something (w3lib decodes with
+    # errors="replace": a text without U+FFFD is a clean decode), not a second time for every page.
+    suspicious = (disagree or ("\ufffd" in text and not _decodes(body, encoding)) or problem is not None
                   or (_is_single_byte(encoding) and not body.isascii())
                   or (encoding.lower() not in ("utf-8", "utf8") and _utf8_with_multibyte(body)))
     if suspicious:
         chosen = _best_from_bytes(body, [d for d in declared if _decodes(body, d)])
         if chosen and chosen.lower() != encoding.lower():
             encoding, text = chosen, body.decode(chosen)
-    return DecodedPage(text, encoding, text_problem(text))
+            problem = text_problem(text)
+    return DecodedPage(text, encoding, problem)
 
 
 def decode_html(body: bytes, content_type: str | None) -> str:
