@@ -37,7 +37,6 @@ def after_open(hook: Callable[[psycopg.Connection], object]) -> Callable[[psycop
     return hook
 
 
-
 def gongkai_home() -> Path:
     """The user's state directory (embedded database and the like): GONGKAI_HOME, else the XDG data dir."""
     return get_settings().home_dir

@@ -59,6 +59,14 @@ def _check_params(params: Mapping[str, str], allowed: set[str]) -> None:
         raise queries.BadRequest(f"unknown parameter {unknown[0]!r} (known: {', '.join(sorted(allowed))})")
 
 
+def _search_request(request: Request) -> tuple[Any, int, Any]:
+    """A search's filters, page size and cursor from its query string (the search page and the API take the
+    same parameters); an unknown or bad one is a 400 naming it."""
+    params = dict(request.query_params)
+    _check_params(params, queries.KNOWN_PARAMS)
+    return queries.parse_filters(params), queries.parse_limit(params), queries.parse_cursor(params)
+
+
 def safe_href(url: Any) -> str:
     """A crawled URL fit for an href: http(s) only (a page could name javascript: or data: links)."""
     text = str(url or "").strip()
@@ -93,11 +101,7 @@ class Readers:
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     def search_page(self, request: Request) -> Response:
-        params = dict(request.query_params)
-        _check_params(params, queries.KNOWN_PARAMS)
-        filters = queries.parse_filters(params)
-        limit = queries.parse_limit(params)
-        cursor = queries.parse_cursor(params)
+        filters, limit, cursor = _search_request(request)
         with self.pool.transaction() as conn:
             choices = queries.filter_choices(conn)
             page = queries.search(conn, filters, limit, cursor)
@@ -133,11 +137,7 @@ class Readers:
     # -- JSON ---------------------------------------------------------------------------------------------
 
     def api_reports(self, request: Request) -> Response:
-        params = dict(request.query_params)
-        _check_params(params, queries.KNOWN_PARAMS)
-        filters = queries.parse_filters(params)
-        limit = queries.parse_limit(params)
-        cursor = queries.parse_cursor(params)
+        filters, limit, cursor = _search_request(request)
         with self.pool.transaction() as conn:
             page = queries.search(conn, filters, limit, cursor)
         return JSONResponse({"items": [h.to_json() for h in page.items],
