@@ -21,11 +21,9 @@ def run_demo(delay: float = 0.2) -> int:
     from gongkai.config import Region, SiteConfig
     from gongkai.db import open_database
     from gongkai_replica.demo import build_demo_sites
-    from gongkai_replica.server import ReplicaServer
-
     console = Console(stderr=False, width=max(120, Console().width))
     sites = build_demo_sites()
-    server = _start_replica(ReplicaServer, sites, console)
+    server = _start_replica(sites, console)
     with server:
         _, conn = open_database()
         with conn:  # the demo sites with their region, so every report is placed (county, city)
@@ -47,18 +45,20 @@ def run_demo(delay: float = 0.2) -> int:
     return code
 
 
-def _start_replica(server_class, sites, console: Console):
+def _start_replica(sites: list, console: Console):
     """The replica on the demo's fixed port; on ephemeral ports (with a note) if another program holds it."""
+    from gongkai_replica.server import ReplicaServer
+
     for site in sites:
         site.port = DEMO_PORT
     try:
-        return server_class(sites).start()
+        return ReplicaServer(sites).start()
     except OSError as exc:
         console.print(f"[yellow]demo:[/] port {DEMO_PORT} is taken ({exc.strerror}); using other ports, so this "
                       "run's URLs differ from earlier runs'")
         for site in sites:
             site.port = 0
-        return server_class(sites).start()
+        return ReplicaServer(sites).start()
 
 
 def show_reports(conn, console: Console) -> None:
