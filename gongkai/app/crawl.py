@@ -12,7 +12,7 @@ import sys
 from collections import Counter
 
 from gongkai.app.crawl_result import CrawlResult, write_result
-from gongkai.db import open_database
+from gongkai.db import connect, open_database
 from gongkai.errors import EXIT_CRAWL_PROBLEM, EXIT_INTERRUPTED
 
 
@@ -25,13 +25,13 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
     conn.close()
     summary = run_crawl(urls, url, delay=delay, concurrency_per_host=concurrency, progress=sys.stderr.isatty(),
                         full=full, revalidate=revalidate, **crawl_options)
-    if summary.delisted or full:  # a full walk's vanished articles: their reports are withdrawn (ingest or not)
-        from gongkai.db import connect
+    if full:  # only a full walk delists: its vanished articles' reports are withdrawn (ingest or not)
         from gongkai.ingest.store import withdraw_reports_of
 
         with connect(url) as conn:
-            # A full walk sweeps every delisted URL, so a crawl that died after delisting is finished here.
-            withdraw_reports_of(conn, None if full else summary.delisted)
+            # Every delisted URL is swept, not only this run's, so a crawl that died after delisting is
+            # finished here.
+            withdraw_reports_of(conn, None)
     counts = summary.counts
     print(f"crawl run {summary.run_id}: {counts.get('fetched', 0)} pages staged, {counts.get('gone', 0)} gone, "
           f"{counts.get('failed', 0)} failed (retried next crawl), {counts.get('blocked', 0)} blocked by robots.txt, "
@@ -57,7 +57,6 @@ def crawl_and_ingest(urls: list[str], *, delay: float, concurrency: int = 2, ing
 
 
 def ingest_and_report(url: str, workers: int = 1) -> Counter:
-    from gongkai.db import connect
     from gongkai.ingest.run import ingest_parallel, ingest_pending
 
     if workers != 1:

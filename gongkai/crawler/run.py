@@ -31,9 +31,6 @@ class CrawlSummary:
     status: str
     problems: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    # Articles a complete walk no longer lists (marked delisted in crawl_urls): the caller withdraws their
-    # reports (gongkai.ingest.store.withdraw_reports_of); the crawler never writes reports.
-    delisted: list[str] = field(default_factory=list)
     # The signal that stopped the crawl (SIGINT, SIGTERM), if one did: the command exits 128 + it.
     signal: int | None = None
 
@@ -154,11 +151,10 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
     status = "failed" if problems else "ok"
     if not crash and stats.get("finish_reason") != "finished":  # None: stopped by a second signal
         status = "interrupted"
-    delisted: list[str] = []
     try:
         if full and not crash and not stats.get("stage/unstaged"):
-            delisted = mark_delisted(database_url, run_id, sorted(complete_columns))
-            counts["delisted"] = len(delisted)
+            # Withdrawing their reports is the caller's (gongkai.app.crawl): the crawler never writes reports.
+            counts["delisted"] = len(mark_delisted(database_url, run_id, sorted(complete_columns)))
         with psycopg.connect(database_url, autocommit=True, connect_timeout=10) as conn:
             runs.finish_run(conn, run_id, status, {**counts, "finish_reason": stats.get("finish_reason"),
                                                    "engine_seconds": stats.get("elapsed_time_seconds")},
@@ -173,7 +169,7 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
                 "%d retries", run_id, status, float(stats.get("elapsed_time_seconds") or 0), counts["requests"],
                 counts["listing_pages"], int(counts.get("listed", 0)), int(counts.get("fetched", 0)), counts["retried"])
     stopped_by = stats.get("shutdown/signal")
-    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts, delisted=delisted,
+    return CrawlSummary(run_id=run_id, status=status, problems=problems, counts=counts,
                         signal=int(stopped_by) if stopped_by else None)
 
 
