@@ -76,8 +76,27 @@ def test_add_rejects_what_is_not_a_listing(replica, tmp_path):
     assert not config.exists()
     unreachable = gongkai("sites", "add", "http://127.0.0.1:9/col/col1/index.html", "--config", str(config))
     assert unreachable.returncode == 1 and "127.0.0.1:9 refuses connections" in unreachable.stderr
-    unresolvable = gongkai("sites", "add", "http://nonexistent.invalid/col/col1/index.html", "--config", str(config))
-    assert unresolvable.returncode == 1 and "does not resolve (DNS)" in unresolvable.stderr
+
+
+
+def test_network_failures_are_said_in_the_same_words_by_crawl_and_sites_add():
+    """A name that does not resolve, as urllib (`sites add`) and Scrapy (`crawl`) report it: one wording, and
+    the crawl does not retry it. (No real DNS lookup: tests never leave loopback.)"""
+    import socket
+    import urllib.error
+
+    from gongkai.crawler.failures import failure_in_words, is_name_not_found, network_failure_in_words
+
+    class CannotResolveHostError(Exception):  # the class name Scrapy reports a DNS failure by
+        pass
+
+    said = network_failure_in_words(urllib.error.URLError(socket.gaierror(-2, "Name or service not known")),
+                                    "nonexistent.invalid")
+    assert said == failure_in_words(CannotResolveHostError(), "nonexistent.invalid")
+    assert said == "the host name nonexistent.invalid does not resolve (DNS)"
+    assert is_name_not_found(CannotResolveHostError()) and not is_name_not_found(TimeoutError())
+    assert network_failure_in_words(urllib.error.URLError(ConnectionRefusedError()), "127.0.0.1:9") \
+        == "127.0.0.1:9 refuses connections"
 
 
 def test_add_reads_robots_txt_with_a_timeout_and_a_size_bound():
