@@ -31,7 +31,11 @@ DEFAULT_JITTER = 3600.0
 # or a page edited after it was stored. Once a week a site's scheduled crawl is a refresh instead:
 # every listing page walked, every stored article re-checked with a conditional request (mostly 304s).
 DEFAULT_REFRESH = 7 * 86400.0
+# `gongkai serve` looks for new and vanished report columns of every site with a `home` this often.
+DEFAULT_DISCOVERY_INTERVAL = 7 * 86400.0
 KNOWN_PLATFORMS = ("jcms", "jpaas", "xxgk", "trs", "generic")
+# `platform: unknown` says nobody has seen the portal's platform yet (the same as leaving it out).
+UNKNOWN_PLATFORM = "unknown"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)")
@@ -74,9 +78,14 @@ class Schedule:
 
 @dataclass(frozen=True)
 class SiteConfig:
+    """One site: a county portal (its `home`, where discovery starts) and the report columns to crawl
+    (`listings`). A county whose columns nobody has found yet has a home and no listings: nothing is
+    crawled until `gongkai discover` (or serve's discovery schedule) adds them."""
+
     name: str
     listings: tuple[str, ...]
     region: Region = field(default_factory=Region)
+    home: str | None = None
     platform: str | None = None
     schedule: Schedule = field(default_factory=Schedule)
     delay: float | None = None
@@ -95,6 +104,8 @@ class ServiceConfig:
     max_parallel_crawls: int = 4
     shutdown_timeout: float = 60.0
     timezone: str | None = None
+    # None: serve runs no discovery (`discovery: never`).
+    discovery: Schedule | None = field(default_factory=lambda: Schedule(interval=DEFAULT_DISCOVERY_INTERVAL))
 
     def site(self, name: str) -> SiteConfig:
         for s in self.sites:
@@ -212,7 +223,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ServiceConfig:
     if root is None:
         return ServiceConfig(path=path)
     top = doc.mapping(root, "", ("sites", "defaults", "ingest_interval", "http", "max_parallel_crawls",
-                                 "shutdown_timeout", "timezone"))
+                                 "shutdown_timeout", "timezone", "discovery"))
     kwargs: dict[str, Any] = {}
     if "ingest_interval" in top:
         kwargs["ingest_interval"] = doc.duration(top["ingest_interval"], "ingest_interval: ")
@@ -222,6 +233,12 @@ def load_config(path: str | os.PathLike[str] | None = None) -> ServiceConfig:
         kwargs["max_parallel_crawls"] = doc.integer(top["max_parallel_crawls"], "max_parallel_crawls: ", 1, 64)
     if "timezone" in top:
         kwargs["timezone"] = _timezone(doc, top["timezone"])
+    if "discovery" in top:
+        value = doc.value(top["discovery"])
+        if value is False or (isinstance(value, str) and value.strip().lower() == "never"):
+            kwargs["discovery"] = None
+        else:
+            kwargs["discovery"] = _schedule(doc, top["discovery"], "discovery: ")
     if "http" in top:
         http = doc.mapping(top["http"], "http: ", ("host", "port"))
         if "host" in http:
@@ -275,33 +292,32 @@ def _site(doc: _Doc, node: yaml.Node, defaults: dict[str, Any]) -> SiteConfig:
         label = f"site {doc.value(names[0])!r}: " if names and isinstance(doc.value(names[0]), str) else "site: "
     else:
         label = "site: "
-    fields = doc.mapping(node, label, ("name", "region", "listings", "platform", "schedule", "delay", "concurrency",
-                                       "refresh"))
+    fields = doc.mapping(node, label, ("name", "region", "home", "listings", "platform", "schedule", "delay",
+                                       "concurrency", "refresh"))
     if "name" not in fields:
         raise doc.fail(node, "site: missing 'name'")
     name = doc.text(fields["name"], "site: name: ")
     if not _NAME.match(name):
         raise doc.fail(fields["name"], f"site {name!r}: name must be letters, digits, '.', '_' or '-' "
                                        "(it names jobs, metrics and the reports' site)")
-    if "listings" not in fields:
-        raise doc.fail(node, f"{label}missing 'listings' (the column listing URLs to crawl)")
-    listings_node = fields["listings"]
-    if isinstance(listings_node, yaml.ScalarNode):
+    home = _http_url(doc, fields["home"], f"{label}home: ", "of the portal's home page") if "home" in fields else None
+    if "listings" not in fields and home is None:
+        raise doc.fail(node, f"{label}missing 'listings' (the column listing URLs to crawl) or 'home' (the "
+                             "portal's home page, where `gongkai discover` finds them)")
+    listings_node = fields.get("listings")
+    if listings_node is None:
+        items = []
+    elif isinstance(listings_node, yaml.ScalarNode) and doc.value(listings_node) is not None:
         items = [listings_node]
-    elif isinstance(listings_node, yaml.SequenceNode) and listings_node.value:
+    elif isinstance(listings_node, yaml.SequenceNode) and (listings_node.value or home is not None):
         items = listings_node.value
+    elif home is not None and doc.value(listings_node) is None:
+        items = []
     else:
         raise doc.fail(listings_node, f"{label}listings: must be a non-empty list of URLs")
     listings = []
     for item in items:
-        url = doc.text(item, f"{label}listings: ")
-        parts = urlsplit(url)
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError:
-            raise doc.fail(item, f"{label}listings: {url!r} has a bad port") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise doc.fail(item, f"{label}listings: {url!r} is not an http(s) URL of a column listing page")
+        url = _http_url(doc, item, f"{label}listings: ", "of a column listing page")
         if url in listings:
             raise doc.fail(item, f"{label}listings: {url!r} listed twice")
         listings.append(url)
@@ -312,11 +328,26 @@ def _site(doc: _Doc, node: yaml.Node, defaults: dict[str, Any]) -> SiteConfig:
     platform = None
     if "platform" in fields:
         platform = doc.text(fields["platform"], f"{label}platform: ")
-        if platform not in KNOWN_PLATFORMS:
+        if platform == UNKNOWN_PLATFORM:
+            platform = None
+        elif platform not in KNOWN_PLATFORMS:
             raise doc.fail(fields["platform"], f"{label}platform: {platform!r} is not one of "
-                                               f"{', '.join(KNOWN_PLATFORMS)}")
+                                               f"{', '.join(KNOWN_PLATFORMS + (UNKNOWN_PLATFORM,))}")
     options = _site_options(doc, fields, label, defaults)
-    return SiteConfig(name=name, listings=tuple(listings), region=region, platform=platform, line=line, **options)
+    return SiteConfig(name=name, listings=tuple(listings), region=region, home=home, platform=platform, line=line,
+                      **options)
+
+
+def _http_url(doc: _Doc, node: yaml.Node, where: str, what: str) -> str:
+    url = doc.text(node, where)
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise doc.fail(node, f"{where}{url!r} has a bad port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise doc.fail(node, f"{where}{url!r} is not an http(s) URL {what}")
+    return url
 
 
 def _site_options(doc: _Doc, fields: dict[str, yaml.Node], label: str, defaults: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,21 @@ def test_empty_file_means_no_sites(tmp_path):
     assert load_config(write(tmp_path, "# nothing yet\n")).sites == ()
 
 
+def test_a_county_with_no_known_column_is_a_home_page_to_discover_from(tmp_path):
+    text = ("discovery: {interval: 3d, jitter: 1h}\nsites:\n"
+            "  - name: a\n    home: https://www.a.gov.cn/\n    platform: unknown\n    listings: []\n"
+            "  - name: b\n    home: https://www.b.gov.cn/\n    platform: jcms\n"
+            "    listings: [https://www.b.gov.cn/col/col1/index.html]\n")
+    config = load_config(write(tmp_path, text))
+    a, b = config.sites
+    assert (a.home, a.listings, a.platform) == ("https://www.a.gov.cn/", (), None)
+    assert (b.home, b.listings, b.platform) == ("https://www.b.gov.cn/", ("https://www.b.gov.cn/col/col1/index.html",),
+                                                "jcms")
+    assert (config.discovery.interval, config.discovery.jitter) == (3 * 86400, 3600)
+    assert load_config(write(tmp_path, "discovery: never\n")).discovery is None
+    assert load_config(write(tmp_path, "sites: []\n")).discovery.interval == 7 * 86400
+
+
 @pytest.mark.parametrize(("text", "line", "expected"), [
     ("sites:\n  - name: a\n    listings: [http://h/c]\n    schedule: {every: 6h}\n", 4,
      "site 'a': schedule: unknown key 'every'"),
@@ -103,6 +118,9 @@ def test_empty_file_means_no_sites(tmp_path):
     ("sites: {name: a}\n", 1, "sites: must be a list"),
     ("sites:\n  - name: a\n    listings: [http://h/c]\n    refresh: 10m\n", 4, "site 'a': refresh: at least 1h"),
     ("defaults: {refresh: weekly}\n", 1, "defaults: refresh: 'weekly' is not a duration"),
+    ("sites:\n  - name: a\n    home: ftp://h/\n", 3, "site 'a': home: 'ftp://h/' is not an http(s) URL"),
+    ("sites:\n  - name: a\n    listings: []\n", 3, "site 'a': listings: must be a non-empty list"),
+    ("discovery: {every: 7d}\n", 1, "discovery: schedule: unknown key 'every'"),
 ])
 def test_bad_file_is_one_line_with_file_and_line(tmp_path, text, line, expected):
     path = write(tmp_path, text)
