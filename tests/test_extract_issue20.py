@@ -119,3 +119,27 @@ def test_pubdate_meta_is_no_publish_date_beside_a_shown_document_date() -> None:
                                              "<dt>发文日期：</dt><dd>2023-04-18</dd></dl>"), URL)
     assert (shown.written_date, shown.published_date) == ("2023-04-18", None)
     assert extract_article(page.format(meta=""), URL).published_date == "2023-05-16"
+
+
+@pytest.mark.parametrize("tail", [
+    # gov.cn 国务院公报 (tests/fixtures/realpages/015): the header include's own </html>, then the article.
+    "</html>\n<!--end header-->\n<div class='content'><div id='UCAP-CONTENT'><p>{p1}</p><p>{p2}</p></div></div>",
+    # cmse.gov.cn (tests/fixtures/realpages/013, 014): a share widget's </body> before more of the page, which
+    # libxml2 then hangs beside <body> (../shared/realpages/003 has its styles and scripts there).
+    "</body>\n<div class='article'><p>{p1}</p><p>{p2}</p></div></html>",
+])
+def test_what_follows_an_early_html_close_is_still_the_body(tail: str) -> None:
+    """A header include that ends the document (</html>) leaves the article outside <body> for libxml2, in
+    a second top-level <html> or beside <body>; a browser shows it as the page's body."""
+    html = ("<html><head><title>某某镇2023年工作总结_某某县人民政府</title></head><body>"
+            "<div class='header'><a href='/'>首页</a></div>" + tail.format(p1=P1, p2=P2))
+    art = extract_article(html, URL)
+    assert P1 in art.body and P2 in art.body and "首页" not in art.body
+
+
+def test_loose_text_after_an_early_html_close_is_kept_in_order() -> None:
+    """Text with no element of its own after the early </html> is shown too: no character is lost."""
+    from gongkai.ingest.html import parse_html, visible_text
+
+    root = parse_html("<html><body><p>一、主要成效</p></body></html>" + P1 + "<p>" + P2 + "</p>")
+    assert visible_text(root).replace("\n", "").endswith("一、主要成效" + P1 + P2)

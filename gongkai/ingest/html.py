@@ -57,7 +57,40 @@ def parse_html(html: str) -> HtmlElement:
     html = _XML_DECL_RE.sub("", html, count=1)
     if not html.strip():
         html = "<html><body></body></html>"
-    return lxml.html.document_fromstring(html, parser=_parser())
+    root = lxml.html.document_fromstring(html, parser=_parser())
+    _adopt_after_body(root)
+    return root
+
+
+def _adopt_after_body(root: HtmlElement) -> None:
+    """Move what follows <body> back into it, in order. A header include that ends with its own </html>
+    (gov.cn's 国务院公报 pages) or a widget's stray </body> (cmse.gov.cn) makes libxml2 put the rest of the
+    page, the article included, beside <body> or in a second top-level <html> after the first; a browser
+    shows it all as body, and every reader here looks in <body>."""
+    body = root.find("body")
+    if body is None:
+        return
+    for el in [el for el in body.itersiblings() if isinstance(el.tag, str) and el.tag.lower() != "head"]:
+        body.append(el)
+    for later in [el for el in root.itersiblings() if isinstance(el.tag, str)]:
+        if later.tag.lower() != "html":
+            body.append(later)
+            continue
+        inner = later.find("body")
+        for box in (later, inner) if inner is not None else (later,):
+            if box.text and box.text.strip():
+                _append_text(body, box.text)
+            for el in [el for el in box if isinstance(el.tag, str) and el.tag.lower() not in ("head", "body")]:
+                body.append(el)
+
+
+def _append_text(parent: HtmlElement, text: str) -> None:
+    """Add `text` at the end of `parent`'s content (after its last child, or as its text)."""
+    if len(parent):
+        last = parent[-1]
+        last.tail = (last.tail or "") + text
+    else:
+        parent.text = (parent.text or "") + text
 
 
 def collapse_ws(text: str) -> str:
