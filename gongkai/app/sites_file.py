@@ -4,6 +4,7 @@ through the YAML node tree, then validated by loading the file; a file that woul
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -46,4 +47,63 @@ def listing_nodes(text: str, path: Path) -> dict[str, tuple[int, int]]:
         if isinstance(listings, yaml.SequenceNode) and listings.value and not listings.flow_style and name is not None:
             last = listings.value[-1]
             out[str(name.value)] = (last.end_mark.line, max(0, last.start_mark.column - 2))
+    return out
+
+
+@dataclass(frozen=True)
+class SiteText:
+    """Where one site's entry is in the file's text (0-based line indices), for text edits."""
+
+    name: str
+    indent: int  # column of the entry's keys
+    name_line: int
+    last_line: int  # the entry's last line with content
+    listings_line: int | None  # the `listings:` key's line; None without the key
+    listings_block: bool  # a block list with items (new items go after last_item_line, at item_indent)
+    listings_one_line: bool  # a flow list (or a single URL) on its key's line: rewritten as a block
+    last_item_line: int | None
+    item_indent: int
+    platform_line: int | None
+
+
+def _last_line(node: yaml.Node) -> int:
+    if isinstance(node, yaml.SequenceNode) and node.value and not node.flow_style:
+        return _last_line(node.value[-1])
+    if isinstance(node, yaml.MappingNode) and node.value and not node.flow_style:
+        return _last_line(node.value[-1][1])
+    return node.end_mark.line
+
+
+def site_texts(text: str, path: Path) -> dict[str, SiteText]:
+    """site name -> where its entry is, for every block-style site entry of the sites file."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    out: dict[str, SiteText] = {}
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    sites = next((v for k, v in root.value if k.value == "sites"), None)
+    if not isinstance(sites, yaml.SequenceNode):
+        return out
+    for node in sites.value:
+        if not isinstance(node, yaml.MappingNode) or node.flow_style:
+            continue
+        keys = {k.value: k for k, _ in node.value}
+        fields = {k.value: v for k, v in node.value}
+        if "name" not in fields:
+            continue
+        listings = fields.get("listings")
+        block = isinstance(listings, yaml.SequenceNode) and bool(listings.value) and not listings.flow_style
+        one_line = listings is not None and not block and listings.start_mark.line == listings.end_mark.line
+        last_item = listings.value[-1] if block else None
+        out[str(fields["name"].value)] = SiteText(
+            name=str(fields["name"].value), indent=keys["name"].start_mark.column,
+            name_line=keys["name"].start_mark.line, last_line=_last_line(node.value[-1][1]),
+            listings_line=keys["listings"].start_mark.line if "listings" in keys else None,
+            listings_block=block, listings_one_line=one_line,
+            last_item_line=_last_line(last_item) if last_item is not None else None,
+            item_indent=max(0, last_item.start_mark.column - 2) if last_item is not None
+            else keys["name"].start_mark.column + 2,
+            platform_line=keys["platform"].start_mark.line if "platform" in keys else None)
     return out
