@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gongkai.app.sites_cmd import default_name
-from gongkai.app.sites_file import site_texts, write_validated
+from gongkai.app.sites_file import with_listings, write_validated
 from gongkai.config import SiteConfig, config_path, load_config
 from gongkai.crawler import discovery as nav
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
@@ -381,48 +381,20 @@ def _listing_line(indent: int, column: ReportColumn) -> str:
 def _with_columns(original: str, config_file: Path, site: SiteConfig, found: Discovery,
                   new: list[ReportColumn]) -> tuple[str, str | None]:
     """The file's text with `new` added to `site`'s listings (and its home and platform where it lacked them)."""
-    where = site_texts(original, config_file).get(site.name)
-    if where is None:
-        raise ConfigError(f"{config_file}:{site.line}: site {site.name!r} is written in a form discover cannot "
-                          f"extend (a flow mapping): add its columns by hand")
-    lines = original.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    pad = " " * where.indent
-    edits: list[tuple[int, int, list[str]]] = []  # (first line, lines replaced, new lines), applied bottom up
-    if where.listings_block:
-        assert where.last_item_line is not None
-        edits.append((where.last_item_line + 1, 0, [_listing_line(where.item_indent, c) for c in new]))
-    else:
-        items = [f"{pad}  - {u}\n" for u in site.listings] + [_listing_line(where.indent + 2, c) for c in new]
-        if where.listings_line is None:
-            edits.append((where.last_line + 1, 0, [f"{pad}listings:\n", *items]))
-        elif where.listings_one_line:
-            comment = re.search(r"\s#\s*(.*)$", lines[where.listings_line].rstrip("\n"))
-            keep = f"   # {comment.group(1)}" if comment and site.listings else ""
-            edits.append((where.listings_line, 1, [f"{pad}listings:{keep}\n", *items]))
-        else:
-            raise ConfigError(f"{config_file}:{site.line}: site {site.name!r}: its listings span several lines as a "
-                              "flow list: write them as a block list (one '- URL' a line) and run discover again")
     platforms = {c.platform for c in new}
+    set_lines: dict[str, str] = {}
     platform_set = None
     if site.platform is None and not site.listings and len(platforms) == 1:
         platform_set = next(iter(platforms))
-        line = f"{pad}platform: {platform_set}   # detected by gongkai discover\n"
+        set_lines["platform"] = f"platform: {platform_set}   # detected by gongkai discover"
     elif site.platform is not None and platforms - {site.platform}:
         platform_set = ""
-        line = (f"{pad}# platform: detected per page (it said {site.platform}; gongkai discover found "
-                f"{', '.join(sorted(platforms))} columns)\n")
-    if platform_set is not None:
-        if where.platform_line is not None:
-            edits.append((where.platform_line, 1, [line]))
-        else:
-            edits.append((where.name_line + 1, 0, [line]))
+        set_lines["platform"] = (f"# platform: detected per page (it said {site.platform}; gongkai discover found "
+                                 f"{', '.join(sorted(platforms))} columns)")
     if site.home is None:
-        edits.append((where.name_line + 1, 0, [f"{pad}home: {found.start_url}   # where gongkai discover started\n"]))
-    for first, count, new_lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
-        lines[first:first + count] = new_lines
-    return "".join(lines), platform_set
+        set_lines["home"] = f"home: {found.start_url}   # where gongkai discover started"
+    items = [f"{c.url}   # {f'{c.town} {c.name}'.strip()} (discovered)" for c in new]
+    return with_listings(original, config_file, site, items, set_lines), platform_set
 
 
 def _with_new_site(original: str, name: str, found: Discovery, new: list[ReportColumn]) -> str:

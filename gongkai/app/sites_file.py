@@ -4,12 +4,13 @@ through the YAML node tree, then validated by loading the file; a file that woul
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from gongkai.config import ConfigError, load_config
+from gongkai.config import ConfigError, SiteConfig, load_config
 
 
 def write_validated(config_file: Path, original: str, text: str) -> None:
@@ -24,30 +25,6 @@ def write_validated(config_file: Path, original: str, text: str) -> None:
         else:
             config_file.unlink()
         raise
-
-
-def listing_nodes(text: str, path: Path) -> dict[str, tuple[int, int]]:
-    """site name -> (line index of its last listing, indentation of its '- ' items), for sites whose
-    listings are a block list (a flow list or a single URL gets a new site rather than an edit)."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    out: dict[str, tuple[int, int]] = {}
-    if not isinstance(root, yaml.MappingNode):
-        return out
-    sites = next((v for k, v in root.value if k.value == "sites"), None)
-    if not isinstance(sites, yaml.SequenceNode):
-        return out
-    for node in sites.value:
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        fields = {k.value: v for k, v in node.value}
-        listings, name = fields.get("listings"), fields.get("name")
-        if isinstance(listings, yaml.SequenceNode) and listings.value and not listings.flow_style and name is not None:
-            last = listings.value[-1]
-            out[str(name.value)] = (last.end_mark.line, max(0, last.start_mark.column - 2))
-    return out
 
 
 @dataclass(frozen=True)
@@ -107,3 +84,40 @@ def site_texts(text: str, path: Path) -> dict[str, SiteText]:
             else keys["name"].start_mark.column + 2,
             platform_line=keys["platform"].start_mark.line if "platform" in keys else None)
     return out
+
+
+def with_listings(original: str, config_file: Path, site: SiteConfig, items: list[str],
+                  set_lines: dict[str, str] | None = None) -> str:
+    """The file's text with `items` ("URL   # note") appended to `site`'s listings, whatever form they had: a
+    block list grows; `listings: []` (its stale note dropped), a one-line flow list or no `listings` key at all
+    becomes a block list. `set_lines` ({"platform": "platform: jcms", "home": "home: URL"}) replaces that key's
+    line of the entry, or adds it after the name."""
+    where = site_texts(original, config_file).get(site.name)
+    if where is None:
+        raise ConfigError(f"{config_file}:{site.line}: site {site.name!r} is written as a flow mapping: add "
+                          f"its listings by hand")
+    lines = original.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    pad = " " * where.indent
+    edits: list[tuple[int, int, list[str]]] = []  # (first line, lines replaced, new lines), applied bottom up
+    if where.listings_block:
+        assert where.last_item_line is not None
+        edits.append((where.last_item_line + 1, 0, [f"{' ' * where.item_indent}- {item}\n" for item in items]))
+    else:
+        block = [f"{pad}  - {u}\n" for u in site.listings] + [f"{pad}  - {item}\n" for item in items]
+        if where.listings_line is None:
+            edits.append((where.last_line + 1, 0, [f"{pad}listings:\n", *block]))
+        elif where.listings_one_line:
+            comment = re.search(r"\s#\s*(.*)$", lines[where.listings_line].rstrip("\n"))
+            keep = f"   # {comment.group(1)}" if comment and site.listings else ""
+            edits.append((where.listings_line, 1, [f"{pad}listings:{keep}\n", *block]))
+        else:
+            raise ConfigError(f"{config_file}:{site.line}: site {site.name!r}: its listings span several lines as a "
+                              "flow list: write them as a block list (one '- URL' a line)")
+    for key, text in (set_lines or {}).items():
+        line = getattr(where, f"{key}_line", None)
+        edits.append((line, 1, [f"{pad}{text}\n"]) if line is not None else (where.name_line + 1, 0, [f"{pad}{text}\n"]))
+    for first, count, new_lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        lines[first:first + count] = new_lines
+    return "".join(lines)
