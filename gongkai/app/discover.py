@@ -12,7 +12,10 @@ work plans and summaries.
 
 Politeness is the crawl's (gongkai.crawler.polite): robots.txt, our User-Agent, `--delay` between two
 requests to the host, and at most `--max-pages` requests per portal. `--add` merges what was found into
-the sites file as text: comments and entries stay, a listing already there is not added twice.
+the sites file as text, into the site whose `home` is on the portal's host (every Zhejiang county has one in
+config/sites.yaml): comments and entries stay, a listing already there is not added twice. discover_site()
+is the same for a caller (serve's discovery schedule): walk one site's portal, merge, say what was added,
+moved and not found.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import re
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -330,11 +334,20 @@ def site_for(sites: list[SiteConfig] | tuple[SiteConfig, ...], url: str) -> Site
     return next((s for s in on_host if s.region.town is None), on_host[0] if on_host else None)
 
 
+_MERGING = threading.Lock()  # one read-modify-write of a sites file at a time in this process (serve's threads)
+
+
 def merge_into_sites(config_file: Path, found: Discovery) -> Merged:
     """Add the columns found that no site lists yet to the site of the portal (site_for), or to a new site
     named after the host. Text edits only (comments and layout stay); the result is validated and the file
     restored if it would not load. A site whose platform was unknown gets the one its columns share; one
     whose columns turn out to be on two platforms has each detected per page."""
+    with _MERGING:
+        return _merge(config_file, found)
+
+
+def _merge(config_file: Path, found: Discovery) -> Merged:
+    """The work of merge_into_sites, under its lock."""
     original = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
     config = load_config(config_file) if original.strip() else None
     sites = list(config.sites) if config else []
@@ -426,10 +439,16 @@ def discover_site(config_file: Path, site_or_home: str, *, delay: float = DEFAUL
 
 
 def home_of(config_file: Path, site_or_home: str) -> str:
-    """A portal's home URL as given, or the home of the configured site of that name."""
+    """A portal's home URL as given, or the home of the configured site of that name (a host without its
+    http:// is given back as it is, for discover to say what is wrong with it)."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", site_or_home, re.I):
         return site_or_home
+    if ("." in site_or_home or "/" in site_or_home) and not config_file.exists():
+        return site_or_home
     config = load_config(config_file)
+    names = {s.name for s in config.sites}
+    if site_or_home not in names and ("." in site_or_home or "/" in site_or_home):
+        return site_or_home
     site = config.site(site_or_home)
     if site.home is None:
         raise ConfigError(f"{config.path}:{site.line}: site {site.name!r} has no home: give its portal's home page "
