@@ -234,3 +234,29 @@ def test_sync_sites_keeps_sites_with_no_column_yet(db):
     sync_sites(db, sites)  # unchanged: no update
     rows = db.execute("SELECT name, county, listings FROM sites ORDER BY name").fetchall()
     assert rows == [("gongshu", "拱墅区", []), ("xianju", None, ["http://www.zjxj.gov.cn/col/col1229311252/index.html"])]
+
+
+def test_a_listing_joins_a_site_in_whatever_form_its_listings_were_written(tmp_path):
+    """`listings: []` with a stale note, no `listings` key, a one-line flow list, listings as the entry's first
+    key: each becomes a block list holding the old and the new, comments elsewhere kept."""
+    from gongkai.app.sites_file import with_listings
+
+    config = tmp_path / "sites.yaml"
+    text = ("sites:   # mine\n"
+            "  - listings: []   # none known yet\n    platform: unknown\n    name: a\n    home: http://a.gov.cn/\n"
+            "  - name: b   # b's note\n    home: http://b.gov.cn/\n"
+            "  - name: c\n    listings: [http://c.gov.cn/col/col1/index.html]   # by hand\n")
+    config.write_text(text, encoding="utf-8")
+    for name, url, lines in (("a", "http://a.gov.cn/col/col2/index.html", {"platform": "platform: jcms"}),
+                             ("b", "http://b.gov.cn/col/col3/index.html", {}),
+                             ("c", "http://c.gov.cn/col/col4/index.html", {})):
+        site = load_config(config).site(name)
+        text = with_listings(text, config, site, [f"{url}   # {name}'s column"], lines)
+        config.write_text(text, encoding="utf-8")
+    sites = {s.name: s for s in load_config(config).sites}
+    assert (sites["a"].listings, sites["a"].platform) == (("http://a.gov.cn/col/col2/index.html",), "jcms")
+    assert sites["b"].listings == ("http://b.gov.cn/col/col3/index.html",) and sites["b"].home == "http://b.gov.cn/"
+    assert sites["c"].listings == ("http://c.gov.cn/col/col1/index.html", "http://c.gov.cn/col/col4/index.html")
+    for kept in ("# mine", "# b's note", "# by hand", "# a's column", "# c's column"):
+        assert kept in text
+    assert "none known yet" not in text

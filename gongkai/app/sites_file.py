@@ -111,13 +111,17 @@ def with_listings(original: str, config_file: Path, site: SiteConfig, items: lis
         elif where.listings_one_line:
             comment = re.search(r"\s#\s*(.*)$", lines[where.listings_line].rstrip("\n"))
             keep = f"   # {comment.group(1)}" if comment and site.listings else ""
-            edits.append((where.listings_line, 1, [f"{pad}listings:{keep}\n", *block]))
+            prefix = lines[where.listings_line][:where.indent]  # "  - " when listings is the entry's first key
+            edits.append((where.listings_line, 1, [f"{prefix}listings:{keep}\n", *block]))
         else:
             raise ConfigError(f"{config_file}:{site.line}: site {site.name!r}: its listings span several lines as a "
                               "flow list: write them as a block list (one '- URL' a line)")
     for key, text in (set_lines or {}).items():
         line = getattr(where, f"{key}_line", None)
-        edits.append((line, 1, [f"{pad}{text}\n"]) if line is not None else (where.name_line + 1, 0, [f"{pad}{text}\n"]))
+        if line is not None:
+            edits.append((line, 1, [f"{lines[line][:where.indent]}{text}\n"]))
+        else:
+            edits.append((where.name_line + 1, 0, [f"{pad}{text}\n"]))
     for first, count, new_lines in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
         lines[first:first + count] = new_lines
     return "".join(lines)
