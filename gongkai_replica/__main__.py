@@ -1,7 +1,8 @@
 """`python -m gongkai_replica`: serve the demo portals until Ctrl-C, printing their column URLs.
 
 `--every-platform` also serves one replica of each other platform (TRS, a generic list, jpaas, the xxgk
-信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline.
+信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline. `--counties` serves the
+four replica counties with their whole 政务公开 navigation instead (one per platform), to try `gongkai discover`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import argparse
 import json
 import signal
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
@@ -20,7 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print {site: [listing urls]} as one JSON line")
     ap.add_argument("--every-platform", action="store_true",
                     help="also serve a TRS, a generic, a jpaas and an xxgk replica portal")
+    ap.add_argument("--counties", action="store_true",
+                    help="serve the four replica counties with their navigation (home pages) instead")
     args = ap.parse_args(argv)
+    if args.counties:
+        from gongkai_replica.navigation import build_counties, home_url
+
+        return _serve_counties(build_counties(), home_url)
     sites = build_demo_sites()
     if args.every_platform:
         from gongkai_replica import generic, jpaas, trs, xxgk
@@ -39,6 +48,21 @@ def main(argv: list[str] | None = None) -> int:
                 for u in urls[name]:
                     print(f"    {u}")
             print("serving; Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def _serve_counties(sites: list, home_url: Callable[[Any], str]) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ReplicaServer(sites) as srv:
+        for site in srv.sites.values():
+            print(f"{site.platform:6s} {home_url(site)}  {site.site_name}", flush=True)
+        print("serving; Ctrl-C to stop", flush=True)
         try:
             while not stop.wait(0.5):
                 pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,9 +67,30 @@ def test_refresh_defaults_to_weekly_and_can_be_set_or_switched_off(tmp_path):
     assert d.refresh == 7 * 86400
 
 
-def test_shipped_config_is_valid():
+def test_shipped_config_lists_every_zhejiang_county_with_its_home():
     config = load_config(REPO / "config" / "sites.yaml")
-    assert config.sites and all(s.listings for s in config.sites)
+    counties = [s for s in config.sites if s.region.county]
+    assert len(counties) == 90 and len({s.region.county for s in counties}) == 90
+    assert {s.region.province for s in config.sites} == {"浙江省"} and len({s.region.city for s in config.sites}) == 11
+    assert all(s.home for s in config.sites)
+    homes = [s.home.split("://", 1)[1].removeprefix("www.").rstrip("/") for s in config.sites]
+    assert len(set(homes)) == len(homes)  # one site per portal: discover --add knows where columns go
+    # every listing is on its site's own portal, and the 36 known columns are all still there
+    assert all(u.split("/")[2].removeprefix("www.") == h for s, h in zip(config.sites, homes, strict=True)
+               for u in s.listings)
+    assert sum(len(s.listings) for s in config.sites) == 36
+    # names reports and history are filed under never change (平阳's portal keeps its old name 'pujiang')
+    earlier = ("xianju wuyi taishun linhai xiangshan wenling songyang tongxiang shengzhou anji xihu shangcheng "
+               "qiantang cixi jinyun chunan beilun kaihua yongjia yueqing tiantai sanmen longyou wuxing pujiang "
+               "shaoxing hangzhou yuhuan pinghu").split()
+    assert set(earlier) <= {s.name for s in config.sites}
+    pujiang = config.site("pujiang")
+    assert (pujiang.region.county, pujiang.home) == ("平阳县", "https://www.zjpy.gov.cn/")
+    assert config.site("pujiangxian").region.county == "浦江县"
+    text = (REPO / "config" / "sites.yaml").read_text(encoding="utf-8")
+    for line in text.splitlines():  # every host and column says where it was confirmed
+        if re.match(r"\s*(home: |- )http", line):
+            assert re.search(r"#\s*\S", line), line
 
 
 def test_empty_file_means_no_sites(tmp_path):

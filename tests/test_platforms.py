@@ -91,6 +91,33 @@ def test_trs_pager_with_container_and_one_based_index_and_table_rows():
     assert page.next.url == "http://www.zjcs.gov.cn/zwgk/ghjh/index_2.shtml"
 
 
+@pytest.mark.parametrize(("fixture", "url"), [
+    ("trs/empty.html", TRS_URL),
+    ("trs/container_empty.html", "http://www.zjcs.gov.cn/zwgk/ghjh/jhzj/index.shtml"),
+])
+def test_trs_empty_column_has_no_rows_not_its_sidebar(fixture, url):
+    # Two templates' empty columns: the list the pager belongs to is empty; the 最新文件/热点信息 sidebar of
+    # other columns' TRS-shaped links (undated) is no row of this column.
+    page = trs.parse_listing_page(read(fixture), url)
+    assert page.records == [] and page.next is None
+    assert trs.parse_continuation(read(fixture), url, {"count": 1, "index": 0, "prefix": "index", "ext": "html"}
+                                  ).records == []
+
+
+def test_trs_rows_are_the_list_the_pager_belongs_to():
+    # the normal pages of both templates, each with a sidebar of TRS links before the list
+    assert len(trs.parse_listing_page(read("trs/index.html"), TRS_URL).records) == 5
+    rows = trs.parse_listing_page(read("trs/container_variant.html"), "http://www.zjcs.gov.cn/zwgk/ghjh/index_1.shtml")
+    assert [r.title for r in rows.records][0] == "球川镇2024年工作总结和2025年工作思路" and len(rows.records) == 3
+    # a pager drawn in the list table's last row: that table is the list
+    html = ('<html><body><ul class="side"><li><a href="../zcwj/202401/t20240112_1.html">县政府关于印发重点工作的通知</a></li>'
+            '</ul><table class="list"><tr><td><a href="./202403/t20240318_2.html">华埠镇2023年工作总结</a></td>'
+            '<td>2024-03-18</td></tr><tr><td colspan="2"><script>createPageHTML(2, 0, "index", "html");</script>'
+            '</td></tr></table></body></html>')
+    records = trs.parse_listing_page(html, TRS_URL).records
+    assert [r.title for r in records] == ["华埠镇2023年工作总结"]
+
+
 def test_trs_single_page_has_no_next():
     html = read("trs/index.html").replace("var countPage = 3", "var countPage = 1")
     assert trs.parse_listing_page(html, TRS_URL).next is None

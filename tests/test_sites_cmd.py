@@ -12,7 +12,7 @@ from gongkai.app.sites_cmd import describe_listing
 from gongkai.config import load_config
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
-from tests.test_cli import gongkai
+from tests.test_cli import gongkai, one_line_error
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +176,87 @@ def test_crawl_of_a_configured_listing_url_files_its_reports_under_the_site(repl
     # The earlier reports are the site's now (placed), with new seqs for consumers; none was made twice.
     assert rows == [("liucheng", "金华市", "武义县")]
     assert after[0] == before[0] and after[1] > before[1]
+
+
+def test_sites_with_no_column_yet_are_listed_skipped_by_crawl_and_take_their_first_listing(replica, tmp_path,
+                                                                                            database_url):
+    """A county known only by its home page: `sites list` says so, `crawl --site` says how to find its columns
+    (one line, no crawl), `crawl --all` skips it with a count and crawls the rest, and `sites add` of a column
+    on its portal makes it that site's first listing (not a new site)."""
+    wuyi = replica.site("wuyi")
+    home = replica.base_url("wuyi") + "/"
+    column = sorted(replica.listing_urls("wuyi"))[0]
+    xianju = sorted(replica.listing_urls("xianju"))[0]
+    config = tmp_path / "sites.yaml"
+    config.write_text("sites:\n"
+                      f"  - name: wuyi\n    region: {{province: 浙江省, city: 金华市, county: 武义县}}\n"
+                      f"    home: {home}   # where it was confirmed\n    platform: unknown   # not seen\n"
+                      f"    listings: []   # none known yet: gongkai discover {home}\n"
+                      f"  - name: xianju\n    home: {replica.base_url('xianju')}/\n    listings:\n      - {xianju}\n",
+                      encoding="utf-8")
+    listed = gongkai("sites", "list", "--config", str(config))
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[0].split("\t")[-2:] == ["no column yet", home]
+    assert "1 of 2 sites have no report column yet" in listed.stderr
+
+    alone = gongkai("crawl", "--site", "wuyi", "--config", str(config), database_url=database_url)
+    assert alone.returncode == 2
+    assert one_line_error(alone) == f"gongkai: site wuyi has no report column yet: run gongkai discover {home} --add"
+    every = gongkai("crawl", "--all", "--config", str(config), "--delay", "0", database_url=database_url)
+    assert every.returncode == 0, every.stderr
+    assert "crawl: 1 of 2 sites have no report column yet (skipped" in every.stderr
+    with psycopg.connect(database_url) as conn:
+        assert {r[0] for r in conn.execute("SELECT site FROM reports")} == {"xianju"}
+
+    added = gongkai("sites", "add", column, "--config", str(config))
+    assert added.returncode == 0, added.stderr
+    assert "(site wuyi, another listing)" in added.stdout
+    sites = {s.name: s for s in load_config(config).sites}
+    assert set(sites) == {"wuyi", "xianju"} and sites["wuyi"].listings == (column,)
+    text = config.read_text(encoding="utf-8")
+    assert "# where it was confirmed" in text and "none known yet" not in text
+    crawled = gongkai("crawl", "--site", "wuyi", "--config", str(config), "--delay", "0", database_url=database_url)
+    assert crawled.returncode == 0, crawled.stderr
+    with psycopg.connect(database_url) as conn:
+        articles = next(c for c in wuyi.columns if column.endswith(f"col{c.column_id}/index.html")).articles
+        allowed = [a for a in articles if not a.private and not a.withdrawn]  # robots.txt keeps the private one out
+        assert conn.execute("SELECT count(*) FROM reports WHERE site = 'wuyi'").fetchone()[0] == len(allowed) > 0
+
+
+def test_sync_sites_keeps_sites_with_no_column_yet(db):
+    from gongkai.app.sites import sync_sites
+    from gongkai.config import Region, SiteConfig
+
+    sites = [SiteConfig(name="gongshu", listings=(), home="https://www.gongshu.gov.cn/",
+                        region=Region(province="浙江省", city="杭州市", county="拱墅区")),
+             SiteConfig(name="xianju", listings=("http://www.zjxj.gov.cn/col/col1229311252/index.html",))]
+    sync_sites(db, sites)
+    sync_sites(db, sites)  # unchanged: no update
+    rows = db.execute("SELECT name, county, listings FROM sites ORDER BY name").fetchall()
+    assert rows == [("gongshu", "拱墅区", []), ("xianju", None, ["http://www.zjxj.gov.cn/col/col1229311252/index.html"])]
+
+
+def test_a_listing_joins_a_site_in_whatever_form_its_listings_were_written(tmp_path):
+    """`listings: []` with a stale note, no `listings` key, a one-line flow list, listings as the entry's first
+    key: each becomes a block list holding the old and the new, comments elsewhere kept."""
+    from gongkai.app.sites_file import with_listings
+
+    config = tmp_path / "sites.yaml"
+    text = ("sites:   # mine\n"
+            "  - listings: []   # none known yet\n    platform: unknown\n    name: a\n    home: http://a.gov.cn/\n"
+            "  - name: b   # b's note\n    home: http://b.gov.cn/\n"
+            "  - name: c\n    listings: [http://c.gov.cn/col/col1/index.html]   # by hand\n")
+    config.write_text(text, encoding="utf-8")
+    for name, url, lines in (("a", "http://a.gov.cn/col/col2/index.html", {"platform": "platform: jcms"}),
+                             ("b", "http://b.gov.cn/col/col3/index.html", {}),
+                             ("c", "http://c.gov.cn/col/col4/index.html", {})):
+        site = load_config(config).site(name)
+        text = with_listings(text, config, site, [f"{url}   # {name}'s column"], lines)
+        config.write_text(text, encoding="utf-8")
+    sites = {s.name: s for s in load_config(config).sites}
+    assert (sites["a"].listings, sites["a"].platform) == (("http://a.gov.cn/col/col2/index.html",), "jcms")
+    assert sites["b"].listings == ("http://b.gov.cn/col/col3/index.html",) and sites["b"].home == "http://b.gov.cn/"
+    assert sites["c"].listings == ("http://c.gov.cn/col/col1/index.html", "http://c.gov.cn/col/col4/index.html")
+    for kept in ("# mine", "# b's note", "# by hand", "# a's column", "# c's column"):
+        assert kept in text
+    assert "none known yet" not in text

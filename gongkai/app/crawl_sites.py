@@ -11,13 +11,14 @@ import argparse
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 
 from gongkai.app.crawl import crawl_and_ingest
 from gongkai.app.locks import lock_sites
 from gongkai.app.sites import sync_sites
-from gongkai.config import load_config
+from gongkai.config import SiteConfig, load_config
 from gongkai.errors import EXIT_BUSY, ConfigError, UserError
 from gongkai.settings import get_settings
 
@@ -38,6 +39,7 @@ def crawl_configured(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     if not sites:
         raise UserError(f"{config.path}: no sites configured")
+    sites = with_columns(sites, every=args.all_sites)
     _die_with_parent()
     url, conn = open_database()
     try:
@@ -63,6 +65,33 @@ def crawl_configured(args: argparse.Namespace) -> int:
                                 result_file=args.result_file)
     finally:
         conn.close()
+
+
+def no_column_yet(site: SiteConfig) -> str:
+    """What to say of a site with no report column: how to find them."""
+    return f"site {site.name} has no report column yet: run gongkai discover {site.home or site.name} --add"
+
+
+def with_columns(sites: list[SiteConfig], every: bool) -> list[SiteConfig]:
+    """The sites that have report columns to crawl. A county known only by its home page has none until
+    `gongkai discover` finds them: --all skips such sites with a count, --site names each; a crawl with
+    nothing left to crawl is a one-line error."""
+    empty = [s for s in sites if not s.listings]
+    left = [s for s in sites if s.listings]
+    if not empty:
+        return left
+    if not left:
+        if len(empty) == 1:
+            raise UserError(no_column_yet(empty[0]))
+        raise UserError(f"none of the {len(empty)} sites has a report column yet: run gongkai discover SITE --add "
+                        "for each (it finds them from the site's home page)")
+    if every:
+        print(f"crawl: {len(empty)} of {len(sites)} sites have no report column yet (skipped; gongkai discover "
+              "SITE --add finds them)", file=sys.stderr)
+    else:
+        for site in empty:
+            print(f"crawl: {no_column_yet(site)} (skipped)", file=sys.stderr)
+    return left
 
 
 def _die_with_parent() -> None:

@@ -12,7 +12,10 @@ work plans and summaries.
 
 Politeness is the crawl's (gongkai.crawler.polite): robots.txt, our User-Agent, `--delay` between two
 requests to the host, and at most `--max-pages` requests per portal. `--add` merges what was found into
-the sites file as text: comments and entries stay, a listing already there is not added twice.
+the sites file as text, into the site whose `home` is on the portal's host (every Zhejiang county has one in
+config/sites.yaml): comments and entries stay, a listing already there is not added twice. discover_site()
+is the same for a caller (serve's discovery schedule): walk one site's portal, merge, say what was added,
+moved and not found.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import json
 import re
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,10 +32,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
-from gongkai.app.sites_file import listing_nodes, write_validated
-from gongkai.config import config_path, load_config
+from gongkai.app.sites_cmd import default_name
+from gongkai.app.sites_file import with_listings, write_validated
+from gongkai.config import SiteConfig, config_path, load_config
 from gongkai.crawler import discovery as nav
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.polite import Fetched, PageBudgetExhausted, PoliteFetcher, RobotsDisallowed
@@ -46,7 +49,6 @@ MAX_PORTAL_DEPTH = 4  # home › 政务公开 › 信息公开目录 › 乡镇�
 MAX_TOWN_DEPTH = 3  # town › 法定主动公开内容 › 工作信息 › 计划总结
 MAX_WIDGETS = 4  # jpaas navigation widgets fetched per page
 MAX_FRAMES = 2  # iframes fetched per page
-DEFAULT_COUNTIES = Path("config") / "counties.yaml"
 
 
 @dataclass
@@ -300,44 +302,88 @@ def discover(url: str, *, delay: float = DEFAULT_DELAY, max_pages: int = DEFAULT
     return _Walk(url, fetcher or PoliteFetcher(delay=delay, max_pages=max_pages)).run()
 
 
-# -- counties.yaml ------------------------------------------------------------------------------------
-
-def load_counties(path: Path) -> list[dict[str, Any]]:
-    """The county list (config/counties.yaml): [{name, region, home, platform, …}]; [] without the file."""
-    if not path.exists():
-        return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    counties = data.get("counties") if isinstance(data, dict) else None
-    if not isinstance(counties, list):
-        raise ConfigError(f"{path}: want a 'counties:' list")
-    return [c for c in counties if isinstance(c, dict)]
-
-
-def county_for(counties: list[dict[str, Any]], url: str) -> dict[str, Any] | None:
-    host = host_key(url).removeprefix("www.")
-    for county in counties:
-        home = county.get("home")
-        if isinstance(home, str) and home.startswith("http") and host_key(home).removeprefix("www.") == host:
-            return county
-    return None
-
-
 # -- --add: merging into the sites file ----------------------------------------------------------------
 
-def _site_name_for(url: str, county: dict[str, Any] | None, taken: set[str]) -> str:
-    base = county.get("name") if county and isinstance(county.get("name"), str) else None
-    if not base:
-        host = (urlsplit(url).hostname or "site").lower()
-        labels = [p for p in host.split(".") if p not in ("www", "gov", "cn", "com", "net", "org")]
-        base = re.sub(r"[^a-z0-9-]", "-", labels[0]) if labels and not host.replace(".", "").isdigit() else host
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        name = f"{base}-{n}"
-    return name
+@dataclass
+class Merged:
+    """What `--add` (or serve's discovery) did to the sites file for one portal."""
+
+    site: str  # the site the columns went to (or that would have got them)
+    added: list[ReportColumn] = field(default_factory=list)
+    # The site's configured listings the walk did not find (vanished columns; or columns no town's
+    # navigation links, such as a 部门 column added by hand). Empty when the walk stopped at its bound.
+    vanished: list[str] = field(default_factory=list)
+    moved: dict[str, str] = field(default_factory=dict)  # a configured listing -> where it moved to
+    new_site: bool = False
+    platform_set: str | None = None  # the site's platform line as written ("" for detected per page)
+    found: Discovery | None = None
+
+
+def _host(url: str) -> str:
+    return nav.column_key(url).split("/")[0]
+
+
+def site_for(sites: list[SiteConfig] | tuple[SiteConfig, ...], url: str) -> SiteConfig | None:
+    """The configured site of a portal: the one whose home is on its host, else one listing its host's columns
+    (a county-wide one, not one town's, first)."""
+    host = _host(url)
+    by_home = [s for s in sites if s.home and _host(s.home) == host]
+    if by_home:
+        return by_home[0]
+    on_host = [s for s in sites if any(_host(u) == host for u in s.listings)]
+    return next((s for s in on_host if s.region.town is None), on_host[0] if on_host else None)
+
+
+_MERGING = threading.Lock()  # one read-modify-write of a sites file at a time in this process (serve's threads)
+
+
+def merge_into_sites(config_file: Path, found: Discovery) -> Merged:
+    """Add the columns found that no site lists yet to the site of the portal (site_for), or to a new site
+    named after the host. Text edits only (comments and layout stay); the result is validated and the file
+    restored if it would not load. A site whose platform was unknown gets the one its columns share; one
+    whose columns turn out to be on two platforms has each detected per page."""
+    with _MERGING:
+        return _merge(config_file, found)
+
+
+def _merge(config_file: Path, found: Discovery) -> Merged:
+    """The work of merge_into_sites, under its lock."""
+    original = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
+    config = load_config(config_file) if original.strip() else None
+    sites = list(config.sites) if config else []
+    site = site_for(sites, found.start_url)
+    known = {nav.column_key(u) for s in sites for u in s.listings}
+    new: list[ReportColumn] = []
+    for column in found.columns:
+        key = nav.column_key(column.url)
+        if key not in known:
+            known.add(key)
+            new.append(column)
+    merged = Merged(site=site.name if site else "", added=new, found=found, new_site=site is None)
+    if site is not None:
+        keys = {nav.column_key(c.url): c for c in found.columns}
+        moved = {nav.column_key(c.moved_from): c.url for c in found.columns if c.moved_from}
+        for url in site.listings:
+            key = nav.column_key(url)
+            if key in moved:
+                merged.moved[url] = moved[key]
+            elif key not in keys and found.complete:
+                merged.vanished.append(url)
+    if not new:
+        return merged
+    if site is None:
+        merged.site = default_name(found.start_url, {s.name for s in sites})
+        text = _with_new_site(original, merged.site, found, new)
+        merged.platform_set = _one_platform(new)
+    else:
+        text, merged.platform_set = _with_columns(original, config_file, site, found, new)
+    write_validated(config_file, original, text)
+    return merged
+
+
+def _one_platform(columns: list[ReportColumn]) -> str | None:
+    platforms = {c.platform for c in columns}
+    return platforms.pop() if len(platforms) == 1 else None
 
 
 def _listing_line(indent: int, column: ReportColumn) -> str:
@@ -345,63 +391,69 @@ def _listing_line(indent: int, column: ReportColumn) -> str:
     return f"{' ' * indent}- {column.url}   # {note} (discovered)\n"
 
 
-def merge_into_sites(config_file: Path, found: Discovery, counties: list[dict[str, Any]]) -> tuple[int, int]:
-    """Add the columns not yet listed: into the site of their host and platform where there is one, else
-    into a new site per platform. Text edits only (comments and layout stay); the result is validated
-    and the file restored if it would not load. Returns (listings added, sites added)."""
-    original = config_file.read_text(encoding="utf-8") if config_file.exists() else ""
-    config = load_config(config_file) if original.strip() else None
-    sites = list(config.sites) if config else []
-    known = {nav.column_key(u) for s in sites for u in s.listings}
-    new = []
-    for column in found.columns:
-        key = nav.column_key(column.url)
-        if key not in known:
-            known.add(key)
-            new.append(column)
-    if not new:
-        return 0, 0
-    lines = original.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    inserts: dict[int, list[str]] = {}  # after line index -> lines
-    blocks: dict[str, list[ReportColumn]] = {}
-    nodes = listing_nodes(original, config_file) if original.strip() else {}
-    for column in new:
-        site = next((s for s in sites if s.listings and any(nav.column_key(u).split("/")[0]
-                                                               == nav.column_key(column.url).split("/")[0]
-                                                               for u in s.listings)
-                     and s.platform in (None, column.platform)), None)
-        if site is not None and site.name in nodes:
-            after, indent = nodes[site.name]
-            inserts.setdefault(after, []).append(_listing_line(indent, column))
-        else:
-            blocks.setdefault(column.platform, []).append(column)
-    for after in sorted(inserts, reverse=True):
-        lines[after + 1:after + 1] = inserts[after]
-    text = "".join(lines)
-    taken = {s.name for s in sites}
-    county = county_for(counties, found.start_url)
-    added_sites = 0
-    for platform, columns in blocks.items():
-        name = _site_name_for(found.start_url, county, taken)
-        taken.add(name)
-        if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
-            text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
-        text = re.sub(r"^sites:\s*\[\s*\]\s*$", "sites:", text, flags=re.M)
-        region = dict(county.get("region") or {}) if county else {}
-        if not region and found.county:
-            region = {"county": found.county}
-        block = [f"  - name: {name}" + (f"   # {found.site_name}" if found.site_name else "") + "\n"]
-        if region:
-            shown = ", ".join(f"{k}: {v}" for k, v in region.items() if k in ("province", "city", "county", "town") and v)
-            block.append(f"    region: {{{shown}}}\n")
-        block += [f"    platform: {platform}\n", "    listings:\n"]
-        block += [_listing_line(6, c) for c in columns]
-        text = text.rstrip("\n") + "\n" + "".join(block)
-        added_sites += 1
-    write_validated(config_file, original, text)
-    return len(new), added_sites
+def _with_columns(original: str, config_file: Path, site: SiteConfig, found: Discovery,
+                  new: list[ReportColumn]) -> tuple[str, str | None]:
+    """The file's text with `new` added to `site`'s listings (and its home and platform where it lacked them)."""
+    platforms = {c.platform for c in new}
+    set_lines: dict[str, str] = {}
+    platform_set = None
+    if site.platform is None and not site.listings and len(platforms) == 1:
+        platform_set = next(iter(platforms))
+        set_lines["platform"] = f"platform: {platform_set}   # detected by gongkai discover"
+    elif site.platform is not None and platforms - {site.platform}:
+        platform_set = ""
+        set_lines["platform"] = (f"# platform: detected per page (it said {site.platform}; gongkai discover found "
+                                 f"{', '.join(sorted(platforms))} columns)")
+    if site.home is None:
+        set_lines["home"] = f"home: {found.start_url}   # where gongkai discover started"
+    items = [f"{c.url}   # {f'{c.town} {c.name}'.strip()} (discovered)" for c in new]
+    return with_listings(original, config_file, site, items, set_lines), platform_set
+
+
+def _with_new_site(original: str, name: str, found: Discovery, new: list[ReportColumn]) -> str:
+    text = original
+    if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
+        text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"
+    text = re.sub(r"^sites:\s*\[\s*\]\s*$", "sites:", text, flags=re.M)
+    region = {"province": "浙江省" if _host(found.start_url).endswith("zj.gov.cn") else None, "county": found.county}
+    shown = ", ".join(f"{k}: {v}" for k, v in region.items() if v)
+    block = [f"  - name: {name}" + (f"   # {found.site_name}" if found.site_name else "") + "\n"]
+    if shown:
+        block.append(f"    region: {{{shown}}}\n")
+    block.append(f"    home: {found.start_url}\n")
+    platform = _one_platform(new)
+    if platform:
+        block.append(f"    platform: {platform}\n")
+    block += ["    listings:\n", *[_listing_line(6, c) for c in new]]
+    return text.rstrip("\n") + "\n" + "".join(block)
+
+
+def discover_site(config_file: Path, site_or_home: str, *, delay: float = DEFAULT_DELAY,
+                  max_pages: int = DEFAULT_MAX_PAGES, fetcher: PoliteFetcher | None = None) -> Merged:
+    """Discover one portal and merge what was found into the sites file: `site_or_home` is a configured site's
+    name (its `home` is walked) or a portal's home URL. Raises PortalUnreadable when the portal's first page
+    cannot be read, ConfigError for a sites file or site that will not do."""
+    home = home_of(config_file, site_or_home)
+    found = discover(home, delay=delay, max_pages=max_pages, fetcher=fetcher)
+    return merge_into_sites(config_file, found)
+
+
+def home_of(config_file: Path, site_or_home: str) -> str:
+    """A portal's home URL as given, or the home of the configured site of that name (a host without its
+    http:// is given back as it is, for discover to say what is wrong with it)."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", site_or_home, re.I):
+        return site_or_home
+    if ("." in site_or_home or "/" in site_or_home) and not config_file.exists():
+        return site_or_home
+    config = load_config(config_file)
+    names = {s.name for s in config.sites}
+    if site_or_home not in names and ("." in site_or_home or "/" in site_or_home):
+        return site_or_home
+    site = config.site(site_or_home)
+    if site.home is None:
+        raise ConfigError(f"{config.path}:{site.line}: site {site.name!r} has no home: give its portal's home page "
+                          "(gongkai discover URL)")
+    return site.home
 
 
 # -- the command -------------------------------------------------------------------------------------
@@ -431,11 +483,13 @@ def add_discover_parser(subparsers: Any) -> argparse.ArgumentParser:
         "discover", help="find the township 计划总结 columns of a county portal from its home page",
         description="Follow a county portal's own 政务公开 navigation down to its towns and list every work-plan "
                     "and summary column found.")
-    parser.add_argument("url", metavar="URL", help="the portal's home page or its 政务公开 page")
-    parser.add_argument("--add", action="store_true", help="merge the columns found into the sites file")
-    parser.add_argument("--config", help="sites file for --add (default $GONGKAI_CONFIG or config/sites.yaml)")
-    parser.add_argument("--counties", help=f"county list giving a new site its name and region "
-                                           f"(default {DEFAULT_COUNTIES} when it exists)")
+    parser.add_argument("url", metavar="URL|SITE", help="the portal's home page or its 政务公开 page, or the name of "
+                                                        "a configured site (its home is walked)")
+    parser.add_argument("--add", action="store_true",
+                        help="merge the columns found into the sites file: into the site whose home is on the "
+                             "portal's host (a new site when none is)")
+    parser.add_argument("--config", help="sites file (default $GONGKAI_CONFIG or config/sites.yaml)")
+    parser.add_argument("--counties", help=argparse.SUPPRESS)  # gone: says so
     parser.add_argument("--json", action="store_true", help="one JSON object per column on stdout")
     parser.add_argument("--delay", type=_seconds, default=None,
                         help=f"seconds between requests to the portal (default {DEFAULT_DELAY}, or its Crawl-delay)")
@@ -445,8 +499,12 @@ def add_discover_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_discover(args: argparse.Namespace) -> int:
+    if getattr(args, "counties", None):
+        raise UserError("--counties is gone: the county list is the sites file now (every county a site with its "
+                        "home and region, config/sites.yaml); give --config PATH")
     delay = DEFAULT_DELAY if args.delay is None else args.delay
-    found = discover(args.url, delay=delay, max_pages=args.max_pages)
+    path = config_path(args.config)
+    found = discover(home_of(path, args.url), delay=delay, max_pages=args.max_pages)
     if args.json:
         for c in found.columns:
             print(json.dumps({"town": c.town, "name": c.name, "url": c.url, "platform": c.platform,
@@ -464,16 +522,28 @@ def run_discover(args: argparse.Namespace) -> int:
     if getattr(args, "verbose", False):
         for note in found.notes:
             print(f"discover: {note}", file=sys.stderr)
-    if args.add and found.columns:
-        path = config_path(args.config)
-        counties = load_counties(Path(args.counties) if args.counties else DEFAULT_COUNTIES)
-        added, sites = merge_into_sites(path, found, counties)
-        print(f"discover: {added} listings added to {path}" + (f" ({sites} new sites)" if sites else "")
-              + ("" if added else " (all were there already)"), file=sys.stderr)
+    if args.add and (found.columns or path.exists()):
+        _print_merged(merge_into_sites(path, found), path)
     if not found.complete:
         raise PortalUnreadable(f"{args.url}: stopped at --max-pages {args.max_pages}: the portal's navigation was "
                                "not walked to its end (columns past the bound were not seen)")
     return 0
+
+
+def _print_merged(merged: Merged, path: Path) -> None:
+    if not merged.site:
+        print(f"discover: no column found and no site of this portal in {path}: nothing added", file=sys.stderr)
+        return
+    where = f"new site {merged.site}" if merged.new_site else f"site {merged.site}"
+    platform = {None: "", "": "; platform: detected per page (columns on several platforms)"}.get(
+        merged.platform_set, f"; platform: {merged.platform_set}")
+    print(f"discover: {len(merged.added)} listings added to {where} in {path}"
+          + ("" if merged.added else " (all were there already)") + platform, file=sys.stderr)
+    for old, new in merged.moved.items():
+        print(f"discover: site {merged.site}: listing {old} has moved to {new}", file=sys.stderr)
+    for url in merged.vanished:
+        print(f"discover: site {merged.site}: listing {url} was not found on the portal (vanished, or linked from no "
+              "town's page)", file=sys.stderr)
 
 
 def _print_table(found: Discovery) -> None:

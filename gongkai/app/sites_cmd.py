@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gongkai.app.sites_file import listing_nodes, write_validated
-from gongkai.config import ConfigError, config_path, load_config
+from gongkai.app.sites_file import with_listings, write_validated
+from gongkai.config import ConfigError, SiteConfig, config_path, load_config
 from gongkai.crawler.failures import network_failure_in_words
 from gongkai.crawler.platforms import UnsupportedListing, detect_platform
 from gongkai.crawler.settings import USER_AGENT
@@ -45,10 +46,15 @@ def sites_command(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     for site in config.sites:
         region = " ".join(p for p in (site.region.province, site.region.city, site.region.county, site.region.town) if p)
-        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t"
-              f"{len(site.listings)} listing(s)")
+        columns = f"{len(site.listings)} listing(s)" if site.listings else "no column yet"
+        print(f"{site.name}\t{site.platform or 'auto'}\t{region}\t{site.schedule.describe()}\t{columns}"
+              + (f"\t{site.home}" if site.home else ""))
         for url in site.listings:
             print(f"\t{url}")
+    empty = [s for s in config.sites if not s.listings]
+    if empty:
+        print(f"{len(empty)} of {len(config.sites)} sites have no report column yet: `gongkai discover SITE --add` "
+              "finds them", file=sys.stderr)
     return 0
 
 
@@ -181,20 +187,16 @@ def site_block(name: str, url: str, description: ListingDescription) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _add_listing_to(config_file: Path, original: str, site: str, url: str) -> str:
-    """Another column of a configured site's host: one more listing of that site, not a new site."""
-    nodes = listing_nodes(original, config_file)
-    if site not in nodes:
-        raise ConfigError(f"{config_file}: site {site!r} lists its host already, in a form `sites add` cannot "
-                          f"extend (a flow list): add {url} to its listings by hand, or give --name for a new site")
-    after, indent = nodes[site]
-    lines = original.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    line = f"{' ' * indent}- {url}\n"
-    lines[after + 1:after + 1] = [line]
-    write_validated(config_file, original, "".join(lines))
-    return f"  (site {site}, another listing)\n{line}"
+def _add_listing_to(config_file: Path, original: str, site: SiteConfig, url: str) -> str:
+    """Another column of a configured site's portal: one more listing of that site, not a new site (a county
+    site with only its home gets its first listing)."""
+    write_validated(config_file, original, with_listings(original, config_file, site, [url]))
+    return f"  (site {site.name}, another listing)\n      - {url}\n"
+
+
+def _host(url: str) -> str:
+    """host[:port] without www.: a portal's listings and its home page name it either way."""
+    return host_key(url).removeprefix("www.")
 
 
 def add_site(config_file: Path, url: str, html: str, name: str | None = None) -> str:
@@ -211,10 +213,10 @@ def add_site(config_file: Path, url: str, html: str, name: str | None = None) ->
     described = describe_listing(html, url)
     # Another column of a configured site's host, for the same town (or a site not tied to one town): one
     # more listing of that site. A column of another town on the host is a site of its own (its region).
-    same_host = next((s for s in sites if any(host_key(u) == host_key(url) for u in s.listings)
+    same_host = next((s for s in sites if _host(url) in {_host(u) for u in (*s.listings, s.home or "")}
                       and s.region.town in (None, described.town)), None)
     if same_host is not None and not name:
-        return _add_listing_to(config_file, original, same_host.name, url)
+        return _add_listing_to(config_file, original, same_host, url)
     block = site_block(name or default_name(url, taken), url, described)
     if not re.search(r"^sites:\s*(\[\s*\])?\s*$", text, re.M):
         text = text.rstrip("\n") + ("\n\n" if text.strip() else "") + "sites:\n"

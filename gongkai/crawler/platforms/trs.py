@@ -12,12 +12,19 @@ TRS publishes a column as static pages in one directory: `index.html`, then `ind
 is not a call). Rows link to articles relatively, `./202311/t20231107_123456.html`; TRS article URLs
 end in `t<YYYYMMDD>_<id>.html`, which is how the listing is told from sidebars of other links.
 Older TRS sites are GBK with the charset only in a <meta>; the parser works on decoded text.
+
+The rows are the list the pager belongs to: the template draws the pager right after the column's list (or in
+its last row), so the list element holding the pager call, else the one nearest before it, is the column's,
+and an empty column is that list with no rows, never the 最新文件/热点 sidebar of other columns' links
+elsewhere on the page.
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import urljoin
+
+from lxml.html import HtmlElement
 
 from gongkai.crawler.platforms.common import (
     ListingPage,
@@ -96,9 +103,34 @@ def page_url(url: str, prefix: str, ext: str, index: int) -> str:
     return urljoin(url, name)
 
 
+_LISTS = ("ul", "ol", "table", "dl")
+
+
+def pager_list(root: HtmlElement) -> HtmlElement | None:
+    """The list element the pager call belongs to: the innermost list holding the call's <script> (a pager in
+    the list's last row; its best inner list is then searched), else the last list that ends before the
+    script. None when the page has no call or no list before it (then the whole page is searched)."""
+    script = next((s for s in root.iter("script") if _calls(s.text or "")), None)
+    if script is None:
+        return None
+    holding = next((a for a in script.iterancestors() if a.tag in _LISTS), None)
+    if holding is not None:
+        return holding
+    order = {el: n for n, el in enumerate(root.iter())}
+    before: tuple[HtmlElement, int] | None = None
+    for container in root.iter(*_LISTS):
+        tail = container
+        while len(tail):  # its last descendant, in document order
+            tail = tail[-1]
+        if order[tail] < order[script] and (before is None or order[tail] > before[1]):
+            before = (container, order[tail])
+    return before[0] if before else None
+
+
 def records_of(html: str, url: str) -> list[ListingRecord]:
     root = parse_html(html)
-    found = find_list(root, base_url(root, url), prefer=ARTICLE_URL)
+    scope = pager_list(root)
+    found = find_list(scope if scope is not None else root, base_url(root, url), prefer=ARTICLE_URL)
     return found.records if found else []
 
 
