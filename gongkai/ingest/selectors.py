@@ -110,6 +110,10 @@ BODY_CONTAINERS: tuple[str, ...] = (
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' TRS_Editor ')]",
     # TRS WCM's UEditor output (nmg.gov.cn and the TRS sites of its generation): <div class="view TRS_UEDITOR">.
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' TRS_UEDITOR ')]",
+    # The Fujian intensive platform's article page (every county portal of the province, 政府信息公开 and
+    # column pages alike): <div class="article_content …"> under the title; its own words, with the TRS_Editor
+    # div above when the editor wrote one. A short body (详见附件 and a PDF) is too short for trafilatura.
+    "//div[contains(concat(' ', normalize-space(@class), ' '), ' article_content ')]",
     "//div[contains(concat(' ', normalize-space(@class), ' '), ' body ')]",
 )
 ARTICLE_TITLE_META_XPATH = "//meta[@name='ArticleTitle' or @name='articletitle']/@content"
