@@ -1,0 +1,241 @@
+"""`gongkai serve`'s discovery, as an operator runs it: a replica county portal, `gongkai discover HOME --add`,
+then `gongkai serve`, which crawls the columns found with no hand edit, and whose own discovery (a short
+interval here) takes in a column the portal opens later and reports one it deletes (gongkai_replica/
+navigation.py changes the portal under the running service, as portals rearrange their trees).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gongkai.app.discover import Discovery, ReportColumn
+from gongkai.app.serve.discovery import add_listings, compare
+from gongkai.config import load_config
+from gongkai.crawler import discovery as nav
+from gongkai_replica.navigation import add_report_column, build_county, expected, home_url, remove_column
+from gongkai_replica.server import ReplicaServer
+from tests.test_cli import gongkai
+from tests.test_serve import Service, free_port, get, query, wait_for
+
+TOWN_WITHOUT_COLUMN = "汛桥镇"  # scenario 5 of the jcms county: no report column, until it opens one
+
+
+def county_config(path: Path, home: str, port: int) -> None:
+    path.write_text(f"""\
+# Our counties: keep this comment
+ingest_interval: 2s
+shutdown_timeout: 20s
+http: {{host: 127.0.0.1, port: {port}}}
+discovery: {{interval: 4s, jitter: 0}}   # weekly in real life
+defaults: {{delay: 0, schedule: {{interval: 1h, jitter: 0}}}}
+sites:
+  - name: linhai   # a county portal whose columns nobody has listed yet
+    region: {{province: 浙江省, city: 台州市, county: 临海市}}
+    home: {home}
+    platform: unknown
+""", encoding="utf-8")
+
+
+def article_urls(replica: ReplicaServer, site, column) -> list[str]:
+    return [replica.article_url(site.name, a, column.column_id) for a in column.articles]
+
+
+def stored(database_url: str, urls: list[str]) -> int:
+    return query(database_url, "SELECT count(*) FROM report_urls WHERE url = ANY(%s)", urls)[0][0]
+
+
+def test_discover_add_then_serve_crawls_them_and_its_own_discovery_follows_the_portal(database_url, tmp_path):
+    site = build_county("jcms")
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    with ReplicaServer([site]) as replica:
+        home = home_url(site)
+        county_config(config, home, port)
+        truth = [e for e in expected(site) if e.kind == "report"]
+        found = gongkai("discover", home, "--delay", "0", "--add", "--config", str(config), timeout=120)
+        assert found.returncode == 0, found.stderr
+        listed = {nav.column_key(u) for s in load_config(config).sites for u in s.listings}
+        assert listed == {nav.column_key(site.base_url + e.path) for e in truth}
+
+        report_columns = [c for t in site.options["navigation"].towns for c in t.columns if c.kind == "report"]
+        urls = [u for c in report_columns for u in article_urls(replica, site, c.column)]
+        assert len(urls) > 40
+        service = Service(config, database_url, log)
+        try:
+            # No hand edit: every column discover --add found is crawled and its reports stored.
+            wait_for("every discovered column's reports", lambda: stored(database_url, urls) == len(urls), service,
+                     timeout=120)
+            # The service's own discovery ran too, and found every column configured: nothing new, nothing gone.
+            wait_for("a discovery run", lambda: query(
+                database_url, "SELECT count(*) FROM discovery_runs WHERE site = 'linhai' AND status = 'ok'")[0][0],
+                service, timeout=60)
+            states = query(database_url, "SELECT state, count(*) FROM discovered_columns GROUP BY 1")
+            assert states == [("found", len(truth))], states
+
+            # The portal opens a 计划总结 column for a town that had none: it joins the crawl, in the file.
+            opened = replica.mutate(lambda: add_report_column(site, TOWN_WITHOUT_COLUMN))
+            new_urls = article_urls(replica, site, opened.column)
+            wait_for("the new column's reports", lambda: stored(database_url, new_urls) == len(new_urls), service,
+                     timeout=90)
+            new_url = site.base_url + f"/col/col{opened.column.column_id}/index.html"
+            text = config.read_text(encoding="utf-8")
+            assert text.startswith("# Our counties: keep this comment\n") and "# weekly in real life" in text
+            linhai = load_config(config).site("linhai")
+            assert new_url in linhai.listings, text
+            assert f"{new_url}   # {TOWN_WITHOUT_COLUMN} 计划总结 (found by serve's discovery" in text
+
+            # The portal deletes a column: reported vanished, still configured (a person decides).
+            gone = next(c for c in report_columns if c.column.articles and c.group == "")
+            gone_url = site.base_url + f"/col/col{gone.column.column_id}/index.html"
+            replica.mutate(lambda: remove_column(site, gone.column.column_id))
+            row = wait_for("the deleted column reported", lambda: query(
+                database_url, "SELECT site, why FROM discovered_columns WHERE url = %s AND state = 'vanished'",
+                gone_url), service, timeout=60)
+            assert row[0][1] == "HTTP 404", row
+            owner = row[0][0]
+            assert any(nav.column_key(u) == nav.column_key(gone_url)
+                       for u in load_config(config).site(owner).listings)
+
+            shown = gongkai("status", "--config", str(config), database_url=database_url, timeout=60)
+            assert shown.returncode == 0, shown.stderr
+            lines = shown.stdout.splitlines()
+            assert any(line.startswith("discovery (every 4s):") for line in lines), shown.stdout
+            assert any(line.split()[:1] == ["linhai"] and "(ok)" in line for line in lines), shown.stdout
+            assert f"  {owner}: {gone.town} {gone.name} {gone_url} (HTTP 404, since " in shown.stdout, shown.stdout
+
+            def metrics() -> str | None:
+                status, body = get(f"http://127.0.0.1:{port}/metrics")
+                return body if status == 200 and f'gongkai_discovery_columns{{site="{owner}",state="vanished"}} 1.0' \
+                    in body else None
+
+            body = wait_for("the vanished column in /metrics", metrics, service, timeout=30)
+            assert re.search(r'gongkai_discovery_last_run_timestamp_seconds\{site="linhai"\} 1\.\d+e\+09', body), body
+            health = json.loads(get(f"http://127.0.0.1:{port}/healthz")[1])
+            assert "discover:linhai" in health["next_runs"] and "discoveries_running" in health
+        finally:
+            code, _ = service.stop()
+        assert code == 0, service.tail()
+    logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert any("discovery of linhai ok" in e.get("message", "") for e in logged), log.read_text()[-3000:]
+
+
+def _no_dac_override() -> None:
+    """In the serve child: root loses CAP_DAC_OVERRIDE, so a read-only file is read-only for it too."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(24, 1, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE: gone from the next exec on
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def test_a_sites_file_serve_cannot_write_is_one_line_and_the_columns_are_crawled_from_memory(database_url, tmp_path):
+    site = build_county("jcms")
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    with ReplicaServer([site]) as replica:
+        county_config(config, home_url(site), port)
+        config.chmod(0o444)
+        before = config.read_text(encoding="utf-8")
+        report_columns = [c for t in site.options["navigation"].towns for c in t.columns if c.kind == "report"]
+        urls = [u for c in report_columns for u in article_urls(replica, site, c.column)]
+        service = Service(config, database_url, log, preexec_fn=_no_dac_override if os.geteuid() == 0 else None)
+        try:
+            wait_for("every discovered column's reports", lambda: stored(database_url, urls) == len(urls), service,
+                     timeout=120)
+            assert query(database_url, "SELECT DISTINCT site FROM reports") == [("linhai",)]
+            assert query(database_url, "SELECT DISTINCT in_file FROM discovered_columns") == [(False,)]
+        finally:
+            code, _ = service.stop()
+        assert code == 0, service.tail()
+        assert config.read_text(encoding="utf-8") == before
+        said = [json.loads(line)["message"] for line in log.read_text(encoding="utf-8").splitlines()]
+        unwritable = [m for m in said if "not written" in m]
+        assert len(unwritable) == 1 and str(config) in unwritable[0] and "crawled from memory" in unwritable[0], said
+
+        # Restarted with discovery off and its crawl due: it crawls them from the database's record (the file still
+        # cannot take them), not from a new discovery.
+        config.chmod(0o644)
+        config.write_text(before.replace("discovery: {interval: 4s, jitter: 0}", "discovery: never"), encoding="utf-8")
+        config.chmod(0o444)
+        query(database_url, "UPDATE service_jobs SET last_started_at = now() - interval '2 hours' WHERE job = %s",
+              "crawl:linhai")
+        runs_before = query(database_url, "SELECT max(id) FROM crawl_runs")[0][0]
+        discoveries = query(database_url, "SELECT count(*) FROM discovery_runs")[0][0]
+        service = Service(config, database_url, log, preexec_fn=_no_dac_override if os.geteuid() == 0 else None)
+        try:
+            listed = wait_for("the restart's crawl", lambda: query(
+                database_url, "SELECT listing_urls FROM crawl_runs WHERE id > %s AND status = 'ok'", runs_before),
+                service, timeout=90)[0][0]
+        finally:
+            code, _ = service.stop()
+        assert code == 0, service.tail()
+        truth = {nav.column_key(site.base_url + e.path) for e in expected(site) if e.kind == "report"}
+        assert {nav.column_key(u) for u in listed} == truth
+        assert query(database_url, "SELECT count(*) FROM discovery_runs")[0][0] == discoveries
+        assert "crawled from the database's record" in log.read_text(encoding="utf-8")
+
+
+# -- the sites file edits and the comparison, without a service ------------------------------------------------
+
+def _column(url: str, town: str = "朱溪镇", moved_from: str | None = None) -> ReportColumn:
+    return ReportColumn(town=town, name="计划总结", url=url, platform="jcms", rows=3, newest="2024-08-05",
+                        moved_from=moved_from)
+
+
+@pytest.mark.parametrize("listings", ["", "    listings: []   # none yet\n",
+                                      "    listings: [http://h.cn/col/col1/index.html]\n",
+                                      "    listings:\n      - http://h.cn/col/col1/index.html   # by hand\n"])
+def test_add_listings_puts_the_columns_in_the_named_site_and_keeps_the_rest(tmp_path, listings):
+    config = tmp_path / "sites.yaml"
+    config.write_text("# head\nsites:\n  - name: other\n    listings: [http://x.cn/col/col9/index.html]\n"
+                      f"  - name: county   # home only\n    home: http://h.cn/\n{listings}"
+                      "    region: {county: 仙居县}\n  - name: last\n    home: http://z.cn/\n", encoding="utf-8")
+    add_listings(config, "county", [_column("http://h.cn/col/col2/index.html")])
+    text = config.read_text(encoding="utf-8")
+    sites = {s.name: s for s in load_config(config).sites}
+    had = ("http://h.cn/col/col1/index.html",) if "col1" in listings else ()
+    assert sites["county"].listings == (*had, "http://h.cn/col/col2/index.html"), text
+    assert sites["county"].region.county == "仙居县" and sites["last"].listings == () and len(sites["other"].listings) == 1
+    assert text.startswith("# head\n") and "# home only" in text and ("# by hand" in text) == ("by hand" in listings)
+    assert "# 朱溪镇 计划总结 (found by serve's discovery" in text
+    assert yaml.safe_load(text)  # still YAML a person can read
+
+
+def test_compare_knows_a_column_by_any_form_of_its_url_and_whoever_lists_it(tmp_path):
+    config = tmp_path / "sites.yaml"
+    config.write_text("sites:\n  - name: county\n    home: http://www.h.cn/index.html\n"
+                      "  - name: zhuxi\n    listings:\n      - http://h.cn/col/col1/index.html?uid=3&pageNum=2\n"
+                      "      - http://h.cn/col/col5/index.html\n      - http://other.cn/col/col7/index.html\n",
+                      encoding="utf-8")
+    found = Discovery(start_url="http://www.h.cn/index.html", columns=[
+        _column("http://www.h.cn/col/col1/index.html"), _column("http://www.h.cn/col/col2/index.html", "白塔镇"),
+        _column("http://www.h.cn/col/col6/index.html", moved_from="http://www.h.cn/col/col5/index.html")])
+    result = compare(load_config(config), "http://www.h.cn/index.html", found)
+    assert list(result.found) == ["http://h.cn/col/col1/index.html?uid=3&pageNum=2"]
+    assert result.found["http://h.cn/col/col1/index.html?uid=3&pageNum=2"][0] == "zhuxi"
+    assert [c.url for c in result.new] == ["http://www.h.cn/col/col2/index.html", "http://www.h.cn/col/col6/index.html"]
+    assert result.missing == {"http://h.cn/col/col5/index.html": "zhuxi"}  # other.cn is not this portal's
+
+
+def test_a_site_with_no_column_yet_is_not_crawled_and_status_says_so(database_url, tmp_path):
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    config.write_text(f"discovery: never\nhttp: {{host: 127.0.0.1, port: {port}}}\nsites:\n"
+                      "  - name: linhai\n    home: http://127.0.0.1:9/index.html\n    platform: unknown\n", encoding="utf-8")
+    service = Service(config, database_url, log)
+    try:
+        health = wait_for("/healthz", lambda: (lambda r: json.loads(r[1]) if r[0] == 200 else None)(
+            get(f"http://127.0.0.1:{port}/healthz")), service, timeout=30)
+        assert set(health["next_runs"]) == {"ingest"}, health  # nothing to crawl, no discovery
+        shown = gongkai("status", "--config", str(config), database_url=database_url, timeout=60)
+    finally:
+        code, _ = service.stop()
+    assert code == 0, service.tail()
+    assert shown.returncode == 0, shown.stderr
+    row = next(line for line in shown.stdout.splitlines() if line.startswith("linhai "))
+    assert row.rstrip().endswith("no column yet"), shown.stdout
+    assert "discovery (never: `discovery: never` in the sites file):" in shown.stdout
+    assert query(database_url, "SELECT job FROM service_jobs ORDER BY job") == [("ingest",)]
+    assert "site linhai: no column yet; add its listings" in log.read_text(encoding="utf-8")
