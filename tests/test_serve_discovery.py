@@ -106,7 +106,7 @@ def test_discover_add_then_serve_crawls_them_and_its_own_discovery_follows_the_p
             assert shown.returncode == 0, shown.stderr
             lines = shown.stdout.splitlines()
             assert any(line.startswith("discovery (every 4s):") for line in lines), shown.stdout
-            assert any(line.split()[:1] == ["linhai"] and "(ok)" in line for line in lines), shown.stdout
+            assert any(line.split()[:1] == ["linhai"] and " ok " in line for line in lines), shown.stdout
             assert f"  {owner}: {gone.town} {gone.name} {gone_url} (HTTP 404, since " in shown.stdout, shown.stdout
 
             def metrics() -> str | None:

@@ -131,6 +131,12 @@ def vanished_columns(conn: psycopg.Connection, names: Sequence[str] | None = Non
     return [dict(zip(keys, row, strict=True)) for row in cur.fetchall()]
 
 
+def vanished_urls(conn: psycopg.Connection, discovered_by: str) -> set[str]:
+    """The columns of this portal already recorded vanished (a new loss is logged once, not every run)."""
+    return {url for (url,) in conn.execute(
+        "SELECT url FROM discovered_columns WHERE discovered_by = %s AND state = 'vanished'", (discovered_by,))}
+
+
 def memory_only_columns(conn: psycopg.Connection) -> list[tuple[str, str]]:
     """(site, url) of the columns discovery found but could not write into the sites file (it was not
     writable): a restarted service crawls them again from here."""

@@ -199,13 +199,13 @@ def discovery_lines(conn: psycopg.Connection, now: datetime, names: list[str] | 
     every = "" if config is None else (f" ({config.discovery.describe()})" if config.discovery else " (never: "
                                       "`discovery: never` in the sites file)")
     lines = [f"discovery{every}:"]
-    table = [("PORTAL", "LAST RUN", "COLUMNS", "NEW", "VANISHED", "NEXT RUN")]
+    table = [("PORTAL", "LAST RUN", "RESULT", "COLUMNS", "NEW", "VANISHED", "NEXT RUN")]
     for site in portals:
         run = runs.get(site)
-        last = "-" if run is None else f"{_when(run.finished_at, now)} ({run.status})"
+        last, result = ("-", "-") if run is None else (_when(run.finished_at, now), run.status)
         nxt = nexts.get(site)
         shown_next = "-" if nxt is None else _when(nxt, now) + ("" if running_service else " (service not running)")
-        table.append((site, last, str(counts.get((site, "found"), 0) + counts.get((site, "new"), 0)),
+        table.append((site, last, result, str(counts.get((site, "found"), 0) + counts.get((site, "new"), 0)),
                       str(counts.get((site, "new"), 0)), str(counts.get((site, "vanished"), 0)), shown_next))
     if len(table) > 1:
         widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]

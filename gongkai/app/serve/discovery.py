@@ -335,11 +335,12 @@ class Discoveries:
                 except (psycopg.Error, DatabaseError) as exc:
                     logger.warning("could not record the end of %s: %s", job, first_line(exc))
             duration = time.monotonic() - started
-            logger.info("discovery of %s %s in %.1fs: %d columns found, %d new, %d vanished; %d requests%s", name,
-                        outcome.status, duration, outcome.count("found") + outcome.count("new"), outcome.count("new"),
-                        outcome.count("vanished"), outcome.requests, f" ({outcome.error})" if outcome.error else "",
-                        extra={"site": name, "job": job, "status": outcome.status, "duration_s": round(duration, 3),
-                               "new": outcome.added, "error": outcome.error})
+            logger.log(logging.INFO if outcome.status in ("ok", "partial", "interrupted") else logging.WARNING,
+                       "discovery of %s %s in %.1fs: %d columns found, %d new, %d vanished; %d requests%s", name,
+                       outcome.status, duration, outcome.count("found") + outcome.count("new"), outcome.count("new"),
+                       outcome.count("vanished"), outcome.requests, f" ({outcome.error})" if outcome.error else "",
+                       extra={"site": name, "job": job, "status": outcome.status, "duration_s": round(duration, 3),
+                              "new": outcome.added, "error": outcome.error})
 
     def _run(self, name: str) -> RunOutcome:
         site = self.config.site(name)
@@ -381,9 +382,10 @@ class Discoveries:
             try:
                 runs.lock_hosts(conn, [host_key(home)])
                 return True
-            except ServiceBusy as exc:
+            except ServiceBusy:
                 if not told:
-                    logger.info("discovery of %s waits: %s", name, first_line(exc), extra={"site": name})
+                    logger.info("discovery of %s waits for %s, which holds %s", name,
+                                runs.lock_holder(conn, host_key(home)), host_key(home), extra={"site": name})
                     told = True
             if time.monotonic() >= deadline or self.stopping.wait(1.0):
                 return False
@@ -393,12 +395,14 @@ class Discoveries:
         conclusive = found.complete and not fetcher.failures
         result = compare(self.config, home, found)
         states: list[ColumnState] = []
+        known_lost = discovered.vanished_urls(conn, name)
         for url, (owner, column) in result.found.items():
             states.append(_state(url, owner, "found", column, in_file=column_key(url) not in self._memory_only))
         for url, owner in list(result.missing.items())[:MAX_VANISHED_CHECKS] if conclusive else ():
             why = vanished_why(fetcher, url, found)
             if why is not None:
                 states.append(ColumnState(url=url, site=owner, state="vanished", why=why))
+            if why is not None and url not in known_lost:
                 logger.warning("discovery of %s: column %s of %s has vanished (%s); it stays in the config and is "
                                "still crawled until a person removes it", name, url, owner, why,
                                extra={"site": owner, "url": url, "why": why})
