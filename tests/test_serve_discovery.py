@@ -123,6 +123,12 @@ def test_discover_add_then_serve_crawls_them_and_its_own_discovery_follows_the_p
         assert code == 0, service.tail()
     logged = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert any("discovery of linhai ok" in e.get("message", "") for e in logged), log.read_text()[-3000:]
+    # Never beside a crawl of the same portal: each holds the host's lock for its whole recorded run.
+    overlaps = query(database_url, """SELECT d.id, c.id FROM discovery_runs d JOIN crawl_runs c
+                                      ON tstzrange(d.started_at, d.finished_at) && tstzrange(c.started_at, c.finished_at)""")
+    assert not overlaps, overlaps
+    assert query(database_url, "SELECT count(*) FROM discovery_runs WHERE status = 'ok'")[0][0] >= 3
+    assert query(database_url, "SELECT count(*) FROM crawl_runs WHERE status = 'ok'")[0][0] >= 2
 
 
 def _no_dac_override() -> None:

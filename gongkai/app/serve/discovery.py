@@ -348,18 +348,17 @@ class Discoveries:
         fetcher = ServiceFetcher(delay=DEFAULT_DELAY if site.delay is None else site.delay,
                                  max_pages=DEFAULT_MAX_PAGES, stopping=self.stopping)
         with connect(self.database_url, autocommit=True) as conn:
+            locked = self._lock_host(conn, name, site.home)
+            # Recorded once the host is ours: a run's times never overlap a crawl's of the same host.
             run_id = discovered.start_run(conn, name, site.home)
             outcome = RunOutcome("failed")
             try:
-                if not self._lock_host(conn, name, site.home):
-                    outcome = RunOutcome("interrupted" if self.stopping.is_set() else "busy",
-                                         error=None if self.stopping.is_set() else
+                if not locked:
+                    stopped = self.stopping.is_set()
+                    outcome = RunOutcome("interrupted" if stopped else "busy", error=None if stopped else
                                          f"{host_key(site.home)} was being crawled for over {HOST_LOCK_WAIT}s")
-                    return outcome
-                try:
+                else:
                     outcome = self._walk(name, site.home, fetcher, run_id, conn)
-                finally:
-                    runs.unlock_host(conn, host_key(site.home))
             except _Stopped:
                 outcome = RunOutcome("interrupted", fetcher.requests, error="service stopping")
             except PortalUnreadable as exc:
@@ -368,6 +367,8 @@ class Discoveries:
                 discovered.finish_run(conn, run_id, outcome.status, requests=outcome.requests,
                                       found=outcome.count("found"), new=outcome.count("new"),
                                       vanished=outcome.count("vanished"), error=outcome.error)
+                if locked:
+                    runs.unlock_host(conn, host_key(site.home))
                 if outcome.status in ("ok", "partial"):
                     self.publish(conn)
         if outcome.added:
