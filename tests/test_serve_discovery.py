@@ -10,8 +10,10 @@ import ctypes
 import json
 import os
 import re
+import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import yaml
 
@@ -19,6 +21,8 @@ from gongkai.app.discover import Discovery, ReportColumn
 from gongkai.app.serve.discovery import add_listings, compare
 from gongkai.config import load_config
 from gongkai.crawler import discovery as nav
+from gongkai.crawler import runs
+from gongkai.urls import host_key
 from gongkai_replica.navigation import add_report_column, build_county, expected, home_url, remove_column
 from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
@@ -245,3 +249,28 @@ def test_a_site_with_no_column_yet_is_not_crawled_and_status_says_so(database_ur
     assert "discovery (never: `discovery: never` in the sites file):" in shown.stdout
     assert query(database_url, "SELECT job FROM service_jobs ORDER BY job") == [("ingest",)]
     assert "site linhai: no column yet; add its listings" in log.read_text(encoding="utf-8")
+
+
+def test_discovery_waits_while_a_crawl_holds_the_portal(database_url, tmp_path):
+    """The portal's host is locked as a crawl locks it: serve's discovery asks it nothing until it is free."""
+    site = build_county("jcms")
+    config, log, port = tmp_path / "sites.yaml", tmp_path / "serve.log", free_port()
+    with ReplicaServer([site]) as replica:
+        county_config(config, home_url(site), port)
+        holder = psycopg.connect(database_url, autocommit=True)
+        runs.lock_hosts(holder, [host_key(home_url(site))])
+        service = Service(config, database_url, log)
+        try:
+            wait_for("the wait logged", lambda: "discovery of linhai waits for" in log.read_text(encoding="utf-8"),
+                     service)
+            time.sleep(2)
+            assert replica.requests == []
+            assert query(database_url, "SELECT count(*) FROM discovery_runs")[0][0] == 0
+            holder.close()
+            wait_for("the discovery", lambda: query(
+                database_url, "SELECT count(*) FROM discovery_runs WHERE status = 'ok'")[0][0], service)
+            assert replica.requests
+        finally:
+            holder.close()
+            code, _ = service.stop()
+        assert code == 0, service.tail()
