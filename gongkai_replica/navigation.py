@@ -116,6 +116,7 @@ class CountyNav:
     ml_id: int = 1229000010
     units_id: int = 1229000011
     moved: dict[int, int] = field(default_factory=dict)  # old column id -> new
+    unavailable: set[str] = field(default_factory=set)  # navigation paths answering 503 for now (a busy server)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -545,6 +546,9 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
         path = home_path(nav)
     elif path.endswith("/") and nav.platform == "trs":
         path += "index.html"
+    if path in nav.unavailable:
+        return 503, b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 " \
+                    b"Service Temporarily Unavailable</h1></center></body></html>", "text/html", ()
     if nav.platform == "xxgk":
         reply = _xxgk_route(site, nav, method, path, query, headers, form)
         if reply is not None:

@@ -10,6 +10,7 @@ import ctypes
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 
@@ -18,12 +19,22 @@ import pytest
 import yaml
 
 from gongkai.app.discover import Discovery, ReportColumn
-from gongkai.app.serve.discovery import add_listings, compare
+from gongkai.app.serve.alarms import ExtractionAlarms
+from gongkai.app.serve.discovery import Discoveries, add_listings, compare
+from gongkai.app.serve.http import Metrics
+from gongkai.app.serve.jobs import Jobs
 from gongkai.config import load_config
 from gongkai.crawler import discovery as nav
 from gongkai.crawler import runs
 from gongkai.urls import host_key
-from gongkai_replica.navigation import add_report_column, build_county, expected, home_url, remove_column
+from gongkai_replica.navigation import (
+    add_report_column,
+    build_county,
+    expected,
+    home_url,
+    remove_column,
+    town_path,
+)
 from gongkai_replica.server import ReplicaServer
 from tests.test_cli import gongkai
 from tests.test_serve import Service, free_port, get, query, wait_for
@@ -274,3 +285,64 @@ def test_discovery_waits_while_a_crawl_holds_the_portal(database_url, tmp_path):
             holder.close()
             code, _ = service.stop()
         assert code == 0, service.tail()
+
+
+def test_only_a_conclusive_walk_declares_a_column_vanished_and_says_why(database_url, tmp_path):
+    """serve's discovery job run in this process against a replica county whose tree changes between runs."""
+    site = build_county("jcms")
+    nav_data = site.options["navigation"]
+    with ReplicaServer([site]) as replica:
+        truth = [e for e in expected(site) if e.kind == "report"]
+        config = tmp_path / "sites.yaml"
+        config.write_text("discovery: {interval: 1h}\nsites:\n  - name: linhai\n    delay: 0\n"
+                          f"    home: {home_url(site)}\n    listings:\n"
+                          + "".join(f"      - {site.base_url + e.path}\n" for e in truth), encoding="utf-8")
+        loaded, metrics, stopping = load_config(config), Metrics(), threading.Event()
+        jobs = Jobs(loaded, database_url, metrics, stopping, ExtractionAlarms(database_url, metrics))
+        discoveries = Discoveries(loaded, database_url, metrics, stopping, jobs)
+
+        def states() -> dict[str, tuple[str, str | None]]:
+            return {url: (state, why) for url, state, why in query(
+                database_url, "SELECT url, state, why FROM discovered_columns")}
+
+        def last_run() -> tuple[str, int, int]:
+            return query(database_url, "SELECT status, found, vanished FROM discovery_runs ORDER BY id DESC LIMIT 1")[0]
+
+        discoveries.run("linhai")
+        assert last_run() == ("ok", len(truth), 0)
+        assert set(states().values()) == {("found", None)} and len(states()) == len(truth)
+
+        top = [c for t in nav_data.towns for c in t.columns if c.kind == "report" and c.group == "" and c.column.articles]
+        deleted, unlinked = top[0], top[1]
+        deleted_url = site.base_url + f"/col/col{deleted.column.column_id}/index.html"
+        unlinked_url = site.base_url + f"/col/col{unlinked.column.column_id}/index.html"
+        busy_town = next(t for t in nav_data.towns if t.name not in (deleted.town, unlinked.town)
+                         and any(c.kind == "report" for c in t.columns))
+        replica.mutate(lambda: remove_column(site, deleted.column.column_id))
+        replica.mutate(lambda: remove_column(site, unlinked.column.column_id, page_gone=False))
+        replica.mutate(lambda: nav_data.unavailable.add(town_path(nav_data, busy_town)))
+        discoveries.run("linhai")  # a town page answered 503: nothing is declared vanished on such a walk
+        assert last_run()[0] == "partial" and last_run()[2] == 0
+        assert set(states().values()) == {("found", None)} and len(states()) == len(truth)
+
+        replica.mutate(lambda: nav_data.unavailable.clear())
+        replica.clear_requests()
+        discoveries.run("linhai")
+        assert last_run() == ("ok", len(truth) - 2, 2)
+        now = states()
+        assert now[deleted_url] == ("vanished", "HTTP 404") and now[unlinked_url] == ("vanished",
+                                                                                        "not linked from the portal any more")
+        assert {v for u, v in now.items() if u not in (deleted_url, unlinked_url)} == {("found", None)}
+        assert load_config(config).site("linhai").listings == loaded.site("linhai").listings  # a person decides
+        # Politeness: one request per page of the walk, plus one per vanished column to say why.
+        paths = [r.path for r in replica.requests]
+        assert len(paths) == len(set(paths)) and paths.count(f"/col/col{deleted.column.column_id}/index.html") == 1
+
+        replica.mutate(lambda: remove_column(site, top[2].column.column_id, page_gone=False))
+        replica.mutate(lambda: nav_data.towns[[t.name for t in nav_data.towns].index(unlinked.town)].columns.append(unlinked))
+        replica.mutate(lambda: nav_data.cache.clear())
+        discoveries.run("linhai")  # linked again: found again
+        assert states()[unlinked_url] == ("found", None)
+        body = metrics.render().decode()
+        assert 'gongkai_discovery_columns{site="linhai",state="vanished"} 2.0' in body, body
+        assert 'gongkai_discovery_runs_total{site="linhai",status="partial"} 1.0' in body
