@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 import time
@@ -30,6 +31,10 @@ def serve_command(args: argparse.Namespace) -> int:
     from gongkai.logs import configure_service_logging
 
     configure_service_logging(args.verbose)
+    if not args.verbose:
+        # Discovery (in this process) offers most pages it reads, navigation rather than listings, to the listing
+        # platforms, which say at INFO that none takes them: the walk's expected answer, not the service's news.
+        logging.getLogger("gongkai.crawler.platforms").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
     except ConfigError as exc:

@@ -256,10 +256,6 @@ class Discoveries:
         self._lock = threading.Lock()
         self._overlay_dir: tempfile.TemporaryDirectory[str] | None = None
         self._memory_only: set[str] = set()  # column keys of the columns the sites file could not take
-        # A walk offers most pages it reads (navigation, not listings) to the listing platforms, which say at INFO
-        # that none takes them: the walk's expected answer, not the service's news (-v shows it).
-        if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-            logging.getLogger("gongkai.crawler.platforms").setLevel(logging.WARNING)
 
     def running(self) -> list[str]:
         with self._lock:
