@@ -168,6 +168,10 @@ def test_a_sites_file_serve_cannot_write_is_one_line_and_the_columns_are_crawled
                      timeout=120)
             assert query(database_url, "SELECT DISTINCT site FROM reports") == [("linhai",)]
             assert query(database_url, "SELECT DISTINCT in_file FROM discovered_columns") == [(False,)]
+            shown = gongkai("status", "--config", str(config), database_url=database_url, timeout=60)
+            assert shown.returncode == 0, shown.stderr
+            assert "columns crawled from memory (the service could not write them into the sites file; add them):" \
+                in shown.stdout and f"  linhai: {site.base_url}/col/col" in shown.stdout, shown.stdout
         finally:
             code, _ = service.stop()
         assert code == 0, service.tail()
@@ -346,3 +350,26 @@ def test_only_a_conclusive_walk_declares_a_column_vanished_and_says_why(database
         body = metrics.render().decode()
         assert 'gongkai_discovery_columns{site="linhai",state="vanished"} 2.0' in body, body
         assert 'gongkai_discovery_runs_total{site="linhai",status="partial"} 1.0' in body
+
+
+def test_a_column_added_to_the_file_beside_the_service_is_not_added_twice(database_url, tmp_path):
+    """`gongkai discover --add` run while serve runs: serve's next discovery finds the column new to it, and
+    leaves the file as it is (one entry per column, still a valid file)."""
+    site = build_county("jcms")
+    with ReplicaServer([site]):
+        truth = [e for e in expected(site) if e.kind == "report"]
+        config = tmp_path / "sites.yaml"
+        config.write_text("sites:\n  - name: linhai\n    delay: 0\n"
+                          f"    home: {home_url(site)}\n    listings:\n"
+                          + "".join(f"      - {site.base_url + e.path}\n" for e in truth[1:]), encoding="utf-8")
+        loaded, metrics, stopping = load_config(config), Metrics(), threading.Event()
+        jobs = Jobs(loaded, database_url, metrics, stopping, ExtractionAlarms(database_url, metrics))
+        discoveries = Discoveries(loaded, database_url, metrics, stopping, jobs)
+        add_listings(config, "linhai", [_column(site.base_url + truth[0].path, truth[0].town)])  # by hand, meanwhile
+        before = config.read_text(encoding="utf-8")
+        discoveries.run("linhai")
+        assert config.read_text(encoding="utf-8") == before
+        assert len(load_config(config).site("linhai").listings) == len(truth)
+        assert query(database_url, "SELECT state, in_file FROM discovered_columns WHERE url = %s",
+                     site.base_url + truth[0].path) == [("new", True)]
+        assert discoveries.config.site("linhai").listings == load_config(config).site("linhai").listings

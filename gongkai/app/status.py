@@ -212,6 +212,10 @@ def discovery_lines(conn: psycopg.Connection, now: datetime, names: list[str] | 
         lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
     failed = [r for r in runs.values() if r.site in portals and r.status in ("failed", "busy") and r.error]
     lines.extend(f"  {r.site}: last discovery {r.status}: {r.error.splitlines()[0][:200]}" for r in failed)
+    unwritten = [(site, url) for site, url in discovered.memory_only_columns(conn) if names is None or site in names]
+    if unwritten:
+        lines.append("columns crawled from memory (the service could not write them into the sites file; add them):")
+        lines.extend(f"  {site}: {url}" for site, url in unwritten)
     gone = discovered.vanished_columns(conn, names)
     if gone:
         lines.append("vanished columns (no longer found on their portal; still crawled: remove them from the sites "

@@ -41,7 +41,7 @@ from gongkai.app.serve.common import first_line, logger
 from gongkai.app.serve.http import Metrics
 from gongkai.app.serve.jobs import HOST_LOCK_WAIT, Jobs
 from gongkai.app.sites_file import listing_nodes, write_validated
-from gongkai.config import ConfigError, ServiceConfig, SiteConfig
+from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config
 from gongkai.crawler import runs
 from gongkai.crawler.discovery import column_key
 from gongkai.crawler.polite import Fetched, PageBudgetExhausted, PoliteFetcher, RobotsDisallowed
@@ -427,15 +427,20 @@ class Discoveries:
         """Write the new columns into the site's entry in the sites file; False (one log line) when it cannot."""
         path = self.config.path
         try:
-            add_listings(path, name, columns)
+            # Someone may have added some meanwhile (`gongkai discover --add` beside the running service).
+            there = {column_key(u) for s in load_config(path).sites for u in s.listings}
+            columns = [c for c in columns if column_key(c.url) not in there]
+            if columns:
+                add_listings(path, name, columns)
         except (OSError, ConfigError) as exc:
             logger.warning("discovery of %s: %s not written (%s): its %d new columns are crawled from memory; add "
                            "them to the file by hand (`gongkai status` lists them)", name, path,
                            first_line(exc) if isinstance(exc, ConfigError) else exc.strerror or exc, len(columns),
                            extra={"site": name, "new": [c.url for c in columns]})
             return False
-        logger.info("discovery of %s: %d new columns added to %s: %s", name, len(columns), path,
-                    ", ".join(f"{c.town} {c.name}" for c in columns), extra={"site": name})
+        if columns:
+            logger.info("discovery of %s: %d new columns added to %s: %s", name, len(columns), path,
+                        ", ".join(f"{c.town} {c.name}" for c in columns), extra={"site": name})
         return True
 
     def _replace_site(self, site: SiteConfig) -> None:
