@@ -116,6 +116,7 @@ class CountyNav:
     ml_id: int = 1229000010
     units_id: int = 1229000011
     moved: dict[int, int] = field(default_factory=dict)  # old column id -> new
+    unavailable: set[str] = field(default_factory=set)  # navigation paths answering 503 for now (a busy server)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -292,6 +293,55 @@ def build_county(platform: str, seed: int = 2025, robots_txt: str | None = None)
 def build_counties(seed: int = 2025) -> list[ReplicaSite]:
     """One county per platform: jcms, jpaas, TRS, xxgk."""
     return [build_county(p, seed) for p in ("jcms", "jpaas", "trs", "xxgk")]
+
+
+# -- a portal that changes under the crawler ---------------------------------------------------------
+# Portals rearrange their trees between two visits (栏目调整): a town that published nothing opens a 计划总结
+# column under 规划计划 with a new id, and a column is taken out of its town's tree, its page deleted (404)
+# or left answering with nothing linking to it. (A column moved to a new id is the "@moved" scenario above.)
+# Call these under the server's lock (`ReplicaServer.mutate`): pages are rendered from the data on each request.
+
+def add_report_column(site: ReplicaSite, town_name: str, name: str = "计划总结", group: str = "规划计划",
+                      seed: int = 7) -> NavColumn:
+    """`town_name` gains a report column `group › name` with a new id (above every id the portal has) and a few
+    reports, linked from its tree from now on."""
+    from gongkai_replica.demo import _assign_ids, credit_code
+
+    nav: CountyNav = site.options["navigation"]
+    town = next(t for t in nav.towns if t.name == town_name)
+    rng = random.Random(f"{seed}/{site.name}/{town_name}")
+    ids = [c.column_id for c in site.columns] + [t.page_id for t in nav.towns] + list(nav.moved) + \
+        [i for t in nav.towns for i in t.group_ids.values()]
+    new_id = max(ids) + rng.randint(3, 40)
+    if group:
+        town.group_ids.setdefault(group, new_id + 1)
+    articles = _articles(rng, town_name, "reports", credit_code(rng, "331000"))
+    _assign_ids(rng, articles, max((a.article_id for a in site.articles()), default=4_100_000) + 1000)
+    column = ReplicaColumn(new_id, name, [], parent=town_name)
+    site.columns.append(column)
+    for article in articles:
+        site.add_article(new_id, article)
+    if nav.platform == "trs":
+        site.options.setdefault("paths", {})[new_id] = _trs_dir(new_id)
+    added = NavColumn(town_name, name, column, "report", group, code=XXGK_CODES["reports"])
+    town.columns.append(added)
+    nav.cache.clear()
+    return added
+
+
+def remove_column(site: ReplicaSite, column_id: int, *, page_gone: bool = True) -> NavColumn:
+    """The column leaves its town's tree; with `page_gone` the column is deleted (its page and its articles
+    answer 404), else its page still answers, linked from nowhere."""
+    nav: CountyNav = site.options["navigation"]
+    for town in nav.towns:
+        for c in town.columns:
+            if c.column.column_id == column_id:
+                town.columns.remove(c)
+                if page_gone:
+                    site.columns.remove(c.column)
+                nav.cache.clear()
+                return c
+    raise KeyError(f"{site.name}: no column {column_id} in the navigation")
 
 
 # -- pages -------------------------------------------------------------------------------------------
@@ -496,6 +546,9 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
         path = home_path(nav)
     elif path.endswith("/") and nav.platform == "trs":
         path += "index.html"
+    if path in nav.unavailable:
+        return 503, b"<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 " \
+                    b"Service Temporarily Unavailable</h1></center></body></html>", "text/html", ()
     if nav.platform == "xxgk":
         reply = _xxgk_route(site, nav, method, path, query, headers, form)
         if reply is not None:

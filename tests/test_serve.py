@@ -56,13 +56,14 @@ sites:
 class Service:
     """One `gongkai serve` subprocess; its log goes to a file (a pipe nobody reads would fill up)."""
 
-    def __init__(self, config: Path, database_url: str, log: Path) -> None:
+    def __init__(self, config: Path, database_url: str, log: Path, preexec_fn=None) -> None:
         self.log = log
         env = {**os.environ, "DATABASE_URL": database_url, "GONGKAI_BACKOFF_BASE": "0.05", "RETRY_TIMES": "1",
                "GONGKAI_WEB_ADDR": "127.0.0.1:0"}  # the readers' web app, on a port of its own per service
         with log.open("a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "gongkai", "serve", "--config", str(config)],
-                                         stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env)
+                                         stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+                                         preexec_fn=preexec_fn)
 
     def stop(self, bound: float = 30) -> tuple[int, float]:
         started = time.monotonic()

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from gongkai.config import ConfigError, config_path, load_config
+from gongkai.config import ConfigError, ServiceConfig, config_path, load_config
 
 STALE_HEARTBEAT_S = 30
 
@@ -21,17 +21,16 @@ def status_command(args: argparse.Namespace) -> int:
     from gongkai.db import open_database
     from gongkai.errors import UserError
 
-    names: list[str] | None = None
+    config: ServiceConfig | None = None
     try:
         config = load_config(args.config)
-        names = [s.name for s in config.sites]
     except ConfigError as exc:
         # No config file at the default place: show what the database knows. A named file must exist.
         if args.config or config_path(None).exists():
             raise UserError(str(exc)) from None
     _, conn = open_database()
     with conn:
-        sys.stdout.write(render_status(conn, names))
+        sys.stdout.write(render_status(conn, [s.name for s in config.sites] if config else None, config))
     sys.stdout.write(render_workers())
     return 0
 
@@ -135,8 +134,12 @@ def service_line(conn: psycopg.Connection) -> str:
     return f"service: not responding (last heartbeat {_when(beat, now)}; killed?)"
 
 
-def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> str:
+def render_status(conn: psycopg.Connection, names: list[str] | None = None, config: ServiceConfig | None = None) -> str:
     now = conn.execute("SELECT now()").fetchone()[0]
+    # A site with no column yet (a portal's home only) has nothing to crawl until discovery finds its columns;
+    # the service may have some in memory (a sites file it could not write): the sites table has those.
+    no_columns = set() if config is None else {s.name for s in config.sites if not s.listings} - {
+        r[0] for r in conn.execute("SELECT name FROM sites WHERE cardinality(listings) > 0")}
     running_service = service_line(conn).startswith("service: running")
     lines = [service_line(conn)]
     pending = conn.execute("SELECT count(*) FROM staged_pages WHERE ingest_state = 'pending'").fetchone()[0]
@@ -151,6 +154,8 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
                 errors.append(f"  {r['site']}: {r['last_error'].splitlines()[0][:200]}")
         if r["running"]:
             nxt = "running now"
+        elif r["site"] in no_columns:
+            nxt = "no column yet"
         elif r["next_run"] is None:
             nxt = "-"
         else:
@@ -166,6 +171,7 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
     if errors:
         lines.append("last failures:")
         lines.extend(errors)
+    lines += discovery_lines(conn, now, names, config, running_service)
     from gongkai.app.health import extraction_alarms, read_site_extraction
 
     alarms = extraction_alarms(read_site_extraction(conn, names))
@@ -173,6 +179,52 @@ def render_status(conn: psycopg.Connection, names: list[str] | None = None) -> s
         lines.append("extraction alarms (the portal may have changed its pages; see `gongkai reingest`):")
         lines.extend(f"  {alarm.message}" for alarm in alarms)
     return "\n".join(lines) + "\n"
+
+
+def discovery_lines(conn: psycopg.Connection, now: datetime, names: list[str] | None, config: ServiceConfig | None,
+                    running_service: bool) -> list[str]:
+    """Serve's discovery per portal (last run, its columns found, new and vanished, next run), then a line per
+    vanished column: configured, no longer found on its portal, still crawled until a person removes it."""
+    from gongkai.app import discovered
+
+    runs = {r.site: r for r in discovered.latest_runs(conn)}
+    if config is not None:
+        portals = [s.name for s in config.sites if s.home]
+    else:
+        portals = sorted(runs)
+    if not portals and not runs:
+        return []
+    counts = discovered.portal_counts(conn)
+    nexts = dict(conn.execute("SELECT site, next_run_at FROM service_jobs WHERE job LIKE 'discover:%'").fetchall())
+    every = "" if config is None else (f" ({config.discovery.describe()})" if config.discovery else " (never: "
+                                      "`discovery: never` in the sites file)")
+    lines = [f"discovery{every}:"]
+    table = [("PORTAL", "LAST RUN", "RESULT", "COLUMNS", "NEW", "VANISHED", "NEXT RUN")]
+    for site in portals:
+        run = runs.get(site)
+        last, result = ("-", "-") if run is None else (_when(run.finished_at, now), run.status)
+        nxt = nexts.get(site)
+        shown_next = "-" if nxt is None else _when(nxt, now) + ("" if running_service else " (service not running)")
+        table.append((site, last, result, str(counts.get((site, "found"), 0) + counts.get((site, "new"), 0)),
+                      str(counts.get((site, "new"), 0)), str(counts.get((site, "vanished"), 0)), shown_next))
+    if len(table) > 1:
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        lines.extend("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table)
+    failed = [r for r in runs.values() if r.site in portals and r.status in ("failed", "busy") and r.error]
+    lines.extend(f"  {r.site}: last discovery {r.status}: {r.error.splitlines()[0][:200]}" for r in failed)
+    unwritten = [(site, url) for site, url in discovered.memory_only_columns(conn) if names is None or site in names]
+    if unwritten:
+        lines.append("columns crawled from memory (the service could not write them into the sites file; add them):")
+        lines.extend(f"  {site}: {url}" for site, url in unwritten)
+    gone = discovered.vanished_columns(conn, names)
+    if gone:
+        lines.append("vanished columns (no longer found on their portal; still crawled: remove them from the sites "
+                     "file when they are gone for good):")
+        for c in gone:
+            what = " ".join(p for p in (c["town"], c["name"]) if p)
+            lines.append(f"  {c['site']}: {what + ' ' if what else ''}{c['url']} ({c['why'] or 'not found'}, since "
+                         f"{_when(c['vanished_at'], now)})")
+    return lines
 
 
 def _when(at: datetime | None, now: datetime) -> str:

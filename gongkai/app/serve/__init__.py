@@ -15,10 +15,15 @@ Design (see README "Running as a service"):
   requests and stages them, the run ends `interrupted`); exit 0 within `shutdown_timeout`.
   A crawl whose parent dies (kill -9) notices and does the same (app/crawl_sites.py, _die_with_parent).
 
+- Discovery: every site with a `home` is walked again on the `discovery:` schedule; new report columns are
+  written into the sites file (or kept in memory when it cannot be written) and crawled, vanished ones
+  recorded and reported (discovery.py; the tables are app/discovered.py's). A site with no column yet has
+  no crawl job until discovery finds one.
+
 The parts: daemon.py (Service, composing them), scheduling.py (lock, APScheduler, first runs,
-heartbeat, signals, shutdown), jobs.py (crawl and ingest job bodies), alarms.py (extraction alarms),
-http.py (/healthz, /metrics), state.py (the only writer of service_jobs and service_state),
-crawl_runs.py (the service's SQL over crawl_runs).
+heartbeat, signals, shutdown), jobs.py (crawl and ingest job bodies), discovery.py (the discovery job),
+alarms.py (extraction alarms), http.py (/healthz, /metrics), state.py (the only writer of service_jobs and
+service_state), crawl_runs.py (the service's SQL over crawl_runs).
 """
 
 from gongkai.app.serve.daemon import Service, serve_command

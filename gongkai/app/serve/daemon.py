@@ -2,6 +2,7 @@
 
 - scheduling.py: the scheduler lock, APScheduler, first runs, heartbeat, signals, shutdown
 - jobs.py: the crawl job (a `gongkai crawl` subprocess) and the ingest job; alarms.py: extraction alarms
+- discovery.py: the discovery job (new columns join the crawl, vanished ones are reported)
 - http.py: /healthz and /metrics, the metrics
 - state.py: the only writer of service_jobs and service_state
 """
@@ -9,12 +10,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import threading
 import time
 from typing import Any
 
 from gongkai.app.serve.alarms import ExtractionAlarms
+from gongkai.app.serve.discovery import Discoveries
 from gongkai.app.serve.http import HealthServer, Metrics, database_status, http_address
 from gongkai.app.serve.jobs import Jobs
 from gongkai.app.serve.readers import ReadersServer
@@ -28,6 +31,10 @@ def serve_command(args: argparse.Namespace) -> int:
     from gongkai.logs import configure_service_logging
 
     configure_service_logging(args.verbose)
+    if not args.verbose:
+        # Discovery (in this process) offers most pages it reads, navigation rather than listings, to the listing
+        # platforms, which say at INFO that none takes them: the walk's expected answer, not the service's news.
+        logging.getLogger("gongkai.crawler.platforms").setLevel(logging.WARNING)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -53,7 +60,8 @@ class Service:
         self.started_at = time.time()
         self.alarms = ExtractionAlarms(database_url, self.metrics)
         self.jobs = Jobs(config, database_url, self.metrics, self.stopping, self.alarms, verbose=verbose)
-        self.scheduling = Scheduling(config, database_url, self.metrics, self.stopping, self.jobs)
+        self.discoveries = Discoveries(config, database_url, self.metrics, self.stopping, self.jobs)
+        self.scheduling = Scheduling(config, database_url, self.metrics, self.stopping, self.jobs, self.discoveries)
         self.readers = ReadersServer(database_url)
 
     def run(self) -> int:
@@ -62,6 +70,7 @@ class Service:
             return self.scheduling.run(self._start_http)
         finally:
             self.readers.stop()
+            self.discoveries.close()
 
     def _start_http(self) -> HealthServer:
         host, port = http_address(self.config)
@@ -77,6 +86,7 @@ class Service:
         database = database_status(self.database_url)
         scheduler = self.scheduling.scheduler_state()
         details = {"database": database, "scheduler": scheduler, "crawls_running": self.jobs.running_crawls(),
+                   "discoveries_running": self.discoveries.running(),
                    "next_runs": self.scheduling.next_runs(), "uptime_s": round(time.time() - self.started_at, 1),
                    "pid": os.getpid(), "web": self.readers.url}
         return database == "ok" and scheduler == "running", details

@@ -66,6 +66,14 @@ class Metrics:
                                       "its earlier ones had, or its latest article pages gave no article "
                                       "(check: the field, or no_article): the portal may have changed its pages",
                                       ["site", "check"], registry=r)
+        self.discovery_columns = Gauge("gongkai_discovery_columns", "Report columns of the site by what the last "
+                                       "discovery of its portal said: found (configured, still linked), new (added by "
+                                       "it) or vanished (configured, no longer linked or answering 404)",
+                                       ["site", "state"], registry=r)
+        self.discovery_last_run = Gauge("gongkai_discovery_last_run_timestamp_seconds", "When the last discovery of "
+                                        "the site's portal that read it ended", ["site"], registry=r)
+        self.discovery_runs = Counter("gongkai_discovery_runs", "Discovery runs finished, by status (ok, partial, "
+                                      "failed, interrupted, busy)", ["site", "status"], registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

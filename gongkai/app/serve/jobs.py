@@ -16,7 +16,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -62,6 +65,11 @@ class Jobs:
         self.alarms = alarms
         self.verbose = verbose
         self._children: dict[str, subprocess.Popen[str]] = {}
+        # site -> a sites file holding it as the service has it in memory: columns discovery found that the real
+        # file could not take (app/serve/discovery.py); its crawls read that file instead.
+        self.overlays: dict[str, Path] = {}
+        self._crawling: set[str] = set()  # sites whose crawl job runs (from before its process starts)
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._active = 0
@@ -82,6 +90,16 @@ class Jobs:
         with self._idle:
             self._active -= 1
             self._idle.notify_all()
+
+    @contextmanager
+    def running(self) -> Iterator[bool]:
+        """Count a job (of another module: discovery) as running while in the block; False: the service stops."""
+        entered = self._enter()
+        try:
+            yield entered
+        finally:
+            if entered:
+                self._leave()
 
     def wait_idle(self, timeout: float, give_up: Any = None) -> bool:
         """Wait up to `timeout` seconds for running jobs to end (or `give_up()` to turn true); True if none runs."""
@@ -113,7 +131,34 @@ class Jobs:
 
     # -- crawl ------------------------------------------------------------------------------------------
     def crawl(self, name: str) -> None:
-        """The scheduled crawl of site `name`, then an ingest of what it staged."""
+        """The scheduled crawl of site `name`, then an ingest of what it staged; once more at once when
+        `crawl_again` asked for it meanwhile (discovery added columns the running crawl did not have)."""
+        if not self.config.site(name).listings:
+            logger.info("crawl of %s skipped: no column known yet (discovery finds them)", name, extra={"site": name})
+            return
+        with self._lock:
+            self._crawling.add(name)
+        while True:
+            try:
+                self._crawl_once(name)
+            finally:
+                with self._lock:
+                    again = name in self._again and not self.stopping.is_set()
+                    self._again.discard(name)
+                    if not again:
+                        self._crawling.discard(name)
+            if not again:
+                return
+
+    def crawl_again(self, name: str) -> bool:
+        """Have site `name` crawled once more as soon as its running crawl ends; False when none runs."""
+        with self._lock:
+            if name in self._crawling:
+                self._again.add(name)
+                return True
+            return False
+
+    def _crawl_once(self, name: str) -> None:
         if not self._enter():
             return
         job = f"crawl:{name}"
@@ -168,7 +213,7 @@ class Jobs:
         with tempfile.TemporaryDirectory(prefix="gongkai-crawl-") as tmp:
             result_file = os.path.join(tmp, "result.json")
             cmd = [sys.executable, "-m", "gongkai", *(["-v"] if self.verbose else []), "crawl", "--site", name,
-                   "--config", str(self.config.path), "--no-ingest", *(["--full", "--revalidate"] if refresh else []),
+                   "--config", str(self.overlays.get(name, self.config.path)), "--no-ingest", *(["--full", "--revalidate"] if refresh else []),
                    "--result-file", result_file,
                    # Sites sharing a host (a county portal's towns) take turns on it: the crawl of one waits
                    # for the other's per-host lock instead of ending 'busy' until its next scheduled time.

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,10 +22,11 @@ import psycopg
 from gongkai.app.locks import try_service_lock
 from gongkai.app.serve import crawl_runs, state
 from gongkai.app.serve.common import first_line, logger
+from gongkai.app.serve.discovery import Discoveries
 from gongkai.app.serve.http import HealthServer, Metrics
 from gongkai.app.serve.jobs import Jobs
 from gongkai.app.sites import sync_sites
-from gongkai.config import ServiceConfig, SiteConfig
+from gongkai.config import Schedule, ServiceConfig, SiteConfig
 from gongkai.db import DatabaseError, connect
 from gongkai.errors import ServiceBusy
 
@@ -37,13 +39,17 @@ class Scheduling:
     """Runs the service from the scheduler lock to the clean stop (`run`)."""
 
     def __init__(self, config: ServiceConfig, database_url: str, metrics: Metrics, stopping: threading.Event,
-                 jobs: Jobs) -> None:
+                 jobs: Jobs, discoveries: Discoveries) -> None:
         self.config = config
         self.database_url = database_url
         self.metrics = metrics
         self.stopping = stopping
         self.jobs = jobs
+        self.discoveries = discoveries
+        discoveries.on_site_changed = self.site_changed
+        self._config_lock = threading.Lock()
         self.scheduler: Any = None
+        self._tz: Any = None
         self.http: HealthServer | None = None
         self._forced = False
         self._last_beat = 0.0
@@ -73,22 +79,32 @@ class Scheduling:
             logger.warning("%d crawl runs of a previous service were left running; marked interrupted", stale)
         state.unschedule_removed_sites(conn, names)
         state.clear_running(conn)
+        for site in self.discoveries.restore(conn):  # columns found before that the sites file could not take
+            self._use_site(site)
+            sync_sites(conn, [site])
 
-        tz = self._timezone()
+        tz = self._tz = self._timezone()
         self.scheduler = BackgroundScheduler(
             timezone=tz,
-            executors={"crawl": ThreadPoolExecutor(self.config.max_parallel_crawls), "default": ThreadPoolExecutor(2)},
+            # Discovery walks portals too, in threads of its own so that a first start with many portals to walk
+            # does not hold the crawls back (each walk is polite to its own host: they are different hosts).
+            executors={"crawl": ThreadPoolExecutor(self.config.max_parallel_crawls), "default": ThreadPoolExecutor(2),
+                       "discovery": ThreadPoolExecutor(max(1, self.config.max_parallel_crawls // 2))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         now = datetime.now(UTC)
+        scheduled = ["ingest"]
         for site in self.config.sites:
-            trigger = site.schedule.trigger(tz)
-            first = self._first_run(conn, site, trigger, now)
-            self.scheduler.add_job(self.jobs.crawl, trigger, args=[site.name], id=f"crawl:{site.name}",
-                                   name=f"crawl {site.name}", executor="crawl", next_run_time=first)
-            state.register_crawl_job(conn, f"crawl:{site.name}", site.name, site.schedule.describe(), first)
-            logger.info("site %s: %s; next crawl %s", site.name, site.schedule.describe(), first.isoformat(),
-                        extra={"site": site.name, "next_run": first.isoformat()})
+            if site.listings:
+                scheduled.append(self._add_crawl_job(conn, site, self._first_run(conn, site.schedule, f"crawl:{site.name}",
+                                                                                 now, crawl_of=site.name)))
+            else:  # nothing to crawl until discovery finds its columns
+                logger.info("site %s: no column yet; %s", site.name,
+                            f"discovery {self.config.discovery.describe()}" if self.config.discovery and site.home
+                            else "add its listings (or a home and a discovery schedule)", extra={"site": site.name})
+            if site.home and self.config.discovery is not None:
+                scheduled.append(self._add_discovery_job(conn, site, self.config.discovery, now))
+        state.unschedule_other_jobs(conn, scheduled)
         self.scheduler.add_job(self.jobs.ingest, IntervalTrigger(seconds=self.config.ingest_interval, timezone=tz),
                                id="ingest", name="ingest", next_run_time=now)
         state.register_ingest_job(conn, f"every {self.config.ingest_interval:g}s")
@@ -178,24 +194,72 @@ class Scheduling:
 
         return get_localzone()
 
-    def _first_run(self, conn: psycopg.Connection, site: SiteConfig, trigger: Any, now: datetime) -> datetime:
-        """When a site's first crawl in this service runs.
+    def _add_crawl_job(self, conn: psycopg.Connection, site: SiteConfig, first: datetime) -> str:
+        job = f"crawl:{site.name}"
+        self.scheduler.add_job(self.jobs.crawl, site.schedule.trigger(self._tz), args=[site.name], id=job,
+                               name=f"crawl {site.name}", executor="crawl", next_run_time=first)
+        state.register_crawl_job(conn, job, site.name, site.schedule.describe(), first)
+        logger.info("site %s: %s; next crawl %s", site.name, site.schedule.describe(), first.isoformat(),
+                    extra={"site": site.name, "next_run": first.isoformat()})
+        return job
 
-        Never crawled, or its last crawl was interrupted: now (within FIRST_RUN_SPREAD). Otherwise the
+    def _add_discovery_job(self, conn: psycopg.Connection, site: SiteConfig, schedule: Schedule, now: datetime) -> str:
+        """The site's portal walked on the discovery schedule (app/serve/discovery.py), at most half of
+        max_parallel_crawls at a time."""
+        job = f"discover:{site.name}"
+        first = self._first_run(conn, schedule, job, now)
+        self.scheduler.add_job(self.discoveries.run, schedule.trigger(self._tz), args=[site.name], id=job,
+                               name=f"discover {site.name}", executor="discovery", next_run_time=first)
+        state.register_crawl_job(conn, job, site.name, f"discovery {schedule.describe()}", first)
+        logger.info("site %s: discovery from %s %s; next %s", site.name, site.home, schedule.describe(),
+                    first.isoformat(), extra={"site": site.name, "next_run": first.isoformat()})
+        return job
+
+    def site_changed(self, site: SiteConfig) -> None:
+        """Discovery added columns to `site`: the service crawls it as it is now, at once (a site that had
+        none gets its crawl job; a crawl running now, which read the old listings, runs once more)."""
+        self._use_site(site)
+        try:
+            with connect(self.database_url, autocommit=True) as conn:
+                sync_sites(conn, [site])
+                if self.scheduler is None or self.stopping.is_set():
+                    return
+                job = f"crawl:{site.name}"
+                if self.scheduler.get_job(job) is None:
+                    self._add_crawl_job(conn, site, datetime.now(UTC))
+                elif not self.jobs.crawl_again(site.name):
+                    self.scheduler.modify_job(job, next_run_time=datetime.now(UTC))
+        except (psycopg.Error, DatabaseError) as exc:
+            logger.warning("could not schedule the new columns of %s now: %s (its next crawl takes them)", site.name,
+                           first_line(exc), extra={"site": site.name})
+
+    def _use_site(self, site: SiteConfig) -> None:
+        """Every part of the service sees the site's new config (jobs read it when they start)."""
+        with self._config_lock:
+            self.config = replace(self.config, sites=tuple(site if s.name == site.name else s for s in self.config.sites))
+            self.jobs.config = self.config
+            self.discoveries.config = self.config
+
+    def _first_run(self, conn: psycopg.Connection, schedule: Schedule, job: str, now: datetime,
+                   crawl_of: str | None = None) -> datetime:
+        """When a job's first run in this service is.
+
+        Never run, or (a crawl) its last run was interrupted: now (within FIRST_RUN_SPREAD). Otherwise the
         schedule's next time after the last start; if that passed while we were down, now: one run for
         however many were missed.
         """
-        last_started = state.last_started(conn, f"crawl:{site.name}")
-        last_status = crawl_runs.last_run_status(conn, site.name)
-        spread = min(site.schedule.jitter, FIRST_RUN_SPREAD)
+        last_started = state.last_started(conn, job)
+        interrupted = crawl_runs.last_run_status(conn, crawl_of) == "interrupted" if crawl_of else \
+            state.last_status(conn, job) == "interrupted"
+        spread = min(schedule.jitter, FIRST_RUN_SPREAD)
         soon = now + timedelta(seconds=random.uniform(0, spread) if spread else 0)
-        if last_started is None or last_status == "interrupted":
+        if last_started is None or interrupted:
             return soon
-        if site.schedule.cron:
-            due = trigger.get_next_fire_time(None, last_started)
+        if schedule.cron:
+            due = schedule.trigger(self._tz).get_next_fire_time(None, last_started)
         else:
-            jitter = random.uniform(0, site.schedule.jitter) if site.schedule.jitter else 0
-            due = last_started + timedelta(seconds=(site.schedule.interval or 0) + jitter)
+            jitter = random.uniform(0, schedule.jitter) if schedule.jitter else 0
+            due = last_started + timedelta(seconds=(schedule.interval or 0) + jitter)
         return soon if due is None or due <= now else due
 
     def next_runs(self) -> dict[str, str | None]:

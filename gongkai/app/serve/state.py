@@ -21,6 +21,13 @@ def unschedule_removed_sites(conn: psycopg.Connection, sites: list[str]) -> None
                  (sites,))
 
 
+def unschedule_other_jobs(conn: psycopg.Connection, jobs: list[str]) -> None:
+    """Jobs this service does not schedule (a site with no column yet has no crawl; discovery turned off or a
+    site without a home has none): no next run. Their history stays."""
+    conn.execute("UPDATE service_jobs SET next_run_at = NULL WHERE NOT (job = ANY(%s)) AND next_run_at IS NOT NULL",
+                 (jobs,))
+
+
 def clear_running(conn: psycopg.Connection) -> None:
     """At start: no job of a previous service is still running in this one."""
     conn.execute("UPDATE service_jobs SET running = false")
@@ -58,6 +65,11 @@ def set_next_run(conn: psycopg.Connection, job: str, next_run: datetime | None) 
 def last_started(conn: psycopg.Connection, job: str) -> datetime | None:
     """When `job` last started, in this service or an earlier one (None: never)."""
     row = conn.execute("SELECT last_started_at FROM service_jobs WHERE job = %s", (job,)).fetchone()
+    return row[0] if row else None
+
+
+def last_status(conn: psycopg.Connection, job: str) -> str | None:
+    row = conn.execute("SELECT last_status FROM service_jobs WHERE job = %s", (job,)).fetchone()
     return row[0] if row else None
 
 
