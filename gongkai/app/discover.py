@@ -334,7 +334,7 @@ def site_for(sites: list[SiteConfig] | tuple[SiteConfig, ...], url: str) -> Site
     return next((s for s in on_host if s.region.town is None), on_host[0] if on_host else None)
 
 
-_MERGING = threading.Lock()  # one read-modify-write of a sites file at a time in this process (serve's threads)
+MERGING = threading.Lock()  # one read-modify-write of a sites file at a time in this process (serve's threads)
 
 
 def merge_into_sites(config_file: Path, found: Discovery) -> Merged:
@@ -342,7 +342,7 @@ def merge_into_sites(config_file: Path, found: Discovery) -> Merged:
     named after the host. Text edits only (comments and layout stay); the result is validated and the file
     restored if it would not load. A site whose platform was unknown gets the one its columns share; one
     whose columns turn out to be on two platforms has each detected per page."""
-    with _MERGING:
+    with MERGING:
         return _merge(config_file, found)
 
 

@@ -20,7 +20,6 @@ One run of `discover:<site>`:
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 import threading
 import time
@@ -34,13 +33,13 @@ import psycopg
 import yaml
 
 from gongkai.app import discovered
-from gongkai.app.discover import DEFAULT_MAX_PAGES, Discovery, ReportColumn, discover
+from gongkai.app.discover import DEFAULT_MAX_PAGES, MERGING, Discovery, ReportColumn, discover
 from gongkai.app.discovered import ColumnState
 from gongkai.app.serve import state
 from gongkai.app.serve.common import first_line, logger
 from gongkai.app.serve.http import Metrics
 from gongkai.app.serve.jobs import HOST_LOCK_WAIT, Jobs
-from gongkai.app.sites_file import listing_nodes, write_validated
+from gongkai.app.sites_file import with_listings, write_validated
 from gongkai.config import ConfigError, ServiceConfig, SiteConfig, load_config
 from gongkai.crawler import runs
 from gongkai.crawler.discovery import column_key
@@ -152,58 +151,19 @@ def vanished_why(fetcher: PoliteFetcher, url: str, found: Discovery) -> str | No
 
 # -- the sites file -----------------------------------------------------------------------------------------
 
-def listing_line(indent: int, column: ReportColumn) -> str:
-    note = f"{column.town} {column.name}".strip()
-    return f"{' ' * indent}- {column.url}   # {note} (found by serve's discovery {date.today():%Y-%m-%d})\n"
-
-
 def add_listings(config_file: Path, site: str, columns: list[ReportColumn]) -> None:
-    """Add `columns` to the listings of `site` in the sites file, as text edits that keep everything else (its
-    comments, order, layout), and check the file still loads (else it is put back and ConfigError raised). A
-    site with no `listings:` yet (a portal's home only) gets one. OSError when the file cannot be written.
-
-    (app/discover.py's merge_into_sites places columns by host and platform; this places them in a named site,
-    the one whose home was walked.)"""
-    original = config_file.read_text(encoding="utf-8")
-    lines = original.splitlines(keepends=True)
-    if lines and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    nodes = listing_nodes(original, config_file)
-    if site in nodes:  # a block list: the new items go after its last one
-        after, indent = nodes[site]
-        lines[after + 1:after + 1] = [listing_line(indent, c) for c in columns]
-        write_validated(config_file, original, "".join(lines))
-        return
-    node = _site_node(original, config_file, site)
-    keys = {k.value: (k, v) for k, v in node.value}
-    indent = node.value[0][0].start_mark.column
-    if "listings" in keys:  # `listings:` empty, `[]`, a flow list or one URL: rewritten as a block list
-        key, value = keys["listings"]
-        have = [n.value for n in value.value] if isinstance(value, yaml.SequenceNode) else \
-            [value.value] if isinstance(value, yaml.ScalarNode) and value.value not in ("", "~", "null") else []
-        text = "".join(lines)
-        end = value.end_mark.index
-        rest = re.match(r"([ \t]*#[^\n]*)?[ \t]*(?:\n|$)", text[end:])  # the line's comment stays on `listings:`
-        end += rest.end() if rest else 0
-        block = f"listings:{rest.group(1) or '' if rest else ''}\n" + \
-            "".join(f"{' ' * (indent + 2)}- {u}\n" for u in have) + "".join(listing_line(indent + 2, c) for c in columns)
-        write_validated(config_file, original, text[:key.start_mark.index] + block + text[end:])
-        return
-    last = max(v.end_mark.line - (1 if v.end_mark.column == 0 else 0) for _, v in node.value)
-    lines[last + 1:last + 1] = [f"{' ' * indent}listings:\n", *(listing_line(indent + 2, c) for c in columns)]
-    write_validated(config_file, original, "".join(lines))
-
-
-def _site_node(text: str, path: Path, site: str) -> yaml.MappingNode:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    sites = next((v for k, v in root.value if k.value == "sites"), None) if isinstance(root, yaml.MappingNode) else None
-    for node in sites.value if isinstance(sites, yaml.SequenceNode) else ():
-        if isinstance(node, yaml.MappingNode) and any(k.value == "name" and v.value == site for k, v in node.value):
-            return node
-    raise ConfigError(f"{path}: no site {site!r} in it any more")
+    """Add `columns` to the listings of `site` (the one whose home was walked) in the sites file, through the
+    text edits `gongkai sites add` and `discover --add` use (comments, order and layout kept; the file checked
+    to load, else put back and ConfigError raised), under discover's one-writer-at-a-time lock. OSError when
+    the file cannot be written."""
+    with MERGING:
+        original = config_file.read_text(encoding="utf-8")
+        configured = next((s for s in load_config(config_file).sites if s.name == site), None)
+        if configured is None:
+            raise ConfigError(f"{config_file}: no site {site!r} in it any more")
+        items = [f"{c.url}   # {f'{c.town} {c.name}'.strip()} (found by serve's discovery {date.today():%Y-%m-%d})"
+                 for c in columns]
+        write_validated(config_file, original, with_listings(original, config_file, configured, items))
 
 
 def overlay_config(path: Path, site: SiteConfig) -> None:
