@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from gongkai_replica.articles import render_article, render_not_found
 from gongkai_replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
@@ -97,6 +97,35 @@ class _Response:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def spell_links(replica: ReplicaServer, site: ReplicaSite, body: bytes) -> bytes:
+    """site.options["link_forms"] = {article_id: form}: every link to that article on a page served (its listing
+    rows) spelt in another form of the same URL, as lists mix them (portal-anatomy 1.6): "https" (absolute, on
+    this HTTP-only host), "escaped" (its first `_` as `%5f`), "dotted" (a `./` segment before the file name) or
+    "fragment" (`#zw` after it). The article is served at its own address whatever the spelling."""
+    for article_id, form in site.options["link_forms"].items():
+        for column in site.columns:
+            article = next((a for a in column.articles if a.article_id == article_id), None)
+            if article is None:
+                continue
+            path = urlsplit(replica.article_url(site.name, article, column.column_id)).path
+            name = path.rsplit("/", 1)[1].encode()
+
+            def respell(m: re.Match[bytes], path: str = path, name: bytes = name, form: str = form) -> bytes:
+                open_, prefix, close = m.group(1), m.group(2), m.group(3)
+                if form == "https":
+                    href = f"https://{urlsplit(site.base_url).netloc}{path}".encode()
+                elif form == "escaped":
+                    href = prefix + name.replace(b"_", b"%5f", 1)
+                elif form == "dotted":
+                    href = prefix + b"./" + name
+                else:
+                    href = prefix + name + b"#zw"
+                return open_ + href + close
+
+            body = re.sub(rb"""(href=\\?["'])([^"'\\<>\s]*/)""" + re.escape(name) + rb"""(\\?["'])""", respell, body)
+    return body
 
 
 class _SiteHTTPServer(ThreadingHTTPServer):
@@ -168,8 +197,12 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(length) if length else b""
             form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         try:
-            resp = self.server.replica._route(self.server.site, method, split.path, split.query, form,
+            # Routed on the decoded path, as Tomcat and nginx do: /content/post%5f1.html is /content/post_1.html.
+            resp = self.server.replica._route(self.server.site, method, unquote(split.path), split.query, form,
                                               headers=self.headers)
+            if self.server.site.options.get("link_forms") and resp.status == 200:
+                resp = _Response(resp.status, spell_links(self.server.replica, self.server.site, resp.body),
+                                 resp.content_type, resp.headers)
         except Exception as exc:  # a replica bug should show up as a 500, not a hung client
             resp = _Response(500, f"replica error: {exc!r}".encode(), "text/plain; charset=UTF-8")
         if resp.status == 200 and split.path.startswith(("/art/", "/private/")):
