@@ -169,3 +169,21 @@ def test_wire_form_escapes_are_upper_case_and_reserved_ones_stay():
         "http://h.gov.cn/a/%E5%B9%B4.docx?n=%E5%B9%B4&p=%2F"
     assert wire_url("http://h.gov.cn/a/年.docx") == wire_url("http://h.gov.cn/a/%e5%b9%b4.docx")
     assert wire_url("https://h.gov.cn:8443/a/b/") == "https://h.gov.cn:8443/a/b/"
+
+
+def test_rows_stored_in_a_form_now_normalized_settle(db):
+    """A frontier row recorded under a spelling wire_url now normalizes (a fragment, %5f, ./, :80) is renamed to
+    the wire form, or merged into it, at the start of a crawl: else the listing's row looks new and is fetched."""
+    from gongkai.crawler.frontier import known_urls, settle_url_forms
+
+    db.autocommit = True
+    canonical = "http://h.gov.cn/art/2024/8/5/art_1_2.html"
+    rows = [("http://h.gov.cn/art/2024/8/5/art_1_2.html#zw", "fetched"), ("http://h.gov.cn/art/2024/8/5/art%5f1_3.html",
+            "fetched"), ("http://h.gov.cn/art/2024/8/5/./art_1_4.html", "gone"), (canonical.replace("_2", "_5"), "fetched"),
+            ("http://h.gov.cn:80/art/2024/8/5/art_1_6.html", "pending"), ("http://h.gov.cn/a/%E5%B9%B4.html", "fetched")]
+    for url, state in rows:
+        db.execute("INSERT INTO crawl_urls (url, site, column_url, state) VALUES (%s, 's', 'c', %s)", (url, state))
+    assert settle_url_forms(db, ["s"]) == 4
+    assert dict(db.execute("SELECT url, state FROM crawl_urls").fetchall()) == {wire_url(u): s for u, s in rows}
+    assert canonical in set(known_urls(db, ["s"]))
+    assert settle_url_forms(db, ["s"]) == 0
