@@ -99,6 +99,21 @@ class _Response:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def garble(resp: _Response, how: str) -> _Response:
+    """site.options["garble"] = {path: how}: the page at `path` as a broken front end (a transcoding proxy, a CMS
+    cache) serves it now and then: "gbk_as_utf8", a GBK page whose bytes were taken for Latin-1 and sent as
+    UTF-8 (华埠镇 -> »ª²ºÕò); "utf8_as_gbk", a UTF-8 page whose bytes were taken for GBK and sent as GBK, what
+    GBK cannot hold as `?` (计划总结 -> 璁″垝鎬荤粨); "0xff", as many 0xFF bytes as the page has, labelled
+    windows-1250 (a disk or cache fault: no text in any encoding)."""
+    if how == "0xff":
+        return _Response(resp.status, b"\xff" * len(resp.body), "text/html; charset=windows-1250", resp.headers)
+    if how == "gbk_as_utf8":
+        return _Response(resp.status, resp.body.decode("latin-1").encode("utf-8"), "text/html; charset=UTF-8",
+                         resp.headers)
+    body = resp.body.decode("gbk", "replace").encode("gbk", "replace")
+    return _Response(resp.status, body, "text/html; charset=GBK", resp.headers)
+
+
 def spell_links(replica: ReplicaServer, site: ReplicaSite, body: bytes) -> bytes:
     """site.options["link_forms"] = {article_id: form}: every link to that article on a page served (its listing
     rows) spelt in another form of the same URL, as lists mix them (portal-anatomy 1.6): "https" (absolute, on
@@ -200,6 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Routed on the decoded path, as Tomcat and nginx do: /content/post%5f1.html is /content/post_1.html.
             resp = self.server.replica._route(self.server.site, method, unquote(split.path), split.query, form,
                                               headers=self.headers)
+            if split.path in self.server.site.options.get("garble", {}) and resp.status == 200:
+                resp = garble(resp, self.server.site.options["garble"][split.path])
             if self.server.site.options.get("link_forms") and resp.status == 200:
                 resp = _Response(resp.status, spell_links(self.server.replica, self.server.site, resp.body),
                                  resp.content_type, resp.headers)
