@@ -134,6 +134,8 @@ def test_text_problem_names_junk_and_leaves_real_text_alone():
     assert text_problem("\ufeff\x7f\x1b\x0e" * 4).startswith(NOT_TEXT)
     assert text_problem("\ue600 首页 \ue601 政务公开 \ue602 " * 4) is None  # icon-font glyphs are no junk
     assert text_problem("朱溪镇2024年上半年工作总结和下半年计划。一、主要工作完成情况。" * 20) is None
+    assert text_problem("本鎮堅持以經濟建設為中心，推進鄉村振興，完成固定資產投資與財政收入目標。" * 20) is None  # 繁體
+    assert text_problem("计划总结工作".encode().decode("gbk") * 20).startswith("mojibake")  # UTF-8 read as GBK
     # a few stray bytes in a long page are a flaw, not junk
     assert text_problem("2024年是新中国成立75周年，是深入实施“十四五”规划的重要之年。" * 40 + "\ufffd\x01") is None
 

@@ -83,14 +83,18 @@ def mojibake_chars(text: str) -> int:
 
 
 def _common_hanzi() -> frozenset[str]:
-    """The 3,755 level-1 hanzi of GB 2312 (lead bytes B0-D7): nearly every character of running Chinese text."""
+    """The 3,755 level-1 hanzi of GB 2312 (lead bytes B0-D7) and Big5's 5,401 常用字 (A4-C6): nearly every
+    character of running Chinese text, simplified or traditional."""
+    tables = (("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF)),
+              ("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)]))
     chars = set()
-    for lead in range(0xB0, 0xD8):
-        for trail in range(0xA1, 0xFF):
-            try:
-                chars.add(bytes((lead, trail)).decode("gb2312"))
-            except UnicodeDecodeError:
-                continue
+    for codec, leads, trails in tables:
+        for lead in leads:
+            for trail in trails:
+                try:
+                    chars.add(bytes((lead, trail)).decode(codec))
+                except UnicodeDecodeError:
+                    continue
     return frozenset(chars)
 
 
