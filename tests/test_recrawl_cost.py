@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import posixpath
 import random
+import uuid
 from collections import Counter
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -28,7 +29,7 @@ from gongkai_replica import generic, jpaas, trs, xxgk
 from gongkai_replica.demo import _docx
 from gongkai_replica.server import ReplicaServer
 from gongkai_replica.sites import ReplicaArticle, ReplicaColumn, ReplicaSite
-from tests.test_cli import gongkai
+from tests.test_distributed import REDIS_URL, _redis_up, drop_redis_prefix, run
 
 FORMS = ("https", "escaped", "dotted", "fragment")
 
@@ -72,8 +73,8 @@ def _new(site: ReplicaSite, template: ReplicaArticle, n: int, when) -> ReplicaAr
 class Replica:
     """The server, its site, and the requests of the last crawl sorted by kind."""
 
-    def __init__(self, server: ReplicaServer, site: ReplicaSite, database_url: str) -> None:
-        self.server, self.site, self.database_url = server, site, database_url
+    def __init__(self, server: ReplicaServer, site: ReplicaSite, database_url: str, env: dict[str, str]) -> None:
+        self.server, self.site, self.database_url, self.env = server, site, database_url, env
 
     def url(self, article: ReplicaArticle, column: ReplicaColumn) -> str:
         return self.server.article_url(self.site.name, article, column.column_id)
@@ -83,8 +84,8 @@ class Replica:
 
     def crawl(self, *flags: str) -> dict[str, list[str]]:
         self.server.clear_requests()
-        result = gongkai("crawl", *self.server.listing_urls(self.site.name), "--delay", "0", *flags,
-                         database_url=self.database_url, timeout=300)
+        result = run("crawl", *self.server.listing_urls(self.site.name), "--delay", "0", *flags,
+                     database_url=self.database_url, env=self.env, timeout=300)
         assert result.returncode == 0, result.stderr
         articles = self.article_paths()
         kinds: dict[str, list[str]] = {"robots": [], "listings": [], "articles": [], "files": []}
@@ -96,11 +97,18 @@ class Replica:
         return kinds
 
 
-@pytest.mark.parametrize("platform", ["jcms", "trs", "generic", "jpaas", "xxgk"])
-def test_routine_recrawl_costs_listings_plus_new_articles_exactly(platform, database_url):
+@pytest.mark.parametrize(("platform", "mode"), [(p, "single") for p in ("jcms", "trs", "generic", "jpaas", "xxgk")]
+                         + [("jcms", "distributed"), ("xxgk", "distributed")])
+def test_routine_recrawl_costs_listings_plus_new_articles_exactly(platform, mode, database_url, request):
+    env: dict[str, str] = {}
+    if mode == "distributed":  # N workers sharing one frontier in Redis: the same cost
+        if not _redis_up():
+            pytest.skip(f"no Redis at {REDIS_URL}")
+        env = {"REDIS_URL": REDIS_URL, "GONGKAI_REDIS_PREFIX": f"gongkai_test_{uuid.uuid4().hex[:10]}"}
+        request.addfinalizer(lambda: drop_redis_prefix(env["GONGKAI_REDIS_PREFIX"]))
     site = build(platform)
     with ReplicaServer([site]) as server:
-        replica = Replica(server, site, database_url)
+        replica = Replica(server, site, database_url, env)
         first = replica.crawl()
         assert len(first["articles"]) == len(replica.article_paths())
         unchanged = replica.crawl()
