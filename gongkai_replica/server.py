@@ -21,6 +21,8 @@ Routes per site:
   GET  /module/visitcount/visit.jsp         tiny HTML
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
+Switches for tests (any platform): options["link_forms"] spells listed links another way (spell_links),
+options["garble"] serves a page garbled (garble); paths are routed %-decoded.
 Sites whose `platform` is not jcms (trs, generic, jpaas, xxgk) are first offered to
 gongkai_replica/<platform>.py's route(); what it leaves (None) takes the routes above.
 """
@@ -218,8 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
             if split.path in self.server.site.options.get("garble", {}) and resp.status == 200:
                 resp = garble(resp, self.server.site.options["garble"][split.path])
             if self.server.site.options.get("link_forms") and resp.status == 200:
-                resp = _Response(resp.status, spell_links(self.server.replica, self.server.site, resp.body),
-                                 resp.content_type, resp.headers)
+                with self.server.replica.lock:
+                    body = spell_links(self.server.replica, self.server.site, resp.body)
+                resp = _Response(resp.status, body, resp.content_type, resp.headers)
         except Exception as exc:  # a replica bug should show up as a 500, not a hung client
             resp = _Response(500, f"replica error: {exc!r}".encode(), "text/plain; charset=UTF-8")
         if resp.status == 200 and split.path.startswith(("/art/", "/private/")):
