@@ -21,6 +21,8 @@ Routes per site:
   GET  /module/visitcount/visit.jsp         tiny HTML
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
+Switches for tests (any platform): options["link_forms"] spells listed links another way (spell_links),
+options["garble"] serves a page garbled (garble); paths are routed %-decoded.
 Sites whose `platform` is not jcms (trs, generic, jpaas, xxgk) are first offered to
 gongkai_replica/<platform>.py's route(); what it leaves (None) takes the routes above.
 """
@@ -40,7 +42,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from gongkai_replica.articles import render_article, render_not_found
 from gongkai_replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
@@ -97,6 +99,50 @@ class _Response:
     body: bytes
     content_type: str
     headers: tuple[tuple[str, str], ...] = ()
+
+
+def garble(resp: _Response, how: str) -> _Response:
+    """site.options["garble"] = {path: how}: the page at `path` as a broken front end (a transcoding proxy, a CMS
+    cache) serves it now and then: "gbk_as_utf8", a GBK page whose bytes were taken for Latin-1 and sent as
+    UTF-8 (华埠镇 -> »ª²ºÕò); "utf8_as_gbk", a UTF-8 page whose bytes were taken for GBK and sent as GBK, what
+    GBK cannot hold as `?` (计划总结 -> 璁″垝鎬荤粨); "0xff", as many 0xFF bytes as the page has, labelled
+    windows-1250 (a disk or cache fault: no text in any encoding)."""
+    if how == "0xff":
+        return _Response(resp.status, b"\xff" * len(resp.body), "text/html; charset=windows-1250", resp.headers)
+    if how == "gbk_as_utf8":
+        return _Response(resp.status, resp.body.decode("latin-1").encode("utf-8"), "text/html; charset=UTF-8",
+                         resp.headers)
+    body = resp.body.decode("gbk", "replace").encode("gbk", "replace")
+    return _Response(resp.status, body, "text/html; charset=GBK", resp.headers)
+
+
+def spell_links(replica: ReplicaServer, site: ReplicaSite, body: bytes) -> bytes:
+    """site.options["link_forms"] = {article_id: form}: every link to that article on a page served (its listing
+    rows) spelt in another form of the same URL, as lists mix them (portal-anatomy 1.6): "https" (absolute, on
+    this HTTP-only host), "escaped" (its first `_` as `%5f`), "dotted" (a `./` segment before the file name) or
+    "fragment" (`#zw` after it). The article is served at its own address whatever the spelling."""
+    for article_id, form in site.options["link_forms"].items():
+        for column in site.columns:
+            article = next((a for a in column.articles if a.article_id == article_id), None)
+            if article is None:
+                continue
+            path = urlsplit(replica.article_url(site.name, article, column.column_id)).path
+            name = path.rsplit("/", 1)[1].encode()
+
+            def respell(m: re.Match[bytes], path: str = path, name: bytes = name, form: str = form) -> bytes:
+                open_, prefix, close = m.group(1), m.group(2), m.group(3)
+                if form == "https":
+                    href = f"https://{urlsplit(site.base_url).netloc}{path}".encode()
+                elif form == "escaped":
+                    href = prefix + name.replace(b"_", b"%5f", 1)
+                elif form == "dotted":
+                    href = prefix + b"./" + name
+                else:
+                    href = prefix + name + b"#zw"
+                return open_ + href + close
+
+            body = re.sub(rb"""(href=\\?["'])([^"'\\<>\s]*/)""" + re.escape(name) + rb"""(\\?["'])""", respell, body)
+    return body
 
 
 class _SiteHTTPServer(ThreadingHTTPServer):
@@ -168,8 +214,15 @@ class _Handler(BaseHTTPRequestHandler):
             raw = self.rfile.read(length) if length else b""
             form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
         try:
-            resp = self.server.replica._route(self.server.site, method, split.path, split.query, form,
+            # Routed on the decoded path, as Tomcat and nginx do: /content/post%5f1.html is /content/post_1.html.
+            resp = self.server.replica._route(self.server.site, method, unquote(split.path), split.query, form,
                                               headers=self.headers)
+            if split.path in self.server.site.options.get("garble", {}) and resp.status == 200:
+                resp = garble(resp, self.server.site.options["garble"][split.path])
+            if self.server.site.options.get("link_forms") and resp.status == 200:
+                with self.server.replica.lock:
+                    body = spell_links(self.server.replica, self.server.site, resp.body)
+                resp = _Response(resp.status, body, resp.content_type, resp.headers)
         except Exception as exc:  # a replica bug should show up as a 500, not a hung client
             resp = _Response(500, f"replica error: {exc!r}".encode(), "text/plain; charset=UTF-8")
         if resp.status == 200 and split.path.startswith(("/art/", "/private/")):

@@ -149,15 +149,25 @@ class ReplicaColumn:
     articles: list[ReplicaArticle] = field(default_factory=list)
     parent: str = ""  # township shown in the breadcrumb ("" for a county-level column)
     junk_positions: tuple[int, ...] = ()  # 0-based record positions holding a link-less <li>
+    pinned: tuple[int, ...] = ()  # ids of articles shown first whatever their date (置顶 rows)
 
     def records(self) -> list[ReplicaArticle | None]:
-        """The listing order: newest first by publish time, ties by article id desc; None = junk row."""
+        """The listing order: pinned rows first, then newest first by publish time, ties by article id desc;
+        None = junk row."""
         rows: list[ReplicaArticle | None] = sorted(
             self.articles, key=lambda a: (a.pub_date, a.article_id), reverse=True
         )
+        if self.pinned:
+            rows = pinned_first(rows, self.pinned)
         for pos in sorted(self.junk_positions):
             rows.insert(min(pos, len(rows)), None)
         return rows
+
+
+def pinned_first(rows: list[ReplicaArticle | None], pinned: tuple[int, ...]) -> list[ReplicaArticle | None]:
+    """A 置顶 list: the pinned articles on top in the order given, out of date order, then the rest."""
+    on_top = [a for n in pinned for a in rows if a is not None and a.article_id == n]
+    return on_top + [a for a in rows if a is None or a.article_id not in pinned]
 
 
 @dataclass

@@ -65,7 +65,10 @@ def record_not_modified(cur: psycopg.Cursor, url: str) -> None:
 
 # A URL holding any character a URI cannot (a space, a quote mark, a NUL read as U+FFFD, Chinese): perhaps not in
 # its wire form. The few rows it finds are checked in Python (gongkai.urls.wire_url).
-_MAY_NEED_ENCODING = r"[^][A-Za-z0-9:/?#@!$&'()*+,;=._~%-]"
+# So may a URL in a form wire_url now normalizes: a fragment, an escape in lower case or of an unreserved
+# character, a `.`/`..` segment, a default port.
+_MAY_NEED_ENCODING = (r"[^][A-Za-z0-9:/?#@!$&'()*+,;=._~%-]|#|%[0-9A-F]?[a-f]|%(2[DdEe]|3[0-9]|[46][1-9A-Fa-f]"
+                      r"|[57][0-9Aa]|5[Ff]|7[Ee])|/\.\.?(/|$|\?)|:(80|443)/")
 
 
 def settle_url_forms(conn: psycopg.Connection, sites: Sequence[str]) -> int:

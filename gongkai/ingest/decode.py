@@ -32,6 +32,18 @@ from w3lib.encoding import (
 _MOJIBAKE_RUN = re.compile(r"[\u00a0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
                            r"\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]{4,}")
 _REPLACEMENT_RUN = re.compile(r"\ufffd+")
+# Characters no text page holds in number: C0 controls (not tab, newline, CR, form feed), DEL, a BOM inside
+# the text. Binary bytes decoded in any encoding give them.
+_JUNK = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ufeff]")
+_NOT_ASCII_TEXT = re.compile(r"[^\t\n\r\f\x20-\x7e]")
+# Bytes no text in UTF-8, GBK/GB18030 or Big5 holds (the encodings of a Chinese portal's pages): C0 controls
+# but tab, newline, CR, form feed and ESC; DEL; 0xFF (a lead or trail byte in none of them).
+_BINARY_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F, 0xFF])
+# The encodings a Chinese portal's page is in, tried when the chosen one reads it garbled.
+_PLAUSIBLE = ("utf-8", "gb18030")
+NOT_TEXT = "not text"
+# Problems that mean the text was not read (a garbled fetch), as text_problem and decode_page name them.
+GARBLED = ("mojibake", "undecodable", NOT_TEXT)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SINGLE_BYTE = ("cp1252", "windows-1252", "iso8859-1", "latin-1", "latin_1", "ascii")
 
@@ -51,7 +63,10 @@ def _sniff(body: bytes) -> str | None:
     if best is None:
         return None
     # Map the guess through the same WHATWG table (a "gb2312" guess becomes gb18030).
-    return resolve_encoding(best.encoding)
+    guess = resolve_encoding(best.encoding)
+    # UTF-16/32 only with a BOM (read before any sniffing), as browsers do: a GBK page with one stray byte
+    # "decodes cleanly" as UTF-16, into Hangul and rare ideographs no check can tell from text.
+    return None if guess and guess.lower().replace("_", "-").startswith(("utf-16", "utf-32")) else guess
 
 
 def _decodes(body: bytes, encoding: str) -> bool:
@@ -67,14 +82,60 @@ def mojibake_chars(text: str) -> int:
     return sum(len(m.group()) for m in _MOJIBAKE_RUN.finditer(text))
 
 
+def _common_hanzi() -> frozenset[str]:
+    """The 3,755 level-1 hanzi of GB 2312 (lead bytes B0-D7) and Big5's 5,401 常用字 (A4-C6): nearly every
+    character of running Chinese text, simplified or traditional."""
+    tables = (("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF)),
+              ("big5", range(0xA4, 0xC7), [*range(0x40, 0x7F), *range(0xA1, 0xFF)]))
+    chars = set()
+    for codec, leads, trails in tables:
+        for lead in leads:
+            for trail in trails:
+                try:
+                    chars.add(bytes((lead, trail)).decode(codec))
+                except UnicodeDecodeError:
+                    continue
+    return frozenset(chars)
+
+
+_COMMON_HANZI = _common_hanzi()
+_HANZI = re.compile(r"[\u4e00-\u9fff]")
+
+
+def rare_hanzi(text: str) -> tuple[int, int]:
+    """(rare, all) ideographs of `text`: UTF-8 bytes read as GBK give mostly level-2 and GBK-only ones (鍏朵粬),
+    real text a few percent at most."""
+    hanzi = _HANZI.findall(text)
+    return sum(c not in _COMMON_HANZI for c in hanzi), len(hanzi)
+
+
+def is_garbled(problem: str | None) -> bool:
+    """Whether a problem (of text_problem, decode_page or an extraction status) says the text was not read."""
+    return bool(problem) and any(name in problem for name in GARBLED)
+
+
+def _junk_problem(text: str) -> str | None:
+    """NOT_TEXT when controls, U+FFFD and private-use characters make a quarter of the text's non-ASCII."""
+    junk = len(_JUNK.findall(text))
+    if junk >= 8 and junk * 4 > len(_NOT_ASCII_TEXT.findall(text)):
+        return f"{NOT_TEXT}: {junk} control, replacement or private-use characters"
+    return None
+
+
 def text_problem(text: str) -> str | None:
-    """What makes decoded text unreadable: Latin-1 mojibake or U+FFFD runs; None when it reads."""
+    """What makes decoded text unreadable: binary junk, Latin-1 mojibake or U+FFFD runs; None when it reads."""
+    junk = _junk_problem(text)
+    if junk:
+        return junk
     garbled = mojibake_chars(text)
     if garbled >= 8 and garbled * 4 > len(_CJK.findall(text)):
         return f"mojibake: {garbled} characters read as Latin-1"
     replaced = sum(len(m.group()) for m in _REPLACEMENT_RUN.finditer(text))
     if replaced >= 8:
         return f"undecodable: {replaced} replacement characters"
+    rare, hanzi = rare_hanzi(text)
+    if hanzi >= 20 and rare * 2 > hanzi:
+        return f"mojibake: {rare} of {hanzi} ideographs are rare ones (UTF-8 read as GBK)"
     return None
 
 
@@ -107,6 +168,17 @@ def _best_from_bytes(body: bytes, declared: list[str]) -> str | None:
     return best
 
 
+def binary_problem(body: bytes) -> str | None:
+    """NOT_TEXT when the bytes are no text in any encoding a Chinese portal uses: bytes none of them holds
+    (controls, 0xFF) make an eighth of the non-ASCII bytes and a twentieth of all: all 0xFF, a binary file, a
+    cut-off gzip stream. A single-byte decode (cp1250, Latin-1) reads any bytes at all, so it proves nothing;
+    UTF-8 cut mid-character is damaged text (undecodable), not binary."""
+    binary = len(body) - len(body.translate(None, _BINARY_BYTES))
+    if binary >= 8 and binary * 8 > len(body) - len(body.translate(None, bytes(range(0x80)))) and binary * 20 > len(body):
+        return f"{NOT_TEXT}: {binary} of {len(body)} bytes are controls or 0xFF, in no text encoding"
+    return None
+
+
 def decode_page(body: bytes, content_type: str | None) -> DecodedPage:
     """Decode an HTML response body, deciding from the bytes when its declared charsets lie.
 
@@ -133,6 +205,16 @@ def decode_page(body: bytes, content_type: str | None) -> DecodedPage:
         if chosen and chosen.lower() != encoding.lower():
             encoding, text = chosen, body.decode(chosen)
             problem = text_problem(text)
+    # Looked at only where the text gives cause: a single-byte decode of non-ASCII bytes, a problem, junk.
+    if _is_single_byte(encoding) and not body.isascii() or problem is not None or _JUNK.search(text):
+        binary = binary_problem(body)
+        if binary:
+            return DecodedPage(text, encoding, binary)
+        if problem and problem.startswith("undecodable"):  # a GBK page with one stray byte, read as UTF-8: U+FFFD
+            for readable in _PLAUSIBLE:  # (valid UTF-8 that reads as mojibake is not tried: it may read as GBK)
+                again = body.decode(readable, "replace")
+                if readable != encoding and text_problem(again) is None:
+                    return DecodedPage(again, readable, None)
     return DecodedPage(text, encoding, problem)
 
 

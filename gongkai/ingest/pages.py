@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from gongkai.filelinks import FILE_EXTS, has_file_name
 from gongkai.ingest.classify import is_challenge_page, is_not_found_page
-from gongkai.ingest.decode import decode_page
+from gongkai.ingest.decode import NOT_TEXT, decode_page, is_garbled
 from gongkai.ingest.documents import document_kind, document_text
 from gongkai.ingest.extract import ATTACHMENT_ONLY, extract_article
 from gongkai.ingest.title import without_title
@@ -48,6 +48,7 @@ class PageOutcome:
     note: str = ""
     fingerprint: Any = None  # store.Fingerprint, filled in before the write phase
     body_from_file: bool = False  # an attachment-only article whose body was read from its file
+    garbled: str = ""  # what made the text unreadable (mojibake, undecodable): never replaces a clean report
 
 
 def header(headers: dict[str, list[str]], name: str) -> str | None:
@@ -107,6 +108,10 @@ def examine_page(page: StagedPage) -> PageOutcome:
             return PageOutcome("file", note=ctype)
         return PageOutcome("skip", note=f"not an HTML page: {ctype}")
     decoded = decode_page(page.body, ctype or None)
+    if decoded.problem and decoded.problem.startswith(NOT_TEXT):
+        # Bytes that are text in no encoding a portal uses (all 0xFF, a binary, a cut gzip stream) are no report
+        # body, flagged or not: a failed fetch, refetched by the next crawl.
+        return PageOutcome("retry", note=decoded.problem)
     html = decoded.text
     if is_challenge_page(html):
         return PageOutcome("retry", note="anti-bot challenge page instead of the article")
@@ -115,10 +120,13 @@ def examine_page(page: StagedPage) -> PageOutcome:
     fields = extract_article(html, page.final_url or page.url)
     if not fields.title or not fields.body.strip() and not fields.attachments:
         return PageOutcome("retry", note="no article title or body found")
+    if NOT_TEXT in fields.problems:  # junk where the body is, in a page that reads
+        return PageOutcome("retry", note=f"{NOT_TEXT}: the article's text is binary junk")
     if decoded.problem and decoded.problem not in fields.problems:
         # Kept (the page is all there is of the report) but flagged: reports.extraction, never a clean report.
         fields.problems.append(decoded.problem)
-    return PageOutcome("article", fields=fields)
+    garbled = next((p for p in fields.problems if is_garbled(p)), "")
+    return PageOutcome("article", fields=fields, garbled=garbled)
 
 
 def body_from_document(data: bytes, title: str) -> str:

@@ -16,6 +16,7 @@ import psycopg
 
 from gongkai.crawler import frontier as crawl_frontier
 from gongkai.crawler import staging
+from gongkai.ingest.decode import GARBLED
 from gongkai.ingest.pages import (
     SOFT_404,
     PageOutcome,
@@ -90,6 +91,7 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
             if isinstance(outcome, PageOutcome) and outcome.kind == "article":
                 outcome.fingerprint = fingerprint(outcome.fields)  # CPU work, before the write lock
         confirm_soft_404s(cur, pages, outcomes)
+        keep_clean_reports(cur, pages, outcomes)
         completed = completed_reports(cur, pages, outcomes)
         to_store: list[int] = []
         items: list[StoreItem] = []  # articles, and gone URLs (fields None) whose reports get withdrawn
@@ -207,6 +209,25 @@ def confirm_soft_404s(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: li
                  else before.get(page.id) == f"refetch: {SOFT_404}")
         if again:
             outcomes[n] = PageOutcome("gone", note=f"{SOFT_404}, twice in a row")
+
+
+def keep_clean_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> None:
+    """A refetch that came back garbled (mojibake, U+FFFD runs: a proxy's or a CMS cache's passing fault) of a
+    page whose report was read cleanly is not a new version of it: the report stays as it is, and the fetch
+    counts as failed, so the next crawl fetches the page again. A garbled first fetch is still stored, flagged
+    (it is all there is of the report). Costs a query only for batches holding a garbled page."""
+    garbled = [n for n, o in enumerate(outcomes) if isinstance(o, PageOutcome) and o.kind == "article" and o.garbled]
+    if not garbled:
+        return
+    # Read cleanly: its extraction status names none of decode.GARBLED.
+    clean = {url for (url,) in cur.execute(
+        """SELECT u.url FROM report_urls u JOIN reports r ON r.id = u.report_id
+           WHERE u.url = ANY(%s) AND (r.extraction IS NULL OR r.extraction !~ %s)""",
+        ([pages[n].url for n in garbled], "|".join(GARBLED))).fetchall()}
+    for n in garbled:
+        if pages[n].url in clean:
+            outcomes[n] = PageOutcome("retry", note=f"garbled refetch ({outcomes[n].garbled}): the stored clean "
+                                                    "version is kept")
 
 
 def _apply(page: StagedPage, outcome: PageOutcome | Exception, stored: tuple[str, int | None] | None,
