@@ -12,6 +12,7 @@ stubs and error pages in a file's place.
   - 柳溪镇2022年工作总结: its `.doc` is an HTML error page (系统提示, 文件不存在), always: a failed fetch every
     crawl, never the report's text;
   - two reports with their text on the page.
+  The bundled demo serves it without the stub and the error page (`broken=False`): no OCR, no failure.
 - 遂昌 suichang (TRS WCM, GBK): files beside their article (`./P020240118….PDF`), no Content-Disposition:
   - 石门乡2023年河道保洁工作总结: attachment-only, a one-page scanned `.PDF` (no text layer: OCR), cut
     short (no %%EOF) on the first GET;
@@ -56,7 +57,8 @@ def _on_page(rng: random.Random, town: str, year: int, kind: str, prefix: str) -
     return _report(rng, seed_key="002", town=town, year=year, kind=kind, prefix=prefix)
 
 
-def jcms_site(seed: int = 8805) -> ReplicaSite:
+def jcms_site(seed: int = 8805, *, broken: bool = True) -> ReplicaSite:
+    """The jcms site; `broken=False` (the bundled demo): no stub first, no error-page report."""
     rng = random.Random(seed)
     prefix = "11331124002590116P"
     doc = _article(4301101, datetime(2024, 1, 22, 9, 30), "柳溪镇2023年工作总结", "柳溪镇", f"{prefix}/2024-00311")
@@ -65,7 +67,7 @@ def jcms_site(seed: int = 8805) -> ReplicaSite:
     wps = _article(4301526, datetime(2024, 2, 21, 15, 2), "云岭乡2024年工作计划", "云岭乡", f"{prefix}/2024-00457",
                    ["详见附件"])
     wps.attachments = [attachment("云岭乡2024年工作计划.wps", "5d41402abc4b2a76b9719d911017c592.wps", WPS, wps.title,
-                                  serve_first=(data_file(STUB),))]
+                                  serve_first=(data_file(STUB),) if broken else ())]
     xls = _article(4300472, datetime(2024, 1, 5, 10, 11), "柳溪镇2023年度重点项目推进情况", "柳溪镇",
                    f"{prefix}/2024-00028")
     xls.attachments = [attachment("2023年度重点项目推进情况表.XLS", "7d793037a0760186574b0282f2f435e7.XLS", XLS,
@@ -75,7 +77,7 @@ def jcms_site(seed: int = 8805) -> ReplicaSite:
                                    gone.title)]
     others = [_on_page(rng, "柳溪镇", 2023, "half", prefix), _on_page(rng, "云岭乡", 2023, "annual", prefix)]
     others[0].article_id, others[1].article_id = 4253760, 4302210
-    column = ReplicaColumn(1229488301, "计划总结", [doc, wps, xls, gone, *others])
+    column = ReplicaColumn(1229488301, "计划总结", [doc, wps, xls, *([gone] if broken else []), *others])
     return ReplicaSite(
         name=JCMS, webid=3571, unitid=6297410, webname="松阳县人民政府", columns=[column], article_layout=L002,
         region="松阳县", domain="www.songyang.gov.cn", site_code="3311240001",
