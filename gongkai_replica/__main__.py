@@ -1,7 +1,8 @@
 """`python -m gongkai_replica`: serve the demo portals until Ctrl-C, printing their column URLs.
 
 `--every-platform` also serves one replica of each other platform (TRS, a generic list, jpaas, the xxgk
-信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline.
+信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline, and the GBK TRS
+portal whose reports are attachments (a scanned PDF, a .jpg, an .xlsx; gongkai_replica/attached.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import signal
 import threading
 
+from gongkai_replica import attached
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 
@@ -21,11 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--every-platform", action="store_true",
                     help="also serve a TRS, a generic, a jpaas and an xxgk replica portal")
     args = ap.parse_args(argv)
-    sites = build_demo_sites()
+    sites = [*build_demo_sites(), attached.jcms_site(broken=False)]  # what `gongkai demo` crawls
     if args.every_platform:
         from gongkai_replica import generic, jpaas, trs, xxgk
 
-        sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
+        sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site(), attached.trs_site()]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ReplicaServer(sites) as srv:

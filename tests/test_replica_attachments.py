@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 
+from gongkai.ingest.pages import attachment_filename
 from gongkai_replica import attached
 from gongkai_replica.files import expected_text
 from gongkai_replica.server import ReplicaServer, RequestLogEntry
@@ -41,6 +42,7 @@ class Crawl:
     requests: list[RequestLogEntry]
     states: dict[str, tuple[str, str | None]]  # crawl_urls: url -> (state, last_error)
     bodies: dict[str, str]  # article URL -> its report's body
+    file_headers: dict[str, dict[str, list[str]]]  # a staged file's URL -> its response headers
 
 
 @dataclass
@@ -57,13 +59,15 @@ class Crawled:
         return self.replica.article_url(site.name, article)
 
 
-def _state(database_url: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
+def _state(database_url: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, str], dict[str, dict]]:
     with psycopg.connect(database_url) as conn:
+        headers = dict(conn.execute("SELECT url, headers FROM staged_pages WHERE url NOT LIKE %s",
+                                    ("%.htm%",)).fetchall())
         states = {url: (state, error) for url, state, error in
                   conn.execute("SELECT url, state, last_error FROM crawl_urls").fetchall()}
         bodies = dict(conn.execute("SELECT u.url, r.body FROM report_urls u JOIN reports r ON r.id = u.report_id"
                                    " WHERE r.withdrawn_at IS NULL").fetchall())
-    return states, bodies
+    return states, bodies, headers
 
 
 def _crawl(replica: ReplicaServer, database_url: str) -> Crawl:
@@ -122,6 +126,8 @@ def test_a_gbk_named_upper_case_doc_behind_the_gateway_is_the_report_exactly(cra
     assert [r.status for r in file_gets(crawled.first, att.filename)] == [200]
     body = crawled.first.bodies[crawled.url(article)]
     assert body.splitlines() == expected_text(attached.DOC)[1:]  # below its title, line for line
+    (headers,) = [h for url, h in crawled.first.file_headers.items() if att.filename in url]
+    assert attachment_filename(headers) == "柳溪镇2023年工作总结.DOC"  # the raw GBK bytes staged intact
     assert body == article.expected.body
 
 
