@@ -31,8 +31,8 @@ from tests.test_cli import gongkai
 
 XLS_NOT_FETCHED = ("spreadsheets are not in gongkai.filelinks.DOCUMENT_EXTS yet, so the crawl does not fetch an "
                    ".xls/.xlsx attachment (the storage work adds .xls/.xlsx/.et there)")
-JPG_NOT_FETCHED = ("images are not report files in gongkai.filelinks (FILE_EXTS / DOCUMENT_EXTS have no .jpg) nor in "
-                   "ingest.pages.is_document, so a .jpg scan is neither fetched nor read")
+JPG_NOT_FETCHED = ("images are not report files in gongkai.filelinks (FILE_EXTS and DOCUMENT_EXTS have no .jpg), so a "
+                   ".jpg scan is no attachment and is not fetched (with .jpg in both, this test passes)")
 
 
 @dataclass
