@@ -15,15 +15,18 @@ The OCR costs seconds a page: one scanned page is read (the .jpg is not fetched 
 from __future__ import annotations
 
 import difflib
+import http.client
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 
 from gongkai.ingest.pages import attachment_filename
 from gongkai_replica import attached
-from gongkai_replica.files import expected_text
+from gongkai_replica.files import data_file, expected_text
 from gongkai_replica.server import ReplicaServer, RequestLogEntry
 from gongkai_replica.sites import ReplicaArticle
 from tests.conftest import _with_dbname
@@ -208,3 +211,61 @@ def test_an_attachment_only_jpg_scan_is_read_by_ocr(crawled: Crawled) -> None:
     assert [r.status for r in file_gets(crawled.first, att.filename)] == [200]
     body = crawled.first.bodies[crawled.url(article)]
     assert similarity(body, att.text) >= 0.95, body
+
+
+# --- the replica's files, without a crawl ---------------------------------------------------------------------
+
+def test_the_replicas_files_are_the_fixtures_copies() -> None:
+    """gongkai_replica/data/attachments/ holds copies (tests/fixtures/documents/build.py replica): the same
+    bytes and expected text as the fixtures the readers are tested on."""
+    fixtures = Path(__file__).parent / "fixtures" / "documents"
+    for name in ("LXZ2023GZZJ.DOC", attached.WPS, attached.XLS, attached.XLSX, attached.SCAN_JPG, attached.STUB,
+                 attached.ERROR_PAGE):
+        assert data_file(name) == (fixtures / name).read_bytes(), name
+    assert expected_text(attached.DOC) == (fixtures / "柳溪镇2023年工作总结.doc.expected.txt").read_text().splitlines()
+    assert expected_text(attached.WPS) == (fixtures / f"{attached.WPS}.expected.txt").read_text().splitlines()
+    assert data_file(attached.SCAN_PDF).startswith(b"%PDF") and b"/Font" not in data_file(attached.SCAN_PDF)
+
+
+def _get(url: str, method: str = "GET") -> tuple[int, dict[str, bytes], bytes]:
+    """One request, no redirect followed; header values as the raw bytes on the wire."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request(method, parts.path + (f"?{parts.query}" if parts.query else ""))
+        response = conn.getresponse()
+        return response.status, {k.lower(): v.encode("latin-1") for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
+
+
+def test_files_are_served_as_their_portals_serve_them() -> None:
+    with ReplicaServer(attached.build_sites()) as replica:
+        songyang, suichang = replica.site(attached.JCMS), replica.site(attached.TRS)
+        doc = next(a for a in songyang.articles() if a.title == "柳溪镇2023年工作总结")
+        gateway = doc.expected.attachments[0].url
+        status, headers, _ = _get(gateway)
+        assert (status, headers["location"]) == (302, f"{songyang.base_url}/attach/0/20240122093012485.DOC".encode())
+        status, headers, body = _get(headers["location"].decode())
+        assert (status, body) == (200, data_file(attached.DOC))
+        assert headers["content-type"] == b"application/octet-stream"
+        assert headers["content-disposition"] == 'attachment; filename="柳溪镇2023年工作总结.DOC"'.encode("gbk")
+
+        wps = next(a for a in songyang.articles() if a.title == "云岭乡2024年工作计划").attachments[0]
+        wps_url = f"{songyang.base_url}/attach/0/{wps.filename}"
+        assert _get(wps_url, "HEAD")[0] == 200  # a HEAD takes no turn of the schedule
+        assert _get(wps_url)[2] == data_file(attached.STUB)
+        assert _get(wps_url)[2] == _get(wps_url)[2] == data_file(attached.WPS)
+        replica.reset_faults()
+        assert _get(wps_url)[2] == data_file(attached.STUB)
+
+        scan = next(a for a in suichang.articles() if a.title == "石门乡2023年河道保洁工作总结")
+        page = replica.article_url(attached.TRS, scan)
+        file_url = scan.expected.attachments[0].url
+        assert file_url == page.rsplit("/", 1)[0] + "/P020240118552301766842.PDF"  # beside its article
+        assert 'href="./P020240118552301766842.PDF"' in _get(page)[2].decode("gbk")
+        status, headers, body = _get(file_url)
+        assert status == 200 and b"%%EOF" not in body and headers["content-type"] == b"application/pdf"
+        assert "content-disposition" not in headers
+        assert _get(file_url)[2] == data_file(attached.SCAN_PDF)
+        assert _get(file_url.replace("/202401/", "/202402/"))[0] == 404  # only beside its own article
