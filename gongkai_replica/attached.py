@@ -9,8 +9,8 @@ stubs and error pages in a file's place.
   - 云岭乡2024年工作计划: the page says 详见附件 over a `.wps` that is a 2-byte stub on the first GET (the
     real file after: the next crawl must fetch it again);
   - 柳溪镇2023年度重点项目推进情况: attachment-only, an Excel 97 `.XLS` table;
-  - 柳溪镇2022年工作总结: its `.doc` is an HTML error page (系统提示, 文件不存在), always: a failed fetch every
-    crawl, never the report's text;
+  - 柳溪镇2022年工作总结: its `.doc` is a Word file cut short on the first GET, an HTML error page (系统提示,
+    文件不存在) ever after: a failed fetch every crawl, never the report's text;
   - two reports with their text on the page.
   The bundled demo serves it without the stub and the error page (`broken=False`): no OCR, no failure.
 - 遂昌 suichang (TRS WCM, GBK): files beside their article (`./P020240118….PDF`), no Content-Disposition:
@@ -42,6 +42,7 @@ SCAN_PDF = "石门乡2023年河道保洁工作总结.pdf"
 SCAN_JPG = "河长制工作情况.jpg"
 STUB = "stub.doc"
 ERROR_PAGE = "error_page.doc"
+TRUNCATED = "truncated.doc"  # the first 3/5 of the .DOC's bytes
 
 
 def _article(article_id: int, when: datetime, title: str, town: str, index_no: str,
@@ -74,7 +75,7 @@ def jcms_site(seed: int = 8805, *, broken: bool = True) -> ReplicaSite:
                                   xls.title)]
     gone = _article(4213388, datetime(2023, 1, 16, 8, 47), "柳溪镇2022年工作总结", "柳溪镇", f"{prefix}/2023-00096")
     gone.attachments = [attachment("柳溪镇2022年工作总结.doc", "e4d909c290d0fb1ca068ffaddf22cbd0.doc", ERROR_PAGE,
-                                   gone.title)]
+                                   gone.title, serve_first=(data_file(TRUNCATED),))]
     others = [_on_page(rng, "柳溪镇", 2023, "half", prefix), _on_page(rng, "云岭乡", 2023, "annual", prefix)]
     others[0].article_id, others[1].article_id = 4253760, 4302210
     column = ReplicaColumn(1229488301, "计划总结", [doc, wps, xls, *([gone] if broken else []), *others])

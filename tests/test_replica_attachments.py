@@ -5,7 +5,7 @@ files beside their article) with `gongkai crawl`, twice, and judged from the dat
 - attachment-only reports are stored with their file's full text: a Word 97 .DOC (upper case, a raw GBK
   Content-Disposition name, behind the gateway's 302), a .wps and an .xls exactly; a scanned PDF and a
   .jpg by OCR, to 95 % of their characters at least;
-- what is not the file (a 2-byte stub, an HTML error page, a PDF cut short) is a failed fetch
+- what is not the file (a 2-byte stub, an HTML error page, a .doc or a PDF cut short) is a failed fetch
   (crawl_urls: failed, "not the file: …"), never the report's text; the next crawl fetches it again, and
   when the portal then serves the real file the report gets its text.
 
@@ -147,11 +147,11 @@ def test_a_wps_served_as_a_stub_first_is_a_failed_fetch_then_the_report_exactly(
     assert crawled.second.bodies[url] == article.expected.body
 
 
-def test_an_error_page_in_a_docs_place_is_never_text_and_is_retried_every_crawl(crawled: Crawled) -> None:
+def test_a_cut_doc_then_an_error_page_in_its_place_are_never_text_and_retried_every_crawl(crawled: Crawled) -> None:
     article = crawled.article("柳溪镇2022年工作总结")
     att = article.attachments[0]
-    for crawl in (crawled.first, crawled.second):
-        assert file_state(crawl, att.filename) == ("failed", "not the file: html")
+    for crawl, problem in ((crawled.first, "truncated"), (crawled.second, "html")):
+        assert file_state(crawl, att.filename) == ("failed", f"not the file: {problem}")
         assert len(file_gets(crawl, att.filename)) == 1
         body = crawl.bodies[crawled.url(article)]
         assert body == "柳溪镇2022年工作总结.doc" == article.expected.body  # its name, as the page shows it
@@ -220,7 +220,7 @@ def test_the_replicas_files_are_the_fixtures_copies() -> None:
     bytes and expected text as the fixtures the readers are tested on."""
     fixtures = Path(__file__).parent / "fixtures" / "documents"
     for name in ("LXZ2023GZZJ.DOC", attached.WPS, attached.XLS, attached.XLSX, attached.SCAN_JPG, attached.STUB,
-                 attached.ERROR_PAGE):
+                 attached.ERROR_PAGE, attached.TRUNCATED):
         assert data_file(name) == (fixtures / name).read_bytes(), name
     assert expected_text(attached.DOC) == (fixtures / "柳溪镇2023年工作总结.doc.expected.txt").read_text().splitlines()
     assert expected_text(attached.WPS) == (fixtures / f"{attached.WPS}.expected.txt").read_text().splitlines()
