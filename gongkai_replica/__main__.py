@@ -1,8 +1,10 @@
 """`python -m gongkai_replica`: serve the demo portals until Ctrl-C, printing their column URLs.
 
 `--every-platform` also serves one replica of each other platform (TRS, a generic list, jpaas, the xxgk
-信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline. `--counties` serves the
-four replica counties with their whole 政务公开 navigation instead (one per platform), to try `gongkai discover`.
+信息公开目录), to try `gongkai crawl URL` / `gongkai sites add URL` detection offline, and the GBK TRS
+portal whose reports are attachments (a scanned PDF, a .jpg, an .xlsx; gongkai_replica/attached.py).
+`--counties` serves the four replica counties with their whole 政务公开 navigation instead (one per platform),
+to try `gongkai discover`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from gongkai_replica import attached
 from gongkai_replica.demo import build_demo_sites
 from gongkai_replica.server import ReplicaServer
 
@@ -30,11 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         from gongkai_replica.navigation import build_counties, home_url
 
         return _serve_counties(build_counties(), home_url)
-    sites = build_demo_sites()
+    sites = [*build_demo_sites(), attached.jcms_site(broken=False)]  # what `gongkai demo` crawls
     if args.every_platform:
         from gongkai_replica import generic, jpaas, trs, xxgk
 
-        sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site()]
+        sites += [trs.build_site(), generic.build_site(), jpaas.build_site(), xxgk.build_site(), attached.trs_site()]
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with ReplicaServer(sites) as srv:

@@ -9,8 +9,10 @@ them, as seed 001 did).
 from __future__ import annotations
 
 import html
+import importlib
 import re
 from datetime import date
+from urllib.parse import urljoin
 
 from gongkai.models import ArticleFields, Attachment
 from gongkai_replica.sites import L000, L001, L002, L003, L004, ReplicaArticle, ReplicaColumn, ReplicaSite
@@ -85,17 +87,30 @@ def layout_pairs(a: ReplicaArticle) -> tuple[list[tuple[str, str]], list[tuple[s
     return meta, info
 
 
+# What an attachment-only page may say besides its files' names (anatomy 3.5).
+POINTERS = ("详见附件", "详见附件。", "附件：", "附件")
+
+
 def body_lines(a: ReplicaArticle, read_documents: bool = True) -> list[str]:
     """The body as the extractor must return it: paragraphs, then attachment names (L002 style). With
-    `read_documents` (the stored report, not the page alone), a page of nothing but file names has the
-    text of its first file that holds one: ingest reads it."""
+    `read_documents` (the stored report, not the page alone), a page of nothing but file names (and a
+    详见附件) has the text of its first file that holds one: ingest reads it."""
     lines = [p.strip() for p in a.paragraphs if p.strip()]
-    if not lines and read_documents:
+    if read_documents and all(line in POINTERS for line in lines):
         document = next((att.text for att in a.attachments if att.text), None)
         if document:
             return list(document)
     lines += [att.name for att in a.attachments]
     return lines
+
+
+def page_path(a: ReplicaArticle) -> str:
+    """The article page's path on its site's platform (a TRS file link is relative to it)."""
+    site = a.site
+    if site is None or site.platform == "jcms":
+        return a.url_path
+    module = importlib.import_module(f"gongkai_replica.{site.platform}")
+    return module.article_path(site, site.column(a.column_id), a)
 
 
 def expected_fields(a: ReplicaArticle, read_documents: bool = True) -> ArticleFields:
@@ -126,7 +141,7 @@ def expected_fields(a: ReplicaArticle, read_documents: bool = True) -> ArticleFi
         written_date=fields["written_date"],
         published_date=fields["published_date"],
         category=fields["category"],
-        attachments=[Attachment(att.name, base + att.href) for att in a.attachments],
+        attachments=[Attachment(att.name, urljoin(base + page_path(a), att.href)) for att in a.attachments],
         metadata=metadata,
     )
 

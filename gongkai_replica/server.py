@@ -17,7 +17,7 @@ Routes per site:
                                             with the same 页面不存在 page where options["soft_404"])
   GET  /private/art/…                       same, for records listed under a robots-disallowed path
   GET  /module/download/downfile.jsp        302 -> /attach/0/<filename>
-  GET  /attach/0/<filename>                 attachment bytes
+  GET  /attach/0/<filename>                 attachment bytes (gongkai_replica/files.py)
   GET  /module/visitcount/visit.jsp         tiny HTML
   GET  /module/jslib/…, /images/…           tiny stubs
   anything else                              jcms-style 404 page
@@ -42,9 +42,10 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from gongkai_replica.articles import render_article, render_not_found
+from gongkai_replica.files import file_reply
 from gongkai_replica.jcms import WEB_PROXY_PATH, dataproxy_xml, proxy_path, render_listing
 from gongkai_replica.sites import ReplicaArticle, ReplicaSite
 
@@ -70,14 +71,6 @@ def platform_module(site: ReplicaSite) -> Any:
 
 _ART = re.compile(r"^(/private)?/art/(\d{4})/(\d{1,2})/(\d{1,2})/art_(\d+)_(\d+)\.html$")
 _COL = re.compile(r"^/col/col(\d+)/index\.html$")
-
-
-_FILE_TYPES = {
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "doc": "application/msword",
-    "wps": "application/kswps",
-}
 
 
 @dataclass(frozen=True)
@@ -391,9 +384,13 @@ class ReplicaServer:
                     col.articles = [a for a in col.articles if a.article_id != article_id]
 
     def reset_faults(self) -> None:
-        """Forget fault counters, so fail_first/too_many_first apply again."""
+        """Forget fault counters, so fail_first/too_many_first and files' serve_first apply again."""
         with self.lock:
             self._hits.clear()
+            for site in self.sites.values():
+                for art in site.articles():
+                    for att in art.attachments:
+                        att.served = 0
 
     # -- routing ---------------------------------------------------------------------------------
     def _route(
@@ -456,9 +453,7 @@ class ReplicaServer:
             att = site.find_attachment(path.rsplit("/", 1)[1])
             if att is None:
                 return self._not_found(site)
-            ctype = _FILE_TYPES.get(att.filename.rsplit(".", 1)[-1].lower(), "application/octet-stream")
-            disp = f"attachment; filename*=UTF-8''{quote(att.name, safe='')}"
-            return _Response(200, att.data, ctype, (("Content-Disposition", disp),))
+            return _Response(*file_reply(att, method))
         if path == "/module/visitcount/visit.jsp":
             return _Response(200, b"<html><head></head><body></body></html>", "text/html; charset=UTF-8")
         if path.startswith("/module/jslib/") and path.endswith(".js"):

@@ -37,12 +37,22 @@ JPAGE_PARAM = "param"
 
 @dataclass
 class ReplicaAttachment:
-    """A file linked from an article through /module/download/downfile.jsp."""
+    """A file linked from an article: through /module/download/downfile.jsp (jcms), or beside the page
+    (`link`, TRS: ./P020240315….doc). Served by gongkai_replica/files.py."""
 
     name: str  # shown name, e.g. "2024年上半年工作总结(柳城畲族镇)0726.docx"
-    filename: str  # server-side name: 32 hex + extension
+    filename: str  # server-side name: 32 hex + extension (either case: .DOC too)
     data: bytes = b"PK\x03\x04replica-docx"
     text: list[str] = field(default_factory=list)  # the report lines `data` holds below its title, if any
+    link: str = ""  # the href the page shows when not the jcms gateway's (relative to the article page)
+    # The Content-Disposition's file name: "utf-8" (RFC 5987 filename*=UTF-8''…), "gbk" (raw GBK bytes in
+    # filename="…", as a GBK Tomcat sends it), "" (none, as a static file server sends a file).
+    disposition: str = "utf-8"
+    content_type: str = ""  # "" -> by the extension
+    # What the portal serves before `data`, one body a GET (a 2-byte stub, an error page, a download cut
+    # short), until it is fixed: a crawl that gets one must fetch the file again on its next run.
+    serve_first: tuple[bytes, ...] = ()
+    served: int = 0  # GETs of the file so far (ReplicaServer.reset_faults sets it back to 0)
 
     @classmethod
     def of_report(cls, name: str, filename: str, title: str, paragraphs: list[str]) -> ReplicaAttachment:
@@ -56,6 +66,8 @@ class ReplicaAttachment:
     def href(self) -> str:
         from urllib.parse import quote
 
+        if self.link:
+            return self.link
         return (
             f"/module/download/downfile.jsp?classid=0&filename={self.filename}"
             f"&showname={quote(self.name, safe='')}"

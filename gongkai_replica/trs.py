@@ -7,7 +7,9 @@ Rows link relatively: `./202311/t20231107_5301234.html`. The site is GBK: the HT
 no charset, a <meta> says gb2312. A 最新文件 sidebar lists other TRS-shaped links without dates.
 
 Article pages sit at `<dir><YYYYMM>/t<YYYYMMDD>_<id>.html`: TRS chrome, the metadata rows and info
-line of jcms layout L002 (so `ReplicaArticle.expected` holds), the body in `div.TRS_Editor`.
+line of jcms layout L002 (so `ReplicaArticle.expected` holds), the body in `div.TRS_Editor`. An article's
+files sit beside it (`<dir><YYYYMM>/P020240315….doc`, linked `./P0….doc`), served without a
+Content-Disposition, as a static server does.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gongkai_replica.articles import body_html, layout_pairs
+from gongkai_replica.files import file_reply
 from gongkai_replica.generic import (
     Reply,
     chunk,
@@ -35,6 +38,7 @@ _S = html.escape
 DEFAULT_DIR = "/zwgk/ghjh/c{id}/"
 _INDEX = re.compile(r"^(/.*/)index(?:_(\d+))?\.html$")
 _DOC = re.compile(r"^(/.*/)(\d{6})/t(\d{8})_(\d+)\.html$")
+_FILE = re.compile(r"^(/.*/)(\d{6})/([^/]+\.[A-Za-z0-9]{2,5})$")  # beside its article: ./P020240315….doc
 
 PAGER_JS = """<script type="text/javascript">
 function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){
@@ -174,6 +178,12 @@ def route(site: ReplicaSite, method: str, path: str, query: str, headers: Any,
         if column is None or art is None or article_path(site, column, art) != path or art.withdrawn:
             return not_found(site)
         return reply_html(site, render_article(site, column, art))
+    m = _FILE.match(path)
+    if m:
+        column = column_at(site, m.group(1), DEFAULT_DIR)
+        found = [att for a in (column.articles if column else []) if f"{a.pub_date:%Y%m}" == m.group(2)
+                 for att in a.attachments if att.link and att.filename == m.group(3)]
+        return file_reply(found[0], method) if found else not_found(site)
     return None
 
 

@@ -8,11 +8,12 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-# The demo portals' addresses are the same on every run (127.0.0.10-14, this port): a second demo sees the
+# The demo portals' addresses are the same on every run (127.0.0.10-15, this port): a second demo sees the
 # same URLs, so it makes no new versions and no new URLs (an ephemeral port made every run a new site).
 DEMO_PORT = 18080
 # Where the demo's replica counties are (the replica knows the county; a report is placed by all three).
-_PREFECTURES = {"仙居县": "台州市", "衢江区": "衢州市", "武义县": "金华市", "磐安县": "金华市", "泰顺县": "温州市"}
+_PREFECTURES = {"仙居县": "台州市", "衢江区": "衢州市", "武义县": "金华市", "磐安县": "金华市", "泰顺县": "温州市",
+                "松阳县": "丽水市"}
 
 
 def run_demo(delay: float = 0.2) -> int:
@@ -20,9 +21,12 @@ def run_demo(delay: float = 0.2) -> int:
     from gongkai.app.sites import sync_sites
     from gongkai.config import Region, SiteConfig
     from gongkai.db import open_database
+    from gongkai_replica.attached import jcms_site
     from gongkai_replica.demo import build_demo_sites
     console = Console(stderr=False, width=max(120, Console().width))
-    sites = build_demo_sites()
+    # The five seed-layout portals, and one whose reports are Word 97 / WPS / Excel attachments (no scans:
+    # OCR would take the demo's minute).
+    sites = [*build_demo_sites(), jcms_site(broken=False)]
     server = _start_replica(sites, console)
     with server:
         _, conn = open_database()
