@@ -11,9 +11,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 # Everything a report page links as an attachment.
 FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
-# The files whose text a report can be published in: the crawl fetches these; spreadsheets and archives
-# are recorded as attachments only.
-DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd")
+# The files whose text a report can be published in: the crawl fetches these (spreadsheets too: a cover
+# note 检查情况详见附件 over an attached table is a report whose substance is the table); archives are
+# recorded as attachments only.
+DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd", ".xls", ".xlsx", ".et")
 # Hanweb's download gateway: a file link even when its filename= is missing or names no extension.
 DOWNLOAD_GATEWAY = "/module/download/downfile.jsp"
 

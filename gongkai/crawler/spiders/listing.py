@@ -30,7 +30,7 @@ from gongkai.crawler.items import (
 )
 from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
 from gongkai.filekinds import check_file
-from gongkai.filelinks import is_document_link
+from gongkai.filelinks import DOCUMENT_EXTS, is_document_link
 from gongkai.urls import file_name, host_key, wire_url
 
 # Article responses with these statuses are staged as they are: they mean "withdrawn".
@@ -408,7 +408,7 @@ class ListingSpider(scrapy.Spider):
 
 
 # A cheap look at the bytes first: most articles link no file (the extensions of filelinks.DOCUMENT_EXTS).
-_DOCUMENT_HINT = re.compile(rb"\.(?:pdf|docx?|wps|ofd)\b", re.I)
+_DOCUMENT_HINT = re.compile(rb"\.(?:" + b"|".join(re.escape(e[1:].encode()) for e in DOCUMENT_EXTS) + rb")\b", re.I)
 
 
 def document_links(response: Response) -> list[str]:
