@@ -188,8 +188,8 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
 
     A pointer page takes as its body the text of the first file that has any (its title line dropped) and,
     for a short cover note, more of it than the note itself (请于7月20日前报送统计表 over a blank form is the
-    notice, not the form): `body_source` attachment, or ocr when a scan was read; its own text, if it was
-    more than file names, stays as `cover_note`. The other files' text goes beside the body
+    notice, not the form): `body_source` attachment, or ocr when a scan was read; its own text, less the lines
+    that only name its files, stays as `cover_note`. The other files' text goes beside the body
     (`attachment_text`), tables as tab-separated rows. A pointer page none of whose fetched files could be
     read keeps its page text and names each file's problem in `problems` (reports.extraction): never an
     empty body passed off as done. True when the body was read from a file.
@@ -205,7 +205,11 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
         records.append(record)
         fetched = staged.get(attachment.url)
         if fetched is None:
-            record["note"] = "not fetched" if is_document_link(attachment.url) else "not fetched: not a document"
+            if is_document_link(attachment.url):  # a download failed this time: the next crawl fetches it again
+                record["note"] = "not fetched"
+                unread.append(f"{attachment.name}: not fetched")
+            else:
+                record["note"] = "not fetched: not a document"
             continue
         check = check_file(fetched.body)
         record.update(filename=attachment_filename(fetched.headers), size=len(fetched.body),
@@ -225,8 +229,9 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
     fields.files = records
     fields.attachment_text = "\n\n".join(beside) or None
     if source:
-        own = fields.body.strip()
-        fields.cover_note = own if own and not attachment_only(own, fields.attachments) else None
+        # The note without the lines that only name its files (they are in `attachments`).
+        note = [line for line in fields.body.splitlines() if not attachment_only(line, fields.attachments)]
+        fields.cover_note = "\n".join(note).strip() or None
         fields.body, fields.body_source = body, source
         # Its text is read now: no longer a report with only file names.
         fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
