@@ -26,6 +26,7 @@ from gongkai.ingest.run import ingest_pending, queue_reingest
 from gongkai.ingest.store import StoreItem, store_batch
 from gongkai.models import ArticleFields, Attachment
 from tests.test_store_batch import _database_before
+from tests.web_helpers import get, get_json, serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "documents"
 DOC = FIXTURES / "LXZ2023GZZJ.DOC"  # served as LXZ2023GZZJ.DOC, its real name in a GBK Content-Disposition
@@ -89,7 +90,7 @@ def test_a_cover_note_over_a_table_takes_the_tables_text_and_keeps_the_note(db):
     assert bytes(db.execute("SELECT body FROM staged_pages WHERE id = %s", (file_id,)).fetchone()[0]) == data
 
 
-def test_a_doc_and_a_wps_beside_a_full_page_are_kept_beside_it_and_found_by_search_and_export(db):
+def test_a_doc_and_a_wps_beside_a_full_page_are_kept_beside_it_and_found_by_search_and_export(db, database_url):
     """A page with a body of its own keeps it; its .doc and .wps are read and stored beside it, in order, and
     search and export find the report by words only those files hold. Re-ingested: nothing changes."""
     url = f"{BASE}/art/2024/3/26/art_1_11.html"
@@ -117,6 +118,14 @@ def test_a_doc_and_a_wps_beside_a_full_page_are_kept_beside_it_and_found_by_sear
     assert row["attachment_text"] == r["attachment_text"] and row["files"] == r["files"]
     shown = render_report({**row, "metadata": {}}, [], [])
     assert "[attachment text]\n柳溪镇2023年工作总结" in shown and "doc; " in shown
+    # The readers' site: the API's search and the report page.
+    with serve(database_url) as base:
+        status, found = get_json(base, "/api/reports", {"q": term})
+        assert status == 200 and [item["id"] for item in found["items"]] == [r["id"]]
+        status, api = get_json(base, f"/api/reports/{r['id']}")
+        assert api["attachment_text"] == r["attachment_text"] and api["body_source"] == "page"
+        status, _, html = get(base, f"/reports/{r['id']}")
+        assert status == 200 and 'id="attachment-text"' in html and "完成年度目标的101.3%" in html
     queue_reingest(db)
     assert ingest_pending(db, notify=False)["unchanged"] == 1
     assert (report(db, url)["version"], report(db, url)["seq"]) == (1, r["seq"])
