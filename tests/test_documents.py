@@ -11,7 +11,14 @@ import pytest
 
 from gongkai.ingest import docx, pdf
 from gongkai.ingest.documents import document_text
-from gongkai.ingest.pages import StagedFile, attachment_only, body_from_document, read_files
+from gongkai.ingest.pages import (
+    StagedFile,
+    attachment_only,
+    body_from_document,
+    cover_note,
+    is_pointer,
+    read_files,
+)
 from gongkai.models import ArticleFields, Attachment
 from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
 
@@ -125,6 +132,15 @@ def test_only_a_body_of_file_names_and_pointers_is_attachment_only() -> None:
     assert attachment_only("", files)
     assert not attachment_only("", [])
     assert not attachment_only("全镇实现地区生产总值12.5亿元。\n2023年工作总结(桃溪镇)0726.docx", files)
+
+
+def test_a_pointer_page_is_file_names_or_a_short_note_whose_file_names_do_not_count() -> None:
+    files = [Attachment("2023年度安全检查情况表.xls", "http://x.gov.cn/attach/0/jc.xls")]
+    assert cover_note("检查情况详见附件\n附件：2023年度安全检查情况表.xls", files) == "检查情况详见附件"
+    assert is_pointer("检查情况详见附件\n2023年度安全检查情况表.xls", files)
+    assert is_pointer("附件：2023年度安全检查情况表.xls", files) and not is_pointer("检查情况详见附件", [])
+    long_note = "全镇共排查企业126家，发现隐患358处，已整改352处，整改率98.3%。" * 3
+    assert len(long_note) >= 100 and not is_pointer(long_note + "\n2023年度安全检查情况表.xls", files)
 
 
 def test_an_attachment_only_article_takes_the_first_readable_documents_text() -> None:

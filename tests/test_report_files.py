@@ -95,6 +95,7 @@ def test_a_doc_and_a_wps_beside_a_full_page_are_kept_beside_it_and_found_by_sear
     search and export find the report by words only those files hold. Re-ingested: nothing changes."""
     url = f"{BASE}/art/2024/3/26/art_1_11.html"
     own = ("2023年，全镇上下围绕县委县政府决策部署，统筹推进经济社会发展各项工作，主要指标完成情况良好。"
+           "全年完成固定资产投资5.6亿元，新增市场主体312户，城乡居民收入稳步增长。"
            "现将全年工作总结和2024年工作计划一并公开，请社会各界监督。具体内容见附件。")
     doc_url, wps_url = f"{BASE}/attach/0/LXZ2023GZZJ.DOC", f"{BASE}/attach/0/yl2024.wps"
     stage(db, url, article("2023年工作总结和2024年工作计划",

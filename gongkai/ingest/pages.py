@@ -177,10 +177,15 @@ def own_chars(body: str) -> int:
     return sum(1 for c in body if not c.isspace())
 
 
+def cover_note(body: str, attachments: list[Attachment]) -> str:
+    """A page body less the lines that only name its files or point at them (they are in `attachments`)."""
+    return "\n".join(line for line in body.splitlines() if not attachment_only(line, attachments)).strip()
+
+
 def is_pointer(body: str, attachments: list[Attachment]) -> bool:
     """A page that only points at its files: nothing but file names and 附件 labels (attachment_only), or a
     cover note of under POINTER_MAX_CHARS characters over them."""
-    return bool(attachments) and (attachment_only(body, attachments) or own_chars(body) < POINTER_MAX_CHARS)
+    return bool(attachments) and own_chars(cover_note(body, attachments)) < POINTER_MAX_CHARS
 
 
 def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
@@ -194,9 +199,9 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
     read keeps its page text and names each file's problem in `problems` (reports.extraction): never an
     empty body passed off as done. True when the body was read from a file.
     """
-    only_files = attachment_only(fields.body, fields.attachments)
-    note_chars = own_chars(fields.body)
-    pointer = only_files or note_chars < POINTER_MAX_CHARS
+    note = cover_note(fields.body, fields.attachments) if fields.attachments else fields.body
+    only_files, note_chars = not note, own_chars(note)
+    pointer = bool(fields.attachments) and note_chars < POINTER_MAX_CHARS
     records: list[dict[str, Any]] = []
     beside: list[str] = []
     source, body, unread = "", "", []
@@ -229,9 +234,7 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
     fields.files = records
     fields.attachment_text = "\n\n".join(beside) or None
     if source:
-        # The note without the lines that only name its files (they are in `attachments`).
-        note = [line for line in fields.body.splitlines() if not attachment_only(line, fields.attachments)]
-        fields.cover_note = "\n".join(note).strip() or None
+        fields.cover_note = note or None
         fields.body, fields.body_source = body, source
         # Its text is read now: no longer a report with only file names.
         fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
