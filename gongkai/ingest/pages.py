@@ -162,6 +162,10 @@ def attachment_only(body: str, attachments: list[Attachment]) -> bool:
 POINTER_MAX_CHARS = 100
 
 
+# The extraction status of a pointer page whose file gave no text (a scan OCR could not read, an .ofd...).
+FILE_NOT_READ = "attachment not read"
+
+
 @dataclass
 class StagedFile:
     """A report file as the crawl staged it: the staged_pages row holding the original bytes."""
@@ -186,6 +190,14 @@ def is_pointer(body: str, attachments: list[Attachment]) -> bool:
     """A page that only points at its files: nothing but file names and 附件 labels (attachment_only), or a
     cover note of under POINTER_MAX_CHARS characters over them."""
     return bool(attachments) and own_chars(cover_note(body, attachments)) < POINTER_MAX_CHARS
+
+
+def file_facts(fetched: StagedFile) -> dict[str, Any]:
+    """What a file is, whatever its text: its name as served, size, sha256, kind by its bytes, and the
+    staged page that holds it."""
+    return {"filename": attachment_filename(fetched.headers), "size": len(fetched.body),
+            "sha256": hashlib.sha256(fetched.body).hexdigest(), "kind": check_file(fetched.body).kind,
+            "staged_page_id": fetched.id}
 
 
 def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
@@ -216,12 +228,10 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
             else:
                 record["note"] = "not fetched: not a document"
             continue
-        check = check_file(fetched.body)
-        record.update(filename=attachment_filename(fetched.headers), size=len(fetched.body),
-                      sha256=hashlib.sha256(fetched.body).hexdigest(), kind=check.kind, staged_page_id=fetched.id)
         text = document_text(fetched.body)
+        record.update(file_facts(fetched), ocr=text.ocr,
+                      confidence=None if text.confidence is None else round(text.confidence, 3))
         as_body = without_title(text.lines, fields.title)
-        record.update(ocr=text.ocr, confidence=None if text.confidence is None else round(text.confidence, 3))
         if pointer and not source and as_body and (only_files or own_chars("".join(as_body)) > note_chars):
             source, body = "ocr" if text.ocr else "attachment", "\n".join(as_body)
             record.update(used="body", chars=len(body))
@@ -243,9 +253,6 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
         fields.problems += [f"{FILE_NOT_READ}: {u}" for u in unread if f"{FILE_NOT_READ}: {u}" not in fields.problems]
     return False
 
-
-# The extraction status of a pointer page whose file gave no text (a scan OCR could not read, an .ofd...).
-FILE_NOT_READ = "attachment not read"
 
 
 _DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "ms-excel", "wps", "ofd")

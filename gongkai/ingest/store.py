@@ -6,6 +6,10 @@ LSH candidates confirmed by shingle Jaccard). The first two are the same article
 text there is a new version; the last two are reposts, where the original (earliest published) keeps
 its fields.
 
+A report gets a new version only when its own text or metadata (VERSIONED) change; values derived from
+them (DERIVED: where the body was read, its files, the extraction status, the period) are refreshed in the
+same version. Hashes decide quickly; where a stored hash disagrees, the stored values decide (verify).
+
 A batch is stored set-based (`store_batch`): one round trip per lookup and per write per page made the
 store 15x slower than a plain COPY of the same rows.
 
