@@ -122,17 +122,23 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
 def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Exception]) -> None:
     """Articles' files, as the crawl staged them (the latest 200 fetch of each file's URL), are recorded and
     read (pages.read_files): a pointer page takes its body from them, a full page keeps their text beside
-    its own. One query, only for batches holding an article with attachments."""
+    its own. Which fetches: one query for the batch; their bytes: one query per article, so a batch holds
+    one article's files in memory at a time (each up to the 16 MB response bound), not every article's."""
     wanting = [o for o in outcomes if isinstance(o, PageOutcome) and o.kind == "article" and o.fields
                and o.fields.attachments and not o.fields.files]  # a listed file was read as it was examined
     if not wanting:
         return
     as_requested = {a.url: requested_forms(a.url) for o in wanting for a in o.fields.attachments}
-    staged = {row[1]: StagedFile(row[0], row[1], row[2] or {}, bytes(row[3])) for row in cur.execute(
-        """SELECT DISTINCT ON (url) id, url, headers, body FROM staged_pages WHERE url = ANY(%s) AND status = 200
-           ORDER BY url, id DESC""", (sorted(set().union(*as_requested.values())),)).fetchall()}
-    documents = {url: staged[form] for url, forms in as_requested.items() for form in sorted(forms) if form in staged}
+    latest = dict(cur.execute(
+        """SELECT DISTINCT ON (url) url, id FROM staged_pages WHERE url = ANY(%s) AND status = 200
+           ORDER BY url, id DESC""", (sorted(set().union(*as_requested.values())),)).fetchall())
+    fetch_of = {url: latest[form] for url, forms in as_requested.items() for form in sorted(forms) if form in latest}
     for outcome in wanting:
+        ids = {a.url: fetch_of[a.url] for a in outcome.fields.attachments if a.url in fetch_of}
+        rows = {row[0]: row for row in cur.execute(
+            "SELECT id, url, headers, body FROM staged_pages WHERE id = ANY(%s)", (sorted(set(ids.values())),))
+        } if ids else {}
+        documents = {url: StagedFile(n, rows[n][1], rows[n][2] or {}, bytes(rows[n][3])) for url, n in ids.items()}
         try:
             outcome.body_from_file = read_files(outcome.fields, documents)
         except Exception:  # a reader bug must not lose the article: it is stored as it was found
