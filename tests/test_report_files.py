@@ -33,6 +33,7 @@ DOC = FIXTURES / "LXZ2023GZZJ.DOC"  # served as LXZ2023GZZJ.DOC, its real name i
 WPS = FIXTURES / "云岭乡2024年工作计划.wps"
 XLS = FIXTURES / "2023年度重点项目推进情况表.xls"
 SCAN = FIXTURES / "桃源镇2023年安全生产工作总结.pdf"  # two scanned pages, no text layer
+JPG = FIXTURES / "河长制工作情况.jpg"  # a scanned page
 BASE = "http://www.example.gov.cn"
 HTML = {"Content-Type": ["text/html; charset=UTF-8"]}
 OCTET = {"Content-Type": ["application/octet-stream"]}
@@ -179,6 +180,29 @@ def test_a_cover_note_whose_table_comes_later_is_completed_in_the_same_version(d
     assert (r["version"], r["body_source"], r["extraction"]) == (1, "attachment", "no metadata block")
     assert r["seq"] > first["seq"]
     assert db.execute("SELECT count(*) FROM report_versions").fetchone()[0] == 0
+
+
+def test_a_linked_picture_is_read_by_ocr_only_when_it_is_the_report(db):
+    """附件：河长制工作情况.jpg under a one-line note: the scan is the report, read by OCR. The same picture
+    beside a page with a body of its own is recorded, not OCR'd (seconds a page, and mostly photos)."""
+    pointer_url, file_url = f"{BASE}/art/2024/3/26/art_1_15.html", f"{BASE}/attach/0/hzz.JPG"
+    stage(db, pointer_url, article("关于2023年度河长制工作情况的报告",
+                                   f'<p>现将有关情况报告如下。</p><p>附件：<a href="{file_url}">河长制工作情况.JPG</a></p>'), HTML)
+    stage(db, file_url, JPG.read_bytes(), {"Content-Type": ["image/jpeg"]})
+    full_url = f"{BASE}/art/2024/3/26/art_1_16.html"
+    own = "全镇共有镇级河道8条，总长46.3公里。" * 6
+    stage(db, full_url, article("2023年度河长制工作总结", f'<p>{own}</p><p><a href="{file_url}">现场照片.jpg</a></p>'), HTML)
+    ingest_pending(db, notify=False)
+    r = report(db, pointer_url)
+    assert (r["body_source"], r["cover_note"]) == ("ocr", "现将有关情况报告如下。")
+    assert r["files"][0]["ocr"] is True and r["files"][0]["kind"] == "jpeg" and r["files"][0]["confidence"] > 0.9
+    want = "".join("".join(expected(JPG)[1:]).split())
+    score = difflib.SequenceMatcher(None, want, "".join(r["body"].split()), autojunk=False).ratio()
+    assert score >= 0.95, (score, r["body"])
+    full = report(db, full_url)
+    assert full["body"].splitlines()[0] == own and full["body_source"] == "page" and full["attachment_text"] is None
+    assert full["files"][0]["used"] is None and full["files"][0]["note"].startswith("a scan, not OCR'd")
+    assert full["extraction"] == "no metadata block"
 
 
 def test_a_listed_wps_is_its_own_reports_body(db):

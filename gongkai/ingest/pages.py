@@ -192,6 +192,9 @@ def is_pointer(body: str, attachments: list[Attachment]) -> bool:
     return bool(attachments) and own_chars(cover_note(body, attachments)) < POINTER_MAX_CHARS
 
 
+_PICTURES = ("jpeg", "png")
+
+
 def file_facts(fetched: StagedFile) -> dict[str, Any]:
     """What a file is, whatever its text: its name as served, size, sha256, kind by its bytes, and the
     staged page that holds it."""
@@ -228,9 +231,10 @@ def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
             else:
                 record["note"] = "not fetched: not a document"
             continue
-        text = document_text(fetched.body)
-        record.update(file_facts(fetched), ocr=text.ocr,
-                      confidence=None if text.confidence is None else round(text.confidence, 3))
+        record.update(file_facts(fetched))
+        # A picture beside a page's own text is a photo more often than a scan: not worth seconds of OCR.
+        text = document_text(fetched.body, ocr=pointer or record["kind"] not in _PICTURES)
+        record.update(ocr=text.ocr, confidence=None if text.confidence is None else round(text.confidence, 3))
         as_body = without_title(text.lines, fields.title)
         if pointer and not source and as_body and (only_files or own_chars("".join(as_body)) > note_chars):
             source, body = "ocr" if text.ocr else "attachment", "\n".join(as_body)
