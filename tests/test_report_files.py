@@ -182,6 +182,23 @@ def test_a_cover_note_whose_table_comes_later_is_completed_in_the_same_version(d
     assert db.execute("SELECT count(*) FROM report_versions").fetchone()[0] == 0
 
 
+def test_a_full_pages_file_that_comes_later_is_read_beside_it_in_the_same_version(db):
+    """The .wps of a full page failed to download the first time: recorded as not fetched; when it is staged,
+    the article is examined again and the file's text goes beside the body, in the same version."""
+    url, file_url = f"{BASE}/art/2024/3/26/art_1_17.html", f"{BASE}/attach/0/yl2024b.wps"
+    own = "2024年，云岭乡将围绕“十四五”规划目标，抓项目、强产业、优环境、惠民生，推动全乡经济社会高质量发展。" * 2
+    stage(db, url, article("云岭乡2024年工作计划", f'<p>{own}</p><p>附件：<a href="{file_url}">工作计划.wps</a></p>'), HTML)
+    ingest_pending(db, notify=False)
+    first = report(db, url)
+    assert first["files"][0]["note"] == "not fetched" and first["attachment_text"] is None
+    assert first["extraction"] == "no metadata block"  # a full page: its body does not wait for the file
+    stage(db, file_url, WPS.read_bytes(), OCTET)
+    ingest_pending(db, notify=False)
+    r = report(db, url)
+    assert r["body"] == own and r["attachment_text"].splitlines() == expected(WPS)
+    assert (r["version"], r["files"][0]["used"]) == (1, "beside") and r["seq"] > first["seq"]
+
+
 def test_a_linked_picture_is_read_by_ocr_only_when_it_is_the_report(db):
     """附件：河长制工作情况.jpg under a one-line note: the scan is the report, read by OCR. The same picture
     beside a page with a body of its own is recorded, not OCR'd (seconds a page, and mostly photos)."""

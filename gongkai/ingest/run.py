@@ -163,24 +163,29 @@ def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: li
 def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
                                   outcomes: list[PageOutcome | Exception]) -> None:
     """A file fetched after its article was ingested (a retried download, an ingest run between the two):
-    the article's latest fetch is examined again, now with the file, if its report is still only a pointer."""
+    the article's latest fetch is examined again, now with the file, if its report is still only a pointer
+    or has a record of that file as not fetched (its text then goes beside the page's body)."""
     files = [page.url for page, outcome in zip(pages, outcomes, strict=True)
              if isinstance(outcome, PageOutcome) and outcome.kind == "file" and page.status == 200]
     if not files:
         return
-    # Candidates by SQL (short bodies with files), then the article's own test, and the file's URL compared
-    # as the crawl requested it (a link may be %-encoded in part, or not at all).
+    # Candidates by SQL (short bodies with files, reports missing a file), then the article's own test, and
+    # the file's URL compared as the crawl requested it (a link may be %-encoded in part, or not at all).
     # octet_length: read from the stored size, where length() would decompress every report's body.
     fetched = set(files)
     reports = cur.execute(
-        """SELECT id, body, attachments FROM reports
-           WHERE withdrawn_at IS NULL AND octet_length(body) < 2000 AND jsonb_array_length(attachments) > 0
-             AND body_source IS DISTINCT FROM 'attachment' AND body_source IS DISTINCT FROM 'ocr'""",
+        """SELECT id, CASE WHEN octet_length(body) < 2000 THEN body END, attachments,
+                  ARRAY(SELECT f->>'url' FROM jsonb_array_elements(files) f WHERE f->>'note' = 'not fetched')
+           FROM reports
+           WHERE withdrawn_at IS NULL AND jsonb_array_length(attachments) > 0
+             AND (octet_length(body) < 2000 AND body_source IS DISTINCT FROM 'attachment'
+                  AND body_source IS DISTINCT FROM 'ocr' OR files @> '[{"note": "not fetched"}]')""",
     ).fetchall()
     waiting = []
-    for report_id, body, attachments in reports:
+    for report_id, body, attachments, missing in reports:
         linked = _attachments(attachments)
-        if any(requested_forms(a.url) & fetched for a in linked) and is_pointer(body, linked):
+        if any(requested_forms(url) & fetched for url in missing) or (
+                body is not None and any(requested_forms(a.url) & fetched for a in linked) and is_pointer(body, linked)):
             waiting.append(report_id)
     if waiting:
         staging.requeue_articles_of_reports(cur, waiting, [page.id for page in pages])
