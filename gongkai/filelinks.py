@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+# A report published as a scanned page linked as a picture (附件：检查情况.jpg): read by OCR.
+IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 # Everything a report page links as an attachment.
-FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et")
-# The files whose text a report can be published in: the crawl fetches these; spreadsheets and archives
-# are recorded as attachments only.
-DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd")
+FILE_EXTS = (".doc", ".docx", ".pdf", ".xls", ".xlsx", ".wps", ".ofd", ".zip", ".rar", ".et", *IMAGE_EXTS)
+# The files whose text a report can be published in: the crawl fetches these (spreadsheets too: a cover
+# note 检查情况详见附件 over an attached table is a report whose substance is the table); archives are
+# recorded as attachments only.
+DOCUMENT_EXTS = (".pdf", ".docx", ".doc", ".wps", ".ofd", ".xls", ".xlsx", ".et", *IMAGE_EXTS)
 # Hanweb's download gateway: a file link even when its filename= is missing or names no extension.
 DOWNLOAD_GATEWAY = "/module/download/downfile.jsp"
 

@@ -25,6 +25,10 @@ class ArticleFields:
     `source` is the 来源 the page names (信息来源, 来源: a newspaper, the town that wrote it), shown apart
     from the body. `problems` names what extraction could not read (no metadata block, an empty body,
     undecodable text ...): empty for a clean report, stored as the report's extraction status.
+    What the report's files gave (filled by ingest when their fetches are staged, pages.read_files):
+    `body_source` says where `body` was read (page, attachment, ocr); `cover_note` is a pointer page's own
+    text when the body came from its file; `attachment_text` the text of files beside a page's own body;
+    `files` one record per attachment (README "Report files").
     """
 
     title: str
@@ -39,6 +43,10 @@ class ArticleFields:
     metadata: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     problems: list[str] = field(default_factory=list)
+    body_source: str = "page"
+    cover_note: str | None = None
+    attachment_text: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -126,10 +126,15 @@ def test_the_report_files_an_article_links_are_found_on_its_host_only():
         "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx"
         "&showname=%E6%80%BB%E7%BB%93.docx",
         "http://www.wyx.gov.cn/art/2025/attach/0/2024%E5%B7%A5%E4%BD%9C%E6%80%BB%E7%BB%93.PDF",  # 2024工作总结
+        "http://www.wyx.gov.cn/attach/0/%E6%98%8E%E7%BB%86%E8%A1%A8.xls",  # 明细表.xls: a table is read too
         "http://www.wyx.gov.cn/module/download/downfile.jsp?classid=0&filename=5d41402abc4b2a76.docx",
         "http://www.wyx.gov.cn/picture/0/2501/scan.pdf",
     ]
     assert document_links(HtmlResponse(url, body=b"<html><body><p>no files</p></body></html>")) == []
+    # A cover note over a table alone: the page is looked at for links although it names no Word or PDF file.
+    only_table = '<html><body><p>检查情况详见附件</p><a href="/attach/0/jc.XLS">检查情况表.XLS</a></body></html>'
+    assert document_links(HtmlResponse(url, body=only_table.encode("utf-8"), encoding="utf-8")) == [
+        "http://www.wyx.gov.cn/attach/0/jc.XLS"]
 
 
 # --- found by the audit of the first version (helper-19): each failed before its fix ----------------------

@@ -11,7 +11,14 @@ import pytest
 
 from gongkai.ingest import docx, pdf
 from gongkai.ingest.documents import document_text
-from gongkai.ingest.pages import attachment_only, body_from_document, fill_body_from_documents
+from gongkai.ingest.pages import (
+    StagedFile,
+    attachment_only,
+    body_from_document,
+    cover_note,
+    is_pointer,
+    read_files,
+)
 from gongkai.models import ArticleFields, Attachment
 from gongkai_replica.documents import docx_bytes, pdf_bytes, signature_lines
 
@@ -127,16 +134,32 @@ def test_only_a_body_of_file_names_and_pointers_is_attachment_only() -> None:
     assert not attachment_only("全镇实现地区生产总值12.5亿元。\n2023年工作总结(桃溪镇)0726.docx", files)
 
 
+def test_a_pointer_page_is_file_names_or_a_short_note_whose_file_names_do_not_count() -> None:
+    files = [Attachment("2023年度安全检查情况表.xls", "http://x.gov.cn/attach/0/jc.xls")]
+    assert cover_note("检查情况详见附件\n附件：2023年度安全检查情况表.xls", files) == "检查情况详见附件"
+    assert is_pointer("检查情况详见附件\n2023年度安全检查情况表.xls", files)
+    assert is_pointer("附件：2023年度安全检查情况表.xls", files) and not is_pointer("检查情况详见附件", [])
+    long_note = "全镇共排查企业126家，发现隐患358处，已整改352处，整改率98.3%。" * 3
+    assert len(long_note) >= 100 and not is_pointer(long_note + "\n2023年度安全检查情况表.xls", files)
+
+
 def test_an_attachment_only_article_takes_the_first_readable_documents_text() -> None:
     files = [Attachment("附件1.doc", "http://x.gov.cn/attach/0/a.doc"),
              Attachment("2023年工作总结.docx", "http://x.gov.cn/attach/0/b.docx")]
     fields = ArticleFields(title=TITLE, body="附件1.doc\n2023年工作总结.docx", attachments=files)
-    documents_by_url = {files[0].url: b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100,
-                        files[1].url: docx_bytes(TITLE, PARAGRAPHS)}
-    assert fill_body_from_documents(fields, documents_by_url)
+    broken = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100
+    documents_by_url = {files[0].url: StagedFile(7, files[0].url, {}, broken),
+                        files[1].url: StagedFile(8, files[1].url, {}, docx_bytes(TITLE, PARAGRAPHS))}
+    assert read_files(fields, documents_by_url)
     assert fields.body.splitlines() == EXPECTED and fields.attachments == files
-    with_text = ArticleFields(title=TITLE, body="正文一段。", attachments=files)
-    assert not fill_body_from_documents(with_text, documents_by_url) and with_text.body == "正文一段。"
+    assert fields.body_source == "attachment" and fields.cover_note is None  # file names are no cover note
+    assert [f["used"] for f in fields.files] == [None, "body"]
+    assert fields.files[0]["note"] and fields.files[1]["staged_page_id"] == 8
+    # A page with a body of its own keeps it; the file's text is kept beside it.
+    own = "全镇实现地区生产总值12.5亿元，同比增长6.7%，" * 5
+    with_text = ArticleFields(title=TITLE, body=own, attachments=files)
+    assert not read_files(with_text, documents_by_url) and with_text.body == own
+    assert with_text.body_source == "page" and with_text.attachment_text.splitlines() == [TITLE, *EXPECTED]
 
 
 def test_a_pdf_over_the_page_bound_is_not_read_at_all(monkeypatch) -> None:

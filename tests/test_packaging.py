@@ -70,6 +70,15 @@ def test_the_image_installs_the_runtime_dependencies_only() -> None:
     assert any("-c requirements.lock" in line for line in installs)
 
 
+def test_the_image_has_the_libraries_ocr_needs() -> None:
+    """rapidocr-onnxruntime pulls opencv-python (not headless), whose cv2 needs libGL and glib: without them
+    in the slim image, every scanned report file gives a note instead of its text."""
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    dockerfile = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    if "opencv-python==" in lock:
+        assert "libgl1" in dockerfile and "libglib2.0-0" in dockerfile
+
+
 # The packages only the test extras install: a crawl and ingest must run with none of them importable.
 _TEST_ONLY = ["pytest", "_pytest", "xdist", "pytest_timeout", "datasketch", "scipy", "hypothesis", "importlinter",
               "grimp", "ruff"]

@@ -105,6 +105,8 @@ def test_file_links_by_path_or_gateway_name_in_either_case() -> None:
     assert linked_file_names(gateway)[1] == "2023年总结.DOCX"
     assert is_file_link("http://h/module/download/downfile.jsp?classid=0")  # an attachment, name unknown
     assert not is_document_link("http://h/module/download/downfile.jsp?classid=0")
-    assert is_file_link("http://h/a/b.xls") and not is_document_link("http://h/a/b.xls")  # a table, not fetched
+    assert is_file_link("http://h/a/b.XLS") and is_document_link("http://h/a/b.XLS")  # a table is fetched and read
+    assert is_document_link("http://h/a/b.xlsx") and is_document_link("http://h/a/b.et")
+    assert is_file_link("http://h/a/b.rar") and not is_document_link("http://h/a/b.rar")  # an archive is not
     assert not is_file_link("http://h/art/2023/1/1/art_1_2.html")
     assert not is_file_link("http://h/a.pdf.html")

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 EXPORT_FIELDS = ["id", "seq", "url", "urls", "site", "title", "index_no", "publisher", "doc_no", "written_date",
                  "published_date", "category", "body", "attachments", "metadata", "version", "first_seen_at",
                  "updated_at", "withdrawn_at", "period_year", "period_half", "kinds", "province", "city", "county",
-                 "town", "extraction"]
+                 "town", "extraction", "body_source", "cover_note", "attachment_text", "files"]
 # Every column of the public view, the stable consumer interface (README "Schema").
 _QUERY = f"SELECT {', '.join(EXPORT_FIELDS)} FROM public_reports WHERE seq > %s"
 KINDS = ("总结", "计划", "思路")
@@ -51,8 +51,9 @@ class ExportFilter:
             sql += " AND county = ANY(%s)"
             params.append(list(self.counties))
         if self.query:
-            sql += " AND (strpos(title, %s) > 0 OR strpos(body, %s) > 0)"
-            params += [self.query, self.query]
+            sql += (" AND (strpos(title, %s) > 0 OR strpos(body, %s) > 0 OR strpos(cover_note, %s) > 0"
+                    " OR strpos(attachment_text, %s) > 0)")
+            params += [self.query] * 4
         return sql, params
 
 

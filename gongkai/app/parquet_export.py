@@ -22,6 +22,11 @@ ROW_GROUP_BYTES = 32 * 2**20
 
 _ATTACHMENT = pa.struct([("name", pa.string()), ("url", pa.string())])
 _TS = pa.timestamp("us", tz="UTC")
+# A report file's record (reports.files, README "Report files").
+_FILE = pa.struct([("url", pa.string()), ("name", pa.string()), ("filename", pa.string()), ("size", pa.int64()),
+                   ("sha256", pa.string()), ("kind", pa.string()), ("staged_page_id", pa.int64()),
+                   ("chars", pa.int64()), ("ocr", pa.bool_()), ("confidence", pa.float64()), ("used", pa.string()),
+                   ("note", pa.string())])
 
 # The export fields (gongkai.app.export.EXPORT_FIELDS), in that order, with their types.
 SCHEMA = pa.schema([
@@ -52,6 +57,10 @@ SCHEMA = pa.schema([
     pa.field("county", pa.string()),
     pa.field("town", pa.string()),
     pa.field("extraction", pa.string()),
+    pa.field("body_source", pa.string()),
+    pa.field("cover_note", pa.string()),
+    pa.field("attachment_text", pa.string()),
+    pa.field("files", pa.list_(_FILE)),
 ], metadata={b"gongkai": b"reports export: one row per report, in seq order"})
 
 _DATES = ("written_date", "published_date")
@@ -92,13 +101,14 @@ def typed_row(row: Mapping[str, Any]) -> dict[str, Any]:
         out[name] = _timestamp(out[name])
     out["metadata"] = _metadata(out["metadata"])
     out["attachments"] = _attachments(out["attachments"])
+    out["files"] = [{name: f.get(name) for name in _FILE.names} for f in out["files"] or []]
     out["urls"] = list(out["urls"] or [])
     out["kinds"] = list(out["kinds"] or [])
     return out
 
 
 def _text_bytes(row: Mapping[str, Any]) -> int:
-    return len(row.get("body") or "") * 3 + len(row.get("title") or "") * 3 + 512
+    return sum(len(row.get(name) or "") * 3 for name in ("body", "title", "cover_note", "attachment_text")) + 512
 
 
 def write_parquet(rows: Iterable[Mapping[str, Any]], out: IO[bytes] | str, *,

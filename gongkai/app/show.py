@@ -16,13 +16,14 @@ from gongkai.errors import UserError
 
 _REPORT = """SELECT id, seq, url, site, title, index_no, publisher, doc_no, written_date, published_date, category,
                     body, attachments, metadata, version, first_seen_at, updated_at, withdrawn_at, period_year,
-                    period_half, kinds, province, city, county, town
+                    period_half, kinds, province, city, county, town, extraction, body_source, cover_note,
+                    attachment_text, files
              FROM public_reports WHERE {where}"""
 _LABELS = (("title", "标题"), ("site", "site"), ("index_no", "索引号"), ("publisher", "发布机构"), ("doc_no", "文号"),
            ("written_date", "成文日期"), ("published_date", "发布日期"), ("category", "分类"),
            ("period_year", "period"), ("kinds", "kinds"), ("county", "county"), ("town", "town"),
            ("version", "version"), ("first_seen_at", "first seen"), ("updated_at", "updated"),
-           ("withdrawn_at", "withdrawn"))
+           ("withdrawn_at", "withdrawn"), ("extraction", "extraction"), ("body_source", "body from"))
 
 
 def add_show_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -73,8 +74,30 @@ def render_report(report: dict[str, Any], urls: list[tuple], versions: list[tupl
             lines.append(f"  {label}: {', '.join(value) if isinstance(value, list) else value}")
     for label, value in (report.get("metadata") or {}).items():
         lines.append(f"  [{label}] {value}")
-    lines += [f"  附件: {a.get('name')} <{a.get('url')}>" for a in report.get("attachments") or []]
+    files = {f.get("url"): f for f in report.get("files") or []}
+    lines += [f"  附件: {a.get('name')} <{a.get('url')}>{file_summary(files.get(a.get('url')))}"
+              for a in report.get("attachments") or []]
     lines += [f"  url ({relation}): {url}" for url, relation, _ in urls]
     lines += [f"  version {v}: {title} ({chars} chars, {start:%Y-%m-%d} to {end:%Y-%m-%d})"
               for v, title, start, end, chars in versions]
-    return "\n".join(lines) + "\n\n" + (report.get("body") or "") + "\n"
+    text = "\n".join(lines) + "\n\n"
+    if report.get("cover_note"):
+        text += f"[cover note]\n{report['cover_note']}\n\n"
+    text += (report.get("body") or "") + "\n"
+    if report.get("attachment_text"):
+        text += f"\n[attachment text]\n{report['attachment_text']}\n"
+    return text
+
+
+def file_summary(record: dict[str, Any] | None) -> str:
+    """What was made of an attachment: its kind, size and how its text was used, or why it has none."""
+    if not record:
+        return ""
+    parts = [p for p in (record.get("kind"), f"{record['size']:,} bytes" if record.get("size") else None) if p]
+    if record.get("used"):
+        parts.append(f"{record.get('chars', 0):,} chars, {'the body' if record['used'] == 'body' else 'beside'}")
+    if record.get("ocr") and record.get("confidence") is not None:
+        parts.append(f"OCR {record['confidence']:.2f}")
+    if record.get("note"):
+        parts.append(record["note"])
+    return f" ({'; '.join(parts)})" if parts else ""

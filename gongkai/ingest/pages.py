@@ -5,6 +5,7 @@ Pure: bytes and headers in, data out. The store decides what the outcome does to
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -12,7 +13,8 @@ from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gongkai.filelinks import FILE_EXTS, has_file_name
+from gongkai.filekinds import check_file
+from gongkai.filelinks import FILE_EXTS, has_file_name, is_document_link
 from gongkai.ingest.classify import is_challenge_page, is_not_found_page
 from gongkai.ingest.decode import NOT_TEXT, decode_page, is_garbled
 from gongkai.ingest.documents import document_kind, document_text
@@ -162,21 +164,107 @@ def attachment_only(body: str, attachments: list[Attachment]) -> bool:
     return True
 
 
-def fill_body_from_documents(fields: ArticleFields, documents: dict[str, bytes]) -> bool:
-    """An attachment-only article takes as its body the text of the first of its files (fetched, in
-    `documents` by URL) that has any; the file names stay in `attachments`. True when it did."""
-    if not attachment_only(fields.body, fields.attachments):
-        return False
+# A page with fewer characters of its own text than this (spaces aside) over a file it links is a pointer
+# to that file (检查情况详见附件 over an attached table, 现将有关情况公布如下): the file is the report. The issue's
+# measure (issue 26: about a dozen of 47 real report pages were such cover notes).
+POINTER_MAX_CHARS = 100
+
+
+# The extraction status of a pointer page whose file gave no text (a scan OCR could not read, an .ofd...).
+FILE_NOT_READ = "attachment not read"
+
+
+@dataclass
+class StagedFile:
+    """A report file as the crawl staged it: the staged_pages row holding the original bytes."""
+
+    id: int
+    url: str
+    headers: dict[str, list[str]]
+    body: bytes
+
+
+def own_chars(body: str) -> int:
+    """How many characters of text a page body has, spaces aside."""
+    return sum(1 for c in body if not c.isspace())
+
+
+def cover_note(body: str, attachments: list[Attachment]) -> str:
+    """A page body less the lines that only name its files or point at them (they are in `attachments`)."""
+    return "\n".join(line for line in body.splitlines() if not attachment_only(line, attachments)).strip()
+
+
+def is_pointer(body: str, attachments: list[Attachment]) -> bool:
+    """A page that only points at its files: nothing but file names and 附件 labels (attachment_only), or a
+    cover note of under POINTER_MAX_CHARS characters over them."""
+    return bool(attachments) and own_chars(cover_note(body, attachments)) < POINTER_MAX_CHARS
+
+
+_PICTURES = ("jpeg", "png")
+
+
+def file_facts(fetched: StagedFile) -> dict[str, Any]:
+    """What a file is, whatever its text: its name as served, size, sha256, kind by its bytes, and the
+    staged page that holds it."""
+    return {"filename": attachment_filename(fetched.headers), "size": len(fetched.body),
+            "sha256": hashlib.sha256(fetched.body).hexdigest(), "kind": check_file(fetched.body).kind,
+            "staged_page_id": fetched.id}
+
+
+def read_files(fields: ArticleFields, staged: dict[str, StagedFile]) -> bool:
+    """Keep a record of every file the article links, and read the fetched ones (staged, by URL).
+
+    A pointer page takes as its body the text of the first file that has any (its title line dropped) and,
+    for a short cover note, more of it than the note itself (请于7月20日前报送统计表 over a blank form is the
+    notice, not the form): `body_source` attachment, or ocr when a scan was read; its own text, less the lines
+    that only name its files, stays as `cover_note`. The other files' text goes beside the body
+    (`attachment_text`), tables as tab-separated rows. A pointer page none of whose fetched files could be
+    read keeps its page text and names each file's problem in `problems` (reports.extraction): never an
+    empty body passed off as done. True when the body was read from a file.
+    """
+    note = cover_note(fields.body, fields.attachments) if fields.attachments else fields.body
+    only_files, note_chars = not note, own_chars(note)
+    pointer = bool(fields.attachments) and note_chars < POINTER_MAX_CHARS
+    records: list[dict[str, Any]] = []
+    beside: list[str] = []
+    source, body, unread = "", "", []
     for attachment in fields.attachments:
-        data = documents.get(attachment.url)
-        if data is not None:
-            body = body_from_document(data, fields.title)
-            if body:
-                fields.body = body
-                # Its text is read now: no longer a report with only file names.
-                fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
-                return True
+        record: dict[str, Any] = {"url": attachment.url, "name": attachment.name}
+        records.append(record)
+        fetched = staged.get(attachment.url)
+        if fetched is None:
+            if is_document_link(attachment.url):  # a download failed this time: the next crawl fetches it again
+                record["note"] = "not fetched"
+                unread.append(f"{attachment.name}: not fetched")
+            else:
+                record["note"] = "not fetched: not a document"
+            continue
+        record.update(file_facts(fetched))
+        # A picture beside a page's own text is a photo more often than a scan: not worth seconds of OCR.
+        text = document_text(fetched.body, ocr=pointer or record["kind"] not in _PICTURES)
+        record.update(ocr=text.ocr, confidence=None if text.confidence is None else round(text.confidence, 3))
+        as_body = without_title(text.lines, fields.title)
+        if pointer and not source and as_body and (only_files or own_chars("".join(as_body)) > note_chars):
+            source, body = "ocr" if text.ocr else "attachment", "\n".join(as_body)
+            record.update(used="body", chars=len(body))
+        elif text.lines:
+            beside.append("\n".join(text.lines))
+            record.update(used="beside", chars=len(beside[-1]))
+        else:
+            record.update(used=None, chars=0, note=text.note or "no text")
+            unread.append(f"{attachment.name}: {record['note']}")
+    fields.files = records
+    fields.attachment_text = "\n\n".join(beside) or None
+    if source:
+        fields.cover_note = note or None
+        fields.body, fields.body_source = body, source
+        # Its text is read now: no longer a report with only file names.
+        fields.problems = [p for p in fields.problems if p != ATTACHMENT_ONLY]
+        return True
+    if pointer and unread:
+        fields.problems += [f"{FILE_NOT_READ}: {u}" for u in unread if f"{FILE_NOT_READ}: {u}" not in fields.problems]
     return False
+
 
 
 _DOCUMENT_TYPES = ("pdf", "msword", "officedocument", "ms-excel", "wps", "ofd")
@@ -201,5 +289,8 @@ def document_report(page: StagedPage, ctype: str) -> ArticleFields | None:
     if not title or not is_document(page, ctype):
         return None
     published = page.listing_date.isoformat() if isinstance(page.listing_date, date) else page.listing_date
-    return ArticleFields(title=title, body=body_from_document(page.body, title), published_date=published or None,
-                         attachments=[Attachment(name=name or title, url=url)])
+    fields = ArticleFields(title=title, body="", published_date=published or None,
+                           attachments=[Attachment(name=name or title, url=url)])
+    # The file is the report: its text is the body (a listing row is all the page there is).
+    read_files(fields, {url: StagedFile(page.id, url, page.headers, page.body)})
+    return fields

@@ -20,10 +20,11 @@ from gongkai.ingest.decode import GARBLED
 from gongkai.ingest.pages import (
     SOFT_404,
     PageOutcome,
+    StagedFile,
     StagedPage,
-    attachment_only,
     examine_page,
-    fill_body_from_documents,
+    is_pointer,
+    read_files,
 )
 from gongkai.ingest.store import StoreItem, fingerprint, store_batch
 from gongkai.models import Attachment
@@ -121,58 +122,72 @@ def ingest_batch(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE, noti
 
 
 def read_attached_documents(cur: psycopg.Cursor, outcomes: list[PageOutcome | Exception]) -> None:
-    """Attachment-only articles take their body from their files, as the crawl staged them (the latest
-    200 fetch of each file's URL). One query, only for batches holding such an article."""
+    """Articles' files, as the crawl staged them (the latest 200 fetch of each file's URL), are recorded and
+    read (pages.read_files): a pointer page takes its body from them, a full page keeps their text beside
+    its own. Which fetches: one query for the batch; their bytes: one query per article, so a batch holds
+    one article's files in memory at a time (each up to the 16 MB response bound), not every article's."""
     wanting = [o for o in outcomes if isinstance(o, PageOutcome) and o.kind == "article" and o.fields
-               and attachment_only(o.fields.body, o.fields.attachments)]
+               and o.fields.attachments and not o.fields.files]  # a listed file was read as it was examined
     if not wanting:
         return
     as_requested = {a.url: requested_forms(a.url) for o in wanting for a in o.fields.attachments}
-    staged = {url: bytes(body) for url, body in cur.execute(
-        """SELECT DISTINCT ON (url) url, body FROM staged_pages WHERE url = ANY(%s) AND status = 200
-           ORDER BY url, id DESC""", (sorted(set().union(*as_requested.values())),)).fetchall()}
-    documents = {url: staged[form] for url, forms in as_requested.items() for form in sorted(forms) if form in staged}
+    latest = dict(cur.execute(
+        """SELECT DISTINCT ON (url) url, id FROM staged_pages WHERE url = ANY(%s) AND status = 200
+           ORDER BY url, id DESC""", (sorted(set().union(*as_requested.values())),)).fetchall())
+    fetch_of = {url: latest[form] for url, forms in as_requested.items() for form in sorted(forms) if form in latest}
     for outcome in wanting:
+        ids = {a.url: fetch_of[a.url] for a in outcome.fields.attachments if a.url in fetch_of}
+        rows = {row[0]: row for row in cur.execute(
+            "SELECT id, url, headers, body FROM staged_pages WHERE id = ANY(%s)", (sorted(set(ids.values())),))
+        } if ids else {}
+        documents = {url: StagedFile(n, rows[n][1], rows[n][2] or {}, bytes(rows[n][3])) for url, n in ids.items()}
         try:
-            outcome.body_from_file = fill_body_from_documents(outcome.fields, documents)
+            outcome.body_from_file = read_files(outcome.fields, documents)
         except Exception:  # a reader bug must not lose the article: it is stored as it was found
             logger.exception("could not read the documents of %s", outcome.fields.title)
 
 
-
 def completed_reports(cur: psycopg.Cursor, pages: list[StagedPage], outcomes: list[PageOutcome | Exception]) -> set[str]:
     """URLs of the batch's articles whose body was read from their file into a report stored with only the
-    file's name (the file came after the article was ingested): that version is completed, not replaced."""
+    page's pointer text (file names, a cover note: the file came after the article was ingested, or the
+    report was stored before files were read): that version is completed, not replaced."""
     urls = [page.url for page, outcome in zip(pages, outcomes, strict=True)
             if isinstance(outcome, PageOutcome) and outcome.body_from_file]
     if not urls:
         return set()
     rows = cur.execute(
         """SELECT u.url, r.body, r.attachments FROM report_urls u JOIN reports r ON r.id = u.report_id
-           WHERE u.url = ANY(%s)""", (urls,)).fetchall()
-    return {url for url, body, attachments in rows if attachment_only(body, _attachments(attachments))}
+           WHERE u.url = ANY(%s) AND r.body_source IS DISTINCT FROM 'attachment'
+             AND r.body_source IS DISTINCT FROM 'ocr'""", (urls,)).fetchall()
+    return {url for url, body, attachments in rows if is_pointer(body, _attachments(attachments))}
 
 
 def requeue_articles_of_documents(cur: psycopg.Cursor, pages: list[StagedPage],
                                   outcomes: list[PageOutcome | Exception]) -> None:
     """A file fetched after its article was ingested (a retried download, an ingest run between the two):
-    the article's latest fetch is examined again, now with the file, if its report still has no body."""
+    the article's latest fetch is examined again, now with the file, if its report is still only a pointer
+    or has a record of that file as not fetched (its text then goes beside the page's body)."""
     files = [page.url for page, outcome in zip(pages, outcomes, strict=True)
              if isinstance(outcome, PageOutcome) and outcome.kind == "file" and page.status == 200]
     if not files:
         return
-    # Candidates by SQL (short bodies with files), then the article's own test, and the file's URL compared
-    # as the crawl requested it (a link may be %-encoded in part, or not at all).
+    # Candidates by SQL (short bodies with files, reports missing a file), then the article's own test, and
+    # the file's URL compared as the crawl requested it (a link may be %-encoded in part, or not at all).
     # octet_length: read from the stored size, where length() would decompress every report's body.
     fetched = set(files)
     reports = cur.execute(
-        """SELECT id, body, attachments FROM reports
-           WHERE withdrawn_at IS NULL AND octet_length(body) < 2000 AND jsonb_array_length(attachments) > 0""",
+        """SELECT id, CASE WHEN octet_length(body) < 2000 THEN body END, attachments,
+                  ARRAY(SELECT f->>'url' FROM jsonb_array_elements(files) f WHERE f->>'note' = 'not fetched')
+           FROM reports
+           WHERE withdrawn_at IS NULL AND jsonb_array_length(attachments) > 0
+             AND (octet_length(body) < 2000 AND body_source IS DISTINCT FROM 'attachment'
+                  AND body_source IS DISTINCT FROM 'ocr' OR files @> '[{"note": "not fetched"}]')""",
     ).fetchall()
     waiting = []
-    for report_id, body, attachments in reports:
+    for report_id, body, attachments, missing in reports:
         linked = _attachments(attachments)
-        if any(requested_forms(a.url) & fetched for a in linked) and attachment_only(body, linked):
+        if any(requested_forms(url) & fetched for url in missing) or (
+                body is not None and any(requested_forms(a.url) & fetched for a in linked) and is_pointer(body, linked)):
             waiting.append(report_id)
     if waiting:
         staging.requeue_articles_of_reports(cur, waiting, [page.id for page in pages])

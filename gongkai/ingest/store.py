@@ -6,6 +6,10 @@ LSH candidates confirmed by shingle Jaccard). The first two are the same article
 text there is a new version; the last two are reposts, where the original (earliest published) keeps
 its fields.
 
+A report gets a new version only when its own text or metadata (VERSIONED) change; values derived from
+them (DERIVED: where the body was read, its files, the extraction status, the period) are refreshed in the
+same version. Hashes decide quickly; where a stored hash disagrees, the stored values decide (verify).
+
 A batch is stored set-based (`store_batch`): one round trip per lookup and per write per page made the
 store 15x slower than a plain COPY of the same rows.
 
@@ -71,17 +75,58 @@ def body_hash(body: str) -> bytes:
     return hashlib.sha256(_WS.sub("", body).encode("utf-8")).digest()
 
 
-# Fields added to ArticleFields after reports were stored: hashed only when set, so a report stored before
-# them keeps its hash and a re-ingest of an unchanged page is still "unchanged".
-_HASHED_WHEN_SET = ("source", "problems")
+# A report's own text and metadata: a change in any of these is a new version (the old one goes to
+# report_versions). Everything else stored is derived (where the body was read, the files' records and
+# text, the extraction status, the period the title names) and is refreshed in the same version.
+VERSIONED = ("title", "body", "cover_note", "index_no", "publisher", "doc_no", "written_date", "published_date",
+             "category", "attachments", "metadata")
+DERIVED = ("body_source", "files", "attachment_text", "extraction", "period_year", "period_half", "kinds")
+
+
+def _digest(data: dict[str, Any]) -> bytes:
+    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
+
+
+def versioned_values(fields: ArticleFields) -> dict[str, Any]:
+    """The VERSIONED values of an article, in the form they are read back from a stored report."""
+    data = {key: getattr(fields, key) for key in VERSIONED}
+    data["attachments"] = [asdict(a) for a in fields.attachments]
+    data["written_date"], data["published_date"] = _date_text(fields.written_date), _date_text(fields.published_date)
+    return data
+
+
+def derived_values(fields: ArticleFields, period: Period) -> dict[str, Any]:
+    """The DERIVED values of an article, in the form they are read back from a stored report."""
+    return {"body_source": fields.body_source, "files": fields.files, "attachment_text": fields.attachment_text,
+            "extraction": extraction_status(fields), "period_year": period.year, "period_half": period.half,
+            "kinds": list(period.kinds)}
 
 
 def content_hash(fields: ArticleFields) -> bytes:
-    data = asdict(fields)
-    for key in _HASHED_WHEN_SET:
-        if not data.get(key):
-            data.pop(key, None)
-    return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
+    """sha256 of the report's VERSIONED values: a different one may mean a new version (see _Batch.verify)."""
+    return _digest(versioned_values(fields))
+
+
+def derived_hash(fields: ArticleFields, period: Period) -> bytes:
+    return _digest(derived_values(fields, period))
+
+
+# What a stored report's hashes are recomputed from, when they disagree with a page's (_Batch.verify).
+_STORED_VALUES = ("id, title, body, cover_note, index_no, publisher, doc_no, written_date::text, published_date::text,"
+                  " category, attachments, metadata, body_source, files, attachment_text, extraction, period_year,"
+                  " period_half, kinds")
+
+
+def stored_hashes(row: Sequence[Any]) -> tuple[bytes, bytes]:
+    """(content hash, derived hash) of a stored report's values (a _STORED_VALUES row less its id), computed
+    as the current code computes a page's: what decides a new version is the values, never how an older
+    gongkai hashed them."""
+    values = dict(zip(VERSIONED + DERIVED, row, strict=True))
+    values["attachments"] = [{"name": a.get("name"), "url": a.get("url")} for a in values["attachments"] or []]
+    values["metadata"] = values["metadata"] or {}
+    values["files"] = values["files"] or []
+    values["kinds"] = list(values["kinds"] or [])
+    return _digest({k: values[k] for k in VERSIONED}), _digest({k: values[k] for k in DERIVED})
 
 
 @dataclass
@@ -98,6 +143,7 @@ class Fingerprint:
     bands: list[int]
     body_hash: bytes
     content_hash: bytes
+    derived_hash: bytes
     period: Period
     values: tuple  # the report columns _SET_FIELDS names, in its order (_field_values)
     probe: list[int]  # probe_bands(bands)
@@ -121,9 +167,10 @@ def fingerprint(fields: ArticleFields) -> Fingerprint:
     # one (same title, same line) is still found.
     hashed = body_hash(fields.body) if enough else body_hash(fields.title + "\n" + fields.body)
     period = parse_period(fields.title)
-    content = content_hash(fields)
-    return Fingerprint(text, bands, hashed, content, period, _field_values(fields, hashed, content, period), probe,
-                       _bigint_array(bands), ",".join(map(str, probe)))
+    content, derived = content_hash(fields), derived_hash(fields, period)
+    return Fingerprint(text, bands, hashed, content, derived, period,
+                       _field_values(fields, hashed, content, derived, period), probe, _bigint_array(bands),
+                       ",".join(map(str, probe)))
 
 
 # A report sharing MIN_SHARED_BANDS of a body's BANDS band hashes shares at least MIN_PROBE_SHARED of
@@ -202,6 +249,7 @@ def store_batch(cur: psycopg.Cursor, items: Sequence[StoreItem], seq: SeqAllocat
         return BatchResult([], None)
     batch = _Batch(cur, items, seq)
     batch.look_up()
+    batch.verify()
     outcomes = [batch.decide(n) for n in range(len(items))]
     batch.write()
     last = batch.seq.value if batch.seq.value != batch.seq.start else None
@@ -253,21 +301,24 @@ def withdraw_reports_of(conn: psycopg.Connection, urls: Sequence[str] | None) ->
 
 # What the batch needs to know of a report to decide; `published_date::text` compares as ISO text.
 _STATE = """r.id, r.url, r.article_key, r.body_hash, r.content_hash, r.period_year, r.period_half,
-            r.published_date::text, r.withdrawn_at IS NOT NULL, r.title, r.publisher"""
+            r.published_date::text, r.withdrawn_at IS NOT NULL, r.title, r.publisher, r.derived_hash"""
 _SAME_PERIOD = """(q.year IS NULL OR r.period_year IS NULL OR r.period_year = q.year)
                   AND (q.half IS NULL OR r.period_half IS NULL OR r.period_half = q.half)"""
 _REPORT_COLUMNS = ("id, seq, url, site, article_key, source_page_id, title, index_no, publisher, doc_no, written_date,"
                    " published_date, category, body, attachments, metadata, period_year, period_half, kinds,"
-                   " body_hash, content_hash, extraction, bands")
+                   " body_hash, content_hash, extraction, body_source, cover_note, attachment_text, files,"
+                   " derived_hash, bands")
 _SET_FIELDS = """title = %s, index_no = %s, publisher = %s, doc_no = %s, written_date = %s, published_date = %s,
                  category = %s, body = %s, attachments = %s, metadata = %s, period_year = %s, period_half = %s,
-                 kinds = %s, body_hash = %s, content_hash = %s, extraction = %s"""
+                 kinds = %s, body_hash = %s, content_hash = %s, extraction = %s, body_source = %s, cover_note = %s,
+                 attachment_text = %s, files = %s, derived_hash = %s"""
 _ADD_URL = "INSERT INTO report_urls (url, report_id, relation) VALUES (%s, %s, %s) ON CONFLICT (url) DO NOTHING"
 _SNAPSHOT = """INSERT INTO report_versions (report_id, version, title, body, fields, valid_from)
                SELECT id, version, title, body,
                       json_build_object('url', url, 'index_no', index_no, 'publisher', publisher, 'doc_no', doc_no,
                           'written_date', written_date, 'published_date', published_date, 'category', category,
-                          'attachments', attachments, 'metadata', metadata),
+                          'attachments', attachments, 'metadata', metadata, 'body_source', body_source,
+                          'cover_note', cover_note),
                       updated_at
                FROM reports WHERE id = %s"""
 _NEW_VERSION = f"""UPDATE reports SET seq = %s, {_SET_FIELDS}, version = version + 1, updated_at = now(),
@@ -292,6 +343,10 @@ class _Report:
     withdrawn: bool
     # Whether its fields are those of the unit that wrote it (derive.wrote_it): a same-day repost's are not.
     authored: bool = False
+    derived_hash: bytes | None = None
+    # Its stored hashes were computed otherwise than the current code computes them (an older gongkai, a
+    # field added since): content_hash and derived_hash above are recomputed from its values (verify).
+    stale_hashes: bool = False
     # Body and bands set by this batch (a new report or a new version): the looked-up rows are stale then.
     rewritten: bool = False
     bands: frozenset[int] = frozenset()
@@ -351,7 +406,8 @@ class _Batch:
         rep = self.reports.get(row[0])
         if rep is None:
             rep = self.reports[row[0]] = _Report(row[0], (0, row[0]), row[1], row[2], bytes(row[3]), bytes(row[4]),
-                                                 row[5], row[6], row[7], row[8], authored=wrote_it(row[9], row[10]))
+                                                 row[5], row[6], row[7], row[8], authored=wrote_it(row[9], row[10]),
+                                                 derived_hash=None if row[11] is None else bytes(row[11]))
         return rep
 
     def look_up(self) -> None:
@@ -435,6 +491,33 @@ class _Batch:
                     if len(bands.intersection(fps[n].bands)) >= MIN_SHARED_BANDS:
                         self.near.setdefault(n, []).append(self._report(row[1:-1]))
 
+    def verify(self) -> None:
+        """Recompute the hashes of the reports whose stored ones disagree with their page's, from their stored
+        values, in one query for the batch.
+
+        A hash is a shortcut, not the truth: an older gongkai hashed other fields (a field added to
+        ArticleFields since changed every hash), and hashes only the derived values differ in. Deciding on
+        the values means an upgrade re-versions nothing: a report gets a new version only when its text or
+        metadata really changed, and is refreshed in place when only derived values did.
+        """
+        suspects: dict[int, _Report] = {}
+        for n, item in enumerate(self.items):
+            if item.fields is None:
+                continue
+            fp, key = self._fp(n), self.keys[n]
+            rep = self.by_url.get(item.page.url) or (self.by_key.get(key) if key is not None else None)
+            if rep is not None and rep.id is not None and (rep.content_hash, rep.derived_hash) != (
+                    fp.content_hash, fp.derived_hash):
+                suspects[rep.id] = rep
+        if not suspects:
+            return
+        for row in self.cur.execute(f"SELECT {_STORED_VALUES} FROM reports WHERE id = ANY(%s)",
+                                    (sorted(suspects),)).fetchall():
+            rep = suspects[row[0]]
+            content, derived = stored_hashes(row[1:])
+            if (content, derived) != (rep.content_hash, rep.derived_hash):
+                rep.content_hash, rep.derived_hash, rep.stale_hashes = content, derived, True
+
     # -- 2. decisions, in page order ----------------------------------------------------------------------
 
     def decide(self, n: int) -> tuple[str, _Report | None]:
@@ -458,6 +541,14 @@ class _Batch:
         if rep.content_hash != fp.content_hash:
             self._new_version(n, rep, key, same_version=self.items[n].completes)
             return "updated", rep
+        if rep.derived_hash != fp.derived_hash:  # the same text, read otherwise: refreshed in this version
+            restored = rep.withdrawn
+            self._new_version(n, rep, key, same_version=True)
+            return "restored" if restored else "column" if how == "key" else "refreshed", rep
+        if rep.stale_hashes:  # nothing changed but how it is hashed: no new seq, nothing for consumers
+            self.ops.append(("UPDATE reports SET content_hash = %s, derived_hash = %s WHERE id = %s",
+                             (fp.content_hash, fp.derived_hash, rep)))
+            rep.stale_hashes = False
         if rep.withdrawn or how == "key":
             what = "restored" if rep.withdrawn else "column"
             self.ops.append(("UPDATE reports SET seq = %s, withdrawn_at = NULL, updated_at = now() WHERE id = %s",
@@ -507,7 +598,7 @@ class _Batch:
         page, fields, fp, key = self.items[n].page, self._fields(n), self._fp(n), self.keys[n]
         rep = _Report(None, (1, len(self.new_rows)), page.url, key, fp.body_hash, fp.content_hash, fp.period.year,
                       fp.period.half, _date_text(fields.published_date), False,
-                      authored=wrote_it(fields.title, fields.publisher))
+                      authored=wrote_it(fields.title, fields.publisher), derived_hash=fp.derived_hash)
         self._rewrite(rep, fp)
         self.new_rows.append((rep, (self.seq.next(), page.url, page.site, key, page.id, *fp.values, fp.bands_literal)))
         self.by_url[page.url] = rep
@@ -551,7 +642,8 @@ class _Batch:
                          " AND band_hash = ANY((SELECT bands FROM reports WHERE id = %s)::bigint[])", (rep, rep)))
         self.ops.append((_SAME_VERSION if same_version else _NEW_VERSION,
                          (self.seq.next(), *fp.values, page.id, key, fp.bands_literal, rep)))
-        rep.body_hash, rep.content_hash = fp.body_hash, fp.content_hash
+        rep.body_hash, rep.content_hash, rep.derived_hash = fp.body_hash, fp.content_hash, fp.derived_hash
+        rep.stale_hashes = False
         rep.period_year, rep.period_half = period.year, period.half
         rep.published_date, rep.withdrawn = _date_text(fields.published_date), False
         if rep.article_key is None and key is not None:
@@ -637,13 +729,15 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _field_values(fields: ArticleFields, body_hashed: bytes, content_hashed: bytes, period: Period) -> tuple:
+def _field_values(fields: ArticleFields, body_hashed: bytes, content_hashed: bytes, derived_hashed: bytes,
+                  period: Period) -> tuple:
     """The report columns _SET_FIELDS names, in its order."""
     return (fields.title, fields.index_no, fields.publisher, fields.doc_no, fields.written_date,
             fields.published_date, fields.category, fields.body,
             _json_text([asdict(a) for a in fields.attachments]), _json_text(fields.metadata),
             period.year, period.half, _array_literal(period.kinds), body_hashed, content_hashed,
-            extraction_status(fields))
+            extraction_status(fields), fields.body_source, fields.cover_note, fields.attachment_text,
+            _json_text(fields.files), derived_hashed)
 
 
 def extraction_status(fields: ArticleFields) -> str | None:

@@ -106,6 +106,21 @@ def openapi_schema(version: str) -> dict[str, Any]:
                            "attachments": {"type": "array", "items": {"type": "object", "properties": {
                                "name": {"type": "string"}, "url": {"type": "string"}}}},
                            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+                           "extraction": {"type": ["string", "null"], "description": "what could not be read"},
+                           "body_source": {"type": ["string", "null"], "enum": ["page", "attachment", "ocr", None]},
+                           "cover_note": {"type": ["string", "null"],
+                                          "description": "a pointer page's own text when the body is its file's"},
+                           "attachment_text": {"type": ["string", "null"],
+                                               "description": "the text of the files beside a page's own body"},
+                           "files": {"type": "array", "description": "a record per attachment", "items": {
+                               "type": "object", "properties": {
+                                   "url": {"type": "string"}, "name": {"type": "string"},
+                                   "filename": {"type": ["string", "null"]}, "size": {"type": "integer"},
+                                   "sha256": {"type": "string"}, "kind": {"type": "string"},
+                                   "staged_page_id": {"type": "integer"}, "chars": {"type": "integer"},
+                                   "ocr": {"type": "boolean"}, "confidence": {"type": ["number", "null"]},
+                                   "used": {"type": ["string", "null"], "enum": ["body", "beside", None]},
+                                   "note": {"type": "string"}}}},
                            "version": {"type": "integer"},
                            "withdrawn_at": {"type": ["string", "null"], "format": "date-time"},
                            "urls": {"type": "array", "items": {"type": "object", "properties": {

@@ -450,7 +450,9 @@ def search(conn: psycopg.Connection, filters: Filters, limit: int = DEFAULT_LIMI
     rows = rows[:limit]
     hits = [Hit(**{k: v for k, v in row.items() if k != "sort_date"}) for row in rows]
     if hits:
-        bodies = dict(conn.execute("SELECT id, body FROM reports WHERE id = ANY(%s)", ([h.id for h in hits],)).fetchall())
+        # The snippet may come from a cover note or a file's text: search finds a report by those too.
+        bodies = dict(conn.execute("SELECT id, concat_ws(E'\\n', cover_note, body, attachment_text) FROM reports"
+                                   " WHERE id = ANY(%s)", ([h.id for h in hits],)).fetchall())
         folded = [t.folded for t in terms]
         for hit in hits:
             hit.snippet, hit.highlights = snippet(bodies.get(hit.id, ""), folded)
@@ -577,7 +579,8 @@ def report(conn: psycopg.Connection, report_id: int) -> dict[str, Any]:
         row = cur.execute(
             """SELECT r.id, r.seq, r.url, r.site, r.title, r.index_no, r.publisher, r.doc_no, r.written_date,
                       r.published_date, r.category, r.body, r.attachments, r.metadata, r.version, r.first_seen_at,
-                      r.updated_at, r.withdrawn_at, r.period_year, r.period_half, r.kinds,
+                      r.updated_at, r.withdrawn_at, r.period_year, r.period_half, r.kinds, r.extraction,
+                      r.body_source, r.cover_note, r.attachment_text, r.files,
                       s.province, s.city, s.county, COALESCE(s.town, r.publisher) AS town
                FROM reports r LEFT JOIN sites s ON s.name = r.site WHERE r.id = %s""", (report_id,)).fetchone()
         if row is None:
