@@ -9,7 +9,7 @@ files beside their article) with `gongkai crawl`, twice, and judged from the dat
   (crawl_urls: failed, "not the file: …"), never the report's text; the next crawl fetches it again, and
   when the portal then serves the real file the report gets its text.
 
-The OCR costs seconds a page: one scanned page is read (the .jpg is not fetched yet, see JPG_NOT_FETCHED).
+The OCR costs seconds a page: two scans are read (a one-page PDF and a .jpg).
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ from gongkai_replica.sites import ReplicaArticle
 from tests.conftest import _with_dbname
 from tests.test_cli import gongkai
 
-XLS_NOT_FETCHED = ("spreadsheets are not in gongkai.filelinks.DOCUMENT_EXTS yet, so the crawl does not fetch an "
-                   ".xls/.xlsx attachment (the storage work adds .xls/.xlsx/.et there)")
-JPG_NOT_FETCHED = ("images are not report files in gongkai.filelinks (FILE_EXTS and DOCUMENT_EXTS have no .jpg), so a "
-                   ".jpg scan is no attachment and is not fetched (with .jpg in both, this test passes)")
-
 
 @dataclass
 class Crawl:
@@ -45,6 +40,7 @@ class Crawl:
     requests: list[RequestLogEntry]
     states: dict[str, tuple[str, str | None]]  # crawl_urls: url -> (state, last_error)
     bodies: dict[str, str]  # article URL -> its report's body
+    sources: dict[str, tuple[str, str | None]]  # article URL -> its report's (body_source, cover_note)
     file_headers: dict[str, dict[str, list[str]]]  # a staged file's URL -> its response headers
 
 
@@ -62,15 +58,16 @@ class Crawled:
         return self.replica.article_url(site.name, article)
 
 
-def _state(database_url: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, str], dict[str, dict]]:
+def _state(database_url: str) -> tuple[dict[str, tuple[str, str | None]], dict[str, str],
+                                        dict[str, tuple[str, str | None]], dict[str, dict]]:
     with psycopg.connect(database_url) as conn:
         headers = dict(conn.execute("SELECT url, headers FROM staged_pages WHERE url NOT LIKE %s",
                                     ("%.htm%",)).fetchall())
         states = {url: (state, error) for url, state, error in
                   conn.execute("SELECT url, state, last_error FROM crawl_urls").fetchall()}
-        bodies = dict(conn.execute("SELECT u.url, r.body FROM report_urls u JOIN reports r ON r.id = u.report_id"
-                                   " WHERE r.withdrawn_at IS NULL").fetchall())
-    return states, bodies, headers
+        rows = conn.execute("SELECT u.url, r.body, r.body_source, r.cover_note FROM report_urls u"
+                            " JOIN reports r ON r.id = u.report_id WHERE r.withdrawn_at IS NULL").fetchall()
+    return states, {u: b for u, b, _, _ in rows}, {u: (s, n) for u, _, s, n in rows}, headers
 
 
 def _crawl(replica: ReplicaServer, database_url: str) -> Crawl:
@@ -145,6 +142,7 @@ def test_a_wps_served_as_a_stub_first_is_a_failed_fetch_then_the_report_exactly(
     assert file_state(crawled.second, att.filename)[0] == "fetched"
     assert crawled.second.bodies[url].splitlines() == expected_text(attached.WPS)[1:]
     assert crawled.second.bodies[url] == article.expected.body
+    assert crawled.first.sources[url][0] == "page" and crawled.second.sources[url][0] == "attachment"
 
 
 def test_a_cut_doc_then_an_error_page_in_its_place_are_never_text_and_retried_every_crawl(crawled: Crawled) -> None:
@@ -168,6 +166,7 @@ def test_a_scanned_pdf_cut_short_first_is_retried_and_then_read_by_ocr(crawled: 
     assert file_state(crawled.second, att.filename)[0] == "fetched"
     body = crawled.second.bodies[crawled.url(article)]
     assert similarity(body, article.attachments[0].text) >= 0.95, body
+    assert crawled.second.sources[crawled.url(article)][0] == "ocr"
 
 
 def test_pages_with_their_text_are_stored_from_the_page(crawled: Crawled) -> None:
@@ -182,7 +181,6 @@ def test_a_routine_recrawl_fetches_no_good_file_again(crawled: Crawled) -> None:
     assert file_gets(crawled.second, doc.filename) == []
 
 
-@pytest.mark.xfail(strict=True, reason=XLS_NOT_FETCHED)
 def test_an_attachment_only_xls_is_the_report_exactly(crawled: Crawled) -> None:
     article = crawled.article("柳溪镇2023年度重点项目推进情况")
     att = article.attachments[0]
@@ -191,9 +189,9 @@ def test_an_attachment_only_xls_is_the_report_exactly(crawled: Crawled) -> None:
     body = crawled.first.bodies[crawled.url(article)]
     assert body.splitlines() == expected_text(attached.XLS)  # tables as tab-separated rows
     assert body == article.expected.body
+    assert crawled.first.sources[crawled.url(article)][0] == "attachment"
 
 
-@pytest.mark.xfail(strict=True, reason=XLS_NOT_FETCHED)
 def test_the_table_under_a_cover_note_is_fetched(crawled: Crawled) -> None:
     """A one-line cover note (详见附件) over an .xlsx: the file is fetched and kept as a file (how its text
     is stored beside or into the report is the storage work's, not asserted here)."""
@@ -201,16 +199,19 @@ def test_the_table_under_a_cover_note_is_fetched(crawled: Crawled) -> None:
     att = article.attachments[0]
     assert [r.status for r in file_gets(crawled.first, att.filename)] == [200]
     assert file_state(crawled.first, att.filename)[0] == "fetched"
-    assert "现将我镇2024年一季度财政收支情况予以公开" in crawled.first.bodies[crawled.url(article)]
+    # A note under 100 characters is a pointer: the report's body is the table, the note is kept beside it.
+    source, note = crawled.first.sources[crawled.url(article)]
+    assert source == "attachment" and "现将我镇2024年一季度财政收支情况予以公开" in (note or "")
+    assert crawled.first.bodies[crawled.url(article)].splitlines() == expected_text(attached.XLSX)
 
 
-@pytest.mark.xfail(strict=True, reason=JPG_NOT_FETCHED)
 def test_an_attachment_only_jpg_scan_is_read_by_ocr(crawled: Crawled) -> None:
     article = crawled.article("关于2023年度河长制工作情况的报告")
     att = article.attachments[0]
     assert [r.status for r in file_gets(crawled.first, att.filename)] == [200]
     body = crawled.first.bodies[crawled.url(article)]
     assert similarity(body, att.text) >= 0.95, body
+    assert crawled.first.sources[crawled.url(article)][0] == "ocr"
 
 
 # --- the replica's files, without a crawl ---------------------------------------------------------------------
