@@ -87,6 +87,13 @@ def _digest(data: dict[str, Any]) -> bytes:
     return hashlib.sha256(json.dumps(data, ensure_ascii=False, sort_keys=True).encode("utf-8")).digest()
 
 
+def _derived_digest(data: dict[str, Any]) -> bytes:
+    """The DERIVED values' hash, blind to which staged fetch holds a file's bytes: a refetch of the same bytes
+    (same sha256) changes nothing in the report (the record keeps pointing at the first fetch, which stays)."""
+    files = [{k: v for k, v in f.items() if k != "staged_page_id"} for f in data.get("files") or []]
+    return _digest({**data, "files": files})
+
+
 def versioned_values(fields: ArticleFields) -> dict[str, Any]:
     """The VERSIONED values of an article, in the form they are read back from a stored report."""
     data = {key: getattr(fields, key) for key in VERSIONED}
@@ -108,7 +115,7 @@ def content_hash(fields: ArticleFields) -> bytes:
 
 
 def derived_hash(fields: ArticleFields, period: Period) -> bytes:
-    return _digest(derived_values(fields, period))
+    return _derived_digest(derived_values(fields, period))
 
 
 # What a stored report's hashes are recomputed from, when they disagree with a page's (_Batch.verify).
@@ -126,7 +133,7 @@ def stored_hashes(row: Sequence[Any]) -> tuple[bytes, bytes]:
     values["metadata"] = values["metadata"] or {}
     values["files"] = values["files"] or []
     values["kinds"] = list(values["kinds"] or [])
-    return _digest({k: values[k] for k in VERSIONED}), _digest({k: values[k] for k in DERIVED})
+    return _digest({k: values[k] for k in VERSIONED}), _derived_digest({k: values[k] for k in DERIVED})
 
 
 @dataclass
