@@ -376,6 +376,7 @@ SECTIONS = {
     "recrawl": _section("recrawl"),  # routine recrawl requests vs first listing pages + new articles
     "documents": _section("documents"),  # .pdf/.docx reading vs bare pdfminer / lxml
     "discover": _section("discover"),
+    "ocr_ingest": _section("ocr_ingest"),  # what two scanned reports (OCR) cost ingest, 1 and 2 workers
     "doc_formats": _section("doc_formats"),  # .doc/.wps/.xls/.xlsx per file, OCR seconds per page
     "soak": _section("soak"),  # serve on an accelerated schedule: RSS over time, every crawl ok
     "search": _section("search"),  # readers' search p50/p95 at 100k reports, index build, per-insert cost  # requests and seconds of discovery per replica county
