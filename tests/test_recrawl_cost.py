@@ -2,7 +2,8 @@
 
 Counted at the replica server, on every platform it serves (jcms, TRS, generic, jpaas, xxgk), after a
 change that tempts an extra fetch: new articles at the top of a column, one of them listed under two
-columns, one linking its report file (+1: the file; the download gateway's redirect is the portal's hop),
+columns (two URLs of one article where the URL names the article, art_<col>_<id>: one fetch, the other URL
+an alias that finds the same report), one linking its report file (+1: the file; the download gateway's redirect is the portal's hop),
 a known article pinned (置顶) on top out of date order, known articles linked in another spelling of their
 URL (https://, `%5f` for `_`, a `./` segment, a `#` fragment), a known article re-dated, and a new
 article back-dated deep into the listing (the routine walk stops at the first known page, so it is the
@@ -32,6 +33,9 @@ from gongkai_replica.sites import ReplicaArticle, ReplicaColumn, ReplicaSite
 from tests.test_distributed import REDIS_URL, _redis_up, drop_redis_prefix, run
 
 FORMS = ("https", "escaped", "dotted", "fragment")
+# Where an article's URL names its column and its article id (art_<col>_<id>.html: jcms, and Hanweb's xxgk module):
+# one article listed under two columns is two URLs of one article, fetched once.
+NAMES_ARTICLE = ("jcms", "xxgk")
 
 
 def _with_two_columns(site: ReplicaSite) -> ReplicaSite:
@@ -140,9 +144,9 @@ def test_routine_recrawl_costs_listings_plus_new_articles_exactly(platform, mode
 
         routine = replica.crawl()
         # each new URL once: the article under two columns is one URL on generic, two where the URL names its column;
-        # on jcms, whose URL names the article too (art_<col>_<id>), one of the two: the other is its alias
+        # where the URL names the article too (NAMES_ARTICLE), one of the two: the other is its alias
         paths = {a.article_id: {urlsplit(replica.url(a, c)).path for c in (column, other) if a in c.articles} for a in new}
-        if platform == "jcms":
+        if platform in NAMES_ARTICLE:
             assert len(paths[shared.article_id]) == 2 and len(routine["articles"]) == len(new), routine["articles"]
             assert all(len(paths[a.article_id] & set(routine["articles"])) == 1 for a in new), routine["articles"]
         else:
@@ -170,8 +174,9 @@ def test_routine_recrawl_costs_listings_plus_new_articles_exactly(platform, mode
         owners = conn.execute("SELECT url, report_id, relation FROM report_urls WHERE url = ANY(%s) ORDER BY relation",
                               (shared_urls,)).fetchall()
     assert forms == []
-    assert states == (Counter(fetched=states["fetched"], alias=1) if platform == "jcms" else Counter(fetched=states["fetched"]))
-    if platform == "jcms":  # both URLs of the article find its one report: the one fetched, and its alias
+    assert states == (Counter(fetched=states["fetched"], alias=1) if platform in NAMES_ARTICLE
+                      else Counter(fetched=states["fetched"]))
+    if platform in NAMES_ARTICLE:  # both URLs of the article find its one report: the one fetched, and its alias
         assert len(owners) == 2 and owners[0][1] == owners[1][1], owners
         # (the fetched one is a repost here: the new articles' bodies differ in one number)
         assert {url: relation for url, _, relation in owners if relation == "column"} == {
