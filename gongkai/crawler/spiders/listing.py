@@ -187,8 +187,9 @@ class ListingSpider(scrapy.Spider):
 
         retry: frontier rows {url, site, column_url, title, date} that failed before: fetched again.
         known: article URLs already stored, and the article identities (platforms.article_key) of the
-        fetched ones (a UrlSet, or any iterable: frontier.known_entries): listed but not fetched again. A routine crawl walks each listing newest-first and stops paging at the first page that
-        holds only known articles;
+        fetched ones (a UrlSet, or any iterable: frontier.known_entries): listed but not fetched again.
+        A routine crawl walks each listing newest-first and stops paging at the first page that holds
+        only known articles;
         `full` walks every page (and so can tell which articles vanished from a listing).
         revalidate: stored rows {url, site, etag, last_modified} to re-check with conditional requests.
         """
