@@ -250,10 +250,17 @@ def test_article_under_two_columns_whose_fetch_fails_is_fetched_by_the_next_craw
         assert recovered["articles"] == failing["articles"][:1], recovered["articles"]
         assert replica.crawl()["articles"] == []
 
+        stored = column.articles[1]  # an article stored by the first crawl, now listed under the other column too
+        server.mutate(lambda: other.articles.insert(0, stored))
+        assert replica.crawl()["articles"] == []
+
     with psycopg.connect(database_url) as conn:
-        owners = conn.execute("SELECT url, report_id, relation FROM report_urls WHERE url = ANY(%s) ORDER BY url",
-                              ([replica.url(shared, c) for c in (column, other)],)).fetchall()
+        def owners(article):
+            return conn.execute("SELECT url, report_id, relation FROM report_urls WHERE url = ANY(%s)",
+                                ([replica.url(article, c) for c in (column, other)],)).fetchall()
         states = Counter(state for (state,) in conn.execute("SELECT state FROM crawl_urls"))
-    assert len(owners) == 2 and owners[0][1] == owners[1][1], owners
-    assert sorted(relation for _, _, relation in owners) == ["column", "primary"], owners
-    assert states == Counter(fetched=21, alias=1), states
+        found = {article.article_id: owners(article) for article in (shared, stored)}
+    for rows in found.values():  # both URLs of each find its one report
+        assert len(rows) == 2 and rows[0][1] == rows[1][1], found
+        assert sorted(relation for _, _, relation in rows) == ["column", "primary"], found
+    assert states == Counter(fetched=21, alias=2), states
