@@ -64,6 +64,10 @@ class Platform(Protocol):
         """Records of a later page (the answer to a ListingRequest, `state` its state) and the one after it."""
         ...
 
+    # Optional, so not declared here (a runtime_checkable Protocol would require it of every platform):
+    # `article_id(url) -> str | None`, the article an article URL names, the same under every column (see
+    # article_key below).
+
 
 def _discover_platforms() -> tuple[Platform, ...]:
     """Every module of this package but `common` is a platform: adding one is adding its module (and its
