@@ -1,5 +1,10 @@
 """The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched.
 
+A URL's state: pending (listed, not fetched yet), fetched, failed (retried by the next crawl), gone
+(404/410), blocked (robots.txt), or alias (another URL of an article stored or fetched under one of its
+URLs: not fetched; ingest adds it to the report's URLs). `article_key` (platforms.article_key) is the
+article a URL shows, where its platform names articles in their URLs: how ingest finds an alias's report.
+
 This module is the only writer of crawl_urls. The crawl records what it listed and fetched here (from
 the staging pipeline) and marks what a complete listing walk no longer shows; ingest records what it
 made of a fetch (`set_states`). Readers ask through the functions below too.
@@ -15,19 +20,28 @@ from typing import Any
 import psycopg
 
 from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListedArticles, db_text
+from gongkai.crawler.platforms import article_key
 from gongkai.urls import wire_url
 
 logger = logging.getLogger(__name__)
 
 
 def record_listed(cur: psycopg.Cursor, item: ListedArticle) -> None:
-    """A listing page showed this article (again): listed now, not delisted."""
+    """A listing page showed this article (again): listed now, not delisted.
+
+    An alias (another URL of an article stored or being fetched: ListedArticle.alias) is 'alias', not
+    fetched while its article's other URL is, nor retried; a URL not fetched yet (pending, failed) becomes
+    one. An alias the crawl does fetch (its article's other URL gone) takes the fetch's state."""
     cur.execute(
-        """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date)
-           VALUES (%s, %s, %s, %s, %s)
+        """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date, state, article_key)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (url) DO UPDATE SET last_listed_at = now(), delisted_at = NULL,
-               listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date""",
-        (item.url, item.site, item.column_url, db_text(item.title), item.date),
+               listing_title = EXCLUDED.listing_title, listing_date = EXCLUDED.listing_date,
+               article_key = EXCLUDED.article_key,
+               state = CASE WHEN EXCLUDED.state = 'alias' AND crawl_urls.state IN ('pending', 'failed') THEN 'alias'
+                            ELSE crawl_urls.state END""",
+        (item.url, item.site, item.column_url, db_text(item.title), item.date, "alias" if item.alias else "pending",
+         article_key(item.url)),
     )
 
 
@@ -36,13 +50,14 @@ def record_fetched(cur: psycopg.Cursor, item: FetchedPage, fetched_at: dt.dateti
     state = "gone" if item.status in (404, 410) else "fetched"
     cur.execute(
         """INSERT INTO crawl_urls (url, site, column_url, listing_title, listing_date, state, attempts,
-               last_status, last_fetched_at, etag, last_modified)
-           VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s)
+               last_status, last_fetched_at, etag, last_modified, article_key)
+           VALUES (%s, %s, %s, %s, %s, %s, 1, %s, %s, %s, %s, %s)
            ON CONFLICT (url) DO UPDATE SET state = EXCLUDED.state, attempts = crawl_urls.attempts + 1,
                last_status = EXCLUDED.last_status, last_error = NULL, last_fetched_at = EXCLUDED.last_fetched_at,
-               etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified""",
+               etag = EXCLUDED.etag, last_modified = EXCLUDED.last_modified, article_key = EXCLUDED.article_key""",
         (item.url, item.site, item.column_url, db_text(item.listing_title), item.listing_date, state,
-         item.status, fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified")),
+         item.status, fetched_at, _header(item.headers, "ETag"), _header(item.headers, "Last-Modified"),
+         article_key(item.url)),
     )
 
 
@@ -162,6 +177,21 @@ def known_urls(conn: psycopg.Connection, sites: list[str], stream: bool = False)
     query = "SELECT url FROM crawl_urls WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')"
     rows = conn.cursor().stream(query, (sites,)) if stream else conn.execute(query, (sites,))
     return (row[0] for row in rows)
+
+
+def known_entries(conn: psycopg.Connection, sites: list[str], stream: bool = False) -> Iterator[str]:
+    """What a routine crawl of the sites does not fetch again: known_urls, and the article identity
+    (platforms.article_key) of every fetched one, so another URL of a stored article (the article under
+    a second column) is an alias, not a fetch. Only a fetched URL stands for its article: where it is
+    gone or blocked, another URL of the article is fetched when listed (a retry would be of that one)."""
+    query = ("SELECT url, state = 'fetched' FROM crawl_urls"
+             " WHERE site = ANY(%s) AND state IN ('fetched', 'gone', 'blocked')")
+    rows = conn.cursor().stream(query, (sites,)) if stream else conn.execute(query, (sites,))
+    for url, fetched in rows:
+        yield url
+        key = article_key(url) if fetched else None
+        if key is not None:
+            yield key
 
 
 def revalidate_rows(conn: psycopg.Connection, sites: list[str]) -> list[dict[str, Any]]:

@@ -14,6 +14,9 @@ class ListedArticle:
     column_url: str
     title: str
     date: str | None
+    # Another URL of an article stored or fetched by this crawl (platforms.article_key: the article under a
+    # second column): not fetched; the frontier keeps it as an 'alias', ingest adds it to the report's URLs.
+    alias: bool = False
 
 
 @dataclass

@@ -118,7 +118,7 @@ def _run_locked(listings: list[dict[str, Any]], urls: list[str], site_names: lis
         retry = frontier.retry_rows(conn, site_names)
         # Distributed: each worker reads it. Streamed into digests (UrlSet): a million stored URLs held
         # as a list of str would be ~150 MB for the whole crawl.
-        known = UrlSet() if redis_url else UrlSet(frontier.known_urls(conn, site_names, stream=True))
+        known = UrlSet() if redis_url else UrlSet(frontier.known_entries(conn, site_names, stream=True))
         recheck = frontier.revalidate_rows(conn, site_names) if revalidate else []
     env_overrides = get_settings().crawl_overrides()
     settings = crawl_settings(database_url, run_id, delay=delay, concurrency_per_host=concurrency_per_host,

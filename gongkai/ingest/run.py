@@ -26,7 +26,7 @@ from gongkai.ingest.pages import (
     is_pointer,
     read_files,
 )
-from gongkai.ingest.store import StoreItem, fingerprint, store_batch
+from gongkai.ingest.store import StoreItem, add_listed_aliases, fingerprint, store_batch
 from gongkai.models import Attachment
 from gongkai.urls import requested_forms
 
@@ -57,6 +57,11 @@ def ingest_pending(conn: psycopg.Connection, *, batch_size: int = BATCH_SIZE,
         totals.update(counts)
         if on_batch:
             on_batch(counts)
+    with conn.transaction(), conn.cursor() as cur:  # URLs the crawl listed of stored articles and did not fetch
+        if aliases := add_listed_aliases(cur):
+            totals["column"] += aliases
+            if notify:
+                cur.execute("SELECT pg_notify('gongkai_reports', seq::text) FROM feed_counter")
     return totals
 
 

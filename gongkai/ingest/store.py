@@ -34,11 +34,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import numpy as np
 import psycopg
 
+# host + platform article id (jcms lists one article as art_<colA>_<id> and art_<colB>_<id>): the crawl's too.
+from gongkai.crawler.platforms import article_key
 from gongkai.ingest.derive import Period, parse_period, wrote_it
 from gongkai.ingest.pages import StagedPage
 from gongkai.ingest.similarity import (
@@ -57,17 +58,7 @@ from gongkai.models import ArticleFields
 
 # Bodies with fewer shingles than this (an attachment-only report) are never merged on their text.
 MIN_SHINGLES = 20
-_JCMS_ARTICLE = re.compile(r"/art_\d+_(\d+)\.html?$")
 _WS = re.compile(r"\s+")
-
-
-def article_key(url: str) -> str | None:
-    """host + platform article id: jcms lists one article as art_<colA>_<id> and art_<colB>_<id>."""
-    parts = urlsplit(url)
-    match = _JCMS_ARTICLE.search(parts.path)
-    if not match:
-        return None
-    return f"{(parts.hostname or '').lower()}/jcms/{match.group(1)}"
 
 
 def body_hash(body: str) -> bytes:
@@ -774,3 +765,31 @@ def relabel_reports(conn: psycopg.Connection, urls: Sequence[str], site: str, de
                         (site, seq.next(), report_id))
         seq.save()
     return len(ids)
+
+
+
+def add_listed_aliases(cur: psycopg.Cursor) -> int:
+    """URLs the crawl listed as aliases (crawl_urls 'alias': another URL of a stored article, the article
+    under a second column, never fetched) added to the report of their article's fetched URL (relation
+    'column'; or, for a URL recorded before migration 0012, the report with their article_key), so `show`,
+    export and the feed find the report by either URL. Each report given one gets a new seq, as a page found
+    under another column does. An alias whose report is not stored yet waits for a later call. How many."""
+    waiting = cur.execute("SELECT EXISTS (SELECT 1 FROM crawl_urls a WHERE a.state = 'alias'"
+                          " AND NOT EXISTS (SELECT 1 FROM report_urls o WHERE o.url = a.url))").fetchone()[0]
+    if not waiting:
+        return 0
+    seq = SeqAllocator(cur)  # the feed lock first, as every ingest batch takes it
+    added = cur.execute(
+        """INSERT INTO report_urls (url, report_id, relation)
+           SELECT DISTINCT ON (a.url) a.url, f.report_id, 'column' FROM crawl_urls a
+           CROSS JOIN LATERAL (SELECT u.report_id, 0 AS pref FROM crawl_urls c JOIN report_urls u ON u.url = c.url
+                               WHERE c.article_key = a.article_key AND c.url <> a.url
+                               UNION ALL
+                               SELECT r.id, 1 FROM reports r WHERE r.article_key = a.article_key) f
+           WHERE a.state = 'alias' AND NOT EXISTS (SELECT 1 FROM report_urls o WHERE o.url = a.url)
+           ORDER BY a.url, f.pref, f.report_id
+           ON CONFLICT (url) DO NOTHING RETURNING report_id""").fetchall()
+    for report_id in sorted({report_id for (report_id,) in added}):
+        cur.execute("UPDATE reports SET seq = %s, updated_at = now() WHERE id = %s", (seq.next(), report_id))
+    seq.save()
+    return len(added)

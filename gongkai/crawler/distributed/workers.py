@@ -82,7 +82,7 @@ def run_worker(job_id: str, worker: str, redis_url: str, database_url: str, role
         return 0  # finished and cleaned up before we got to it
     sites = sorted({item["site"] for item in desc["listings"]})
     with psycopg.connect(database_url, autocommit=True) as conn:
-        known = list(frontier.known_urls(conn, sites))
+        known = list(frontier.known_entries(conn, sites))
     settings = worker_settings(desc["settings"], redis_url, job, database_url)
     settings["GONGKAI_WORKER_ROLE"] = role
     root_level = logging.root.level

@@ -4,6 +4,10 @@ Every platform module is a `Platform` (the Protocol below; the module itself is 
 functions the methods): `NAME`, `DETECT_HINT`, `detect`, `names_column`, `parse_listing_page` and
 `parse_continuation`. Parsers are pure: text in, data out. The spider does the fetching.
 
+A platform whose article URLs carry an article id besides the column (jcms lists one article under two
+columns as art_<colA>_<id> and art_<colB>_<id>) also has `article_id(url)`: `article_key` below makes it
+the one identity the crawl (one fetch per article) and the store (one report per article) both use.
+
 Platform modules import `common` (the listing types and the shared HTML helpers) and never one another:
 whatever depends on more than one platform (the detection order, which platform a page belongs to when
 several take it) is decided here.
@@ -14,7 +18,9 @@ from __future__ import annotations
 import importlib
 import logging
 import pkgutil
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 from gongkai.crawler.platforms.common import (
     ListingPage,
@@ -25,7 +31,7 @@ from gongkai.crawler.platforms.common import (
 
 __all__ = [
     "PLATFORMS", "ListingPage", "ListingRequest", "Platform", "UnsupportedListing", "all_platforms",
-    "column_in_url", "detect_platform", "platform_by_name",
+    "article_key", "column_in_url", "detect_platform", "platform_by_name",
 ]
 
 
@@ -58,6 +64,10 @@ class Platform(Protocol):
         """Records of a later page (the answer to a ListingRequest, `state` its state) and the one after it."""
         ...
 
+    # Optional, so not declared here (a runtime_checkable Protocol would require it of every platform):
+    # `article_id(url) -> str | None`, the article an article URL names, the same under every column (see
+    # article_key below).
+
 
 def _discover_platforms() -> tuple[Platform, ...]:
     """Every module of this package but `common` is a platform: adding one is adding its module (and its
@@ -74,6 +84,22 @@ def _discover_platforms() -> tuple[Platform, ...]:
 
 
 PLATFORMS: tuple[Platform, ...] = _discover_platforms()
+
+
+# The platforms that can name an article by its URL (the optional `article_id(url)`), as (NAME, article_id).
+_ARTICLE_IDS: tuple[tuple[str, Callable[[str], str | None]], ...] = tuple(
+    (p.NAME, p.article_id) for p in PLATFORMS if callable(getattr(p, "article_id", None)))  # type: ignore[attr-defined]
+
+
+def article_key(url: str) -> str | None:
+    """host/platform/article id: one article however many URLs (columns) list it; None where no platform
+    reads an id from the URL. Asked of any URL, whatever its listing's platform: a jpaas column keeps
+    legacy jcms article URLs (portal-anatomy 2). Stored as reports.article_key: its form must not change."""
+    for name, article_id in _ARTICLE_IDS:
+        found = article_id(url)
+        if found:
+            return f"{(urlsplit(url).hostname or '').lower()}/{name}/{found}"
+    return None
 
 
 def all_platforms() -> list[Platform]:

@@ -39,7 +39,16 @@ _DATE = re.compile(r"(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})")
 _WIDGET_HEAD = re.compile(r"""<div\b[^<>]{0,200}?\bid=['"]?([\w-]{1,40})['"]?[^<>]{0,200}>\s*"""
                           r"""<script\b[^<>]{0,100}text/xml[^<>]{0,100}>\s*$""", re.I)
 _SCRIPT_BODY = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S | re.I)
+# An article: /art/<Y>/<M>/<D>/art_<column id>_<article id>.html. One article listed under two columns has two
+# such URLs, the article id the same (portal-anatomy 1).
+_ARTICLE = re.compile(r"/art_\d+_(\d+)\.html?$")
 _MALFORMED_HOST = re.compile(r"^(https?://[^/]+?\.(?:cn|com|net|org|gov))(art/)", re.I)
+
+
+def article_id(url: str) -> str | None:
+    """The article id an art_<col>_<id>.html URL names, the same under every column that lists it."""
+    match = _ARTICLE.search(urlsplit(url).path)
+    return match.group(1) if match else None
 
 
 @dataclass

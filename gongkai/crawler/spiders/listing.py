@@ -28,7 +28,13 @@ from gongkai.crawler.items import (
     ListingProblem,
     Revalidated,
 )
-from gongkai.crawler.platforms import ListingPage, UnsupportedListing, detect_platform, platform_by_name
+from gongkai.crawler.platforms import (
+    ListingPage,
+    UnsupportedListing,
+    article_key,
+    detect_platform,
+    platform_by_name,
+)
 from gongkai.filekinds import check_file
 from gongkai.filelinks import DOCUMENT_EXTS, is_document_link
 from gongkai.urls import file_name, host_key, wire_url
@@ -180,9 +186,10 @@ class ListingSpider(scrapy.Spider):
         """Crawl `listings` ([{url, site, platform?}]).
 
         retry: frontier rows {url, site, column_url, title, date} that failed before: fetched again.
-        known: article URLs already stored (a UrlSet, or any iterable of URLs): listed but not fetched
-        again. A routine crawl walks each listing newest-first and stops paging at the first page that
-        holds only known articles;
+        known: article URLs already stored, and the article identities (platforms.article_key) of the
+        fetched ones (a UrlSet, or any iterable: frontier.known_entries): listed but not fetched again.
+        A routine crawl walks each listing newest-first and stops paging at the first page that holds
+        only known articles;
         `full` walks every page (and so can tell which articles vanished from a listing).
         revalidate: stored rows {url, site, etag, last_modified} to re-check with conditional requests.
         """
@@ -206,12 +213,12 @@ class ListingSpider(scrapy.Spider):
                                                   "platform": listing.get("platform")})
         for row in self.retry:
             url = wire_url(row["url"])
-            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+            if host_key(url) in self.allowed_hosts and self.claim_seed(url):
                 yield self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                            row.get("date"))
         for row in self.revalidate:
             url = wire_url(row["url"])
-            if host_key(url) in self.allowed_hosts and self.memory.claim([], [url])[1][0]:
+            if host_key(url) in self.allowed_hosts and self.claim_seed(url):
                 request = self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
                                                row.get("date"))
                 if row.get("etag"):
@@ -286,13 +293,25 @@ class ListingSpider(scrapy.Spider):
                                 offsite[0])
         # An article not stored is claimed for fetching too: a retry seed may have asked for it already,
         # and one listed earlier in this crawl was claimed then (so both questions go in one round trip).
-        stored = [a.url in self.known for a in rows]
-        wanted = [a for a, known in zip(rows, stored, strict=True) if not known]
-        new_listed, new_requested = self.memory.claim([a.url for a in rows], [a.url for a in wanted])
+        # So is its article identity: another URL of an article stored or claimed (the article under a
+        # second column) is an alias, recorded and never fetched.
+        keys = [article_key(a.url) for a in rows]
+        stored: list[bool] = []
+        for a, key in zip(rows, keys, strict=True):
+            url_known = a.url in self.known
+            a.alias = not url_known and key is not None and key in self.known
+            stored.append(url_known or a.alias)
+        wanted = [(a, key) for a, key, known in zip(rows, keys, stored, strict=True) if not known]
+        new_listed, claimed = self.memory.claim([a.url for a in rows], _with_keys(wanted))
         unseen = sum(new_listed)
         unknown = sum(new and not known for new, known in zip(new_listed, stored, strict=True))
-        articles = [self.article_request(a.url, site, column_url, a.title, a.date)
-                    for a, new in zip(wanted, new_requested, strict=True) if new]
+        articles = []
+        for a, url_new, key_new in _claims(wanted, claimed):
+            if url_new and key_new:
+                articles.append(self.article_request(a.url, site, column_url, a.title, a.date))
+            elif url_new:
+                a.alias = True
+                self.crawler.stats.inc_value("listing/aliases")
         if rows:  # before the article requests: the frontier knows an article before its fetch is staged
             yield ListedArticles(rows)
         half = (len(articles) + 1) // 2
@@ -321,7 +340,7 @@ class ListingSpider(scrapy.Spider):
             return
         # A page without records (a jpaas shell whose rows come from the gateway) says nothing yet.
         if not (self.full or column_url in self.walk_all) and page.records and (
-                not unknown or (oldest is not None and oldest in self.known)):
+                not unknown or (oldest is not None and self.stored(oldest))):
             # Listings run newest first: once the oldest row of a page is one we already have, every
             # later page is older still and known too. (A back-dated insertion deep in a listing is
             # the full walk's job.)
@@ -337,6 +356,17 @@ class ListingSpider(scrapy.Spider):
         else:
             yield Request(page.next.url, callback=self.parse_continuation, errback=self.listing_failed,
                           meta=next_meta, dont_filter=True, headers=page.next.headers, priority=priority)
+
+    def stored(self, url: str) -> bool:
+        """Is the article at `url` stored: the URL, or another URL of its article (platforms.article_key)."""
+        key = article_key(url)
+        return url in self.known or (key is not None and key in self.known)
+
+    def claim_seed(self, url: str) -> bool:
+        """Claim a retried or revalidated URL, and its article identity (so no alias of it is fetched too):
+        whether it is to be requested."""
+        key = article_key(url)
+        return self.memory.claim([], [url] if key is None else [url, key])[1][0]
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         meta = response.meta
@@ -434,6 +464,21 @@ def document_links(response: Response) -> list[str]:
         if is_document_link(url):
             found.append(url)
     return found
+
+
+def _with_keys(wanted: list[tuple[ListedArticle, str | None]]) -> list[str]:
+    """What a page's wanted rows claim in memory.requested: each URL, followed by its article identity."""
+    return [entry for a, key in wanted for entry in ((a.url,) if key is None else (a.url, key))]
+
+
+def _claims(wanted: list[tuple[ListedArticle, str | None]],
+            claimed: list[bool]) -> Iterable[tuple[ListedArticle, bool, bool]]:
+    """Per wanted row: (row, its URL new to this crawl, its article new to this crawl), read off the claims
+    _with_keys made (a row without an article identity is a new article when its URL is new)."""
+    answers = iter(claimed)
+    for a, key in wanted:
+        url_new = next(answers)
+        yield a, url_new, next(answers) if key is not None else True
 
 
 def _parse_error(exc: Exception) -> str:
