@@ -7,6 +7,7 @@ withdrawn page, a robots-disallowed path) and seven cloned ones.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -170,6 +171,27 @@ def test_a_dead_workers_requests_go_back_and_its_leases_expire(redis_env, monkey
     time.sleep(2.1)
     assert job.requeue() == {"dead": 2} and job.pending() == 2 and job.in_flight() == {}
     assert {_pop(job, "other").data, _pop(job, "other").data} == {b"a/0", b"a/1"}  # the leases expired
+
+
+def test_a_worker_back_from_a_stall_holds_no_stale_lease_and_is_alive_again(redis_env, monkeypatch) -> None:
+    """A worker starved of CPU past its TTL: its requests were given back and its leases expired. When it
+    beats again its heartbeat must not bring the expired leases back to life (they would block the host for
+    the others for another lease TTL), and its alive mark is there again."""
+    monkeypatch.setenv("GONGKAI_WORKER_TTL", "2")
+    job = _job(redis_env)
+    job.push(b"a/0", "a:1", 0)
+    job.push(b"a/1", "a:1", 0)
+    job.register("stalled")
+    taken = _pop(job, "stalled", capacity=1, lease_ttl=1.0)
+    assert taken and _pop(job, "other", capacity=1) is None  # the one lease is held
+    time.sleep(2.1)  # no beat: the alive mark and the lease expired
+    assert job.requeue() == {"stalled": 1} and "stalled" not in job.alive()
+    job.forget("stalled", leases=False)  # what the coordinator does with a silent worker (leases left to expire)
+    gone = job.refresh_leases({taken.lease: "a:1"}, 1.0)  # its first beat back
+    job.heartbeat("stalled", busy=True)
+    assert gone == {taken.lease}
+    assert "stalled" in job.alive()
+    assert _pop(job, "other", capacity=1) is not None  # the host is free for the others
 
 
 def _write_batches(database_url: str, batches: list[list], order) -> list[str]:
@@ -358,6 +380,65 @@ def test_killed_worker_loses_nothing(replica, single_process, database_url, redi
     with psycopg.connect(database_url) as conn:
         staged_after = conn.execute("SELECT count(DISTINCT url) FROM staged_pages").fetchone()[0]
     assert staged_after >= staged_first
+
+
+def test_a_stalled_worker_that_answers_again_is_not_lost(replica, single_process, database_url, redis_env):
+    """A local worker starved of CPU (SIGSTOP) past GONGKAI_WORKER_TTL is declared lost and its requests go
+    back to the queue; it then resumes (SIGCONT), heartbeats again and finishes: the run is complete, so the
+    crawl exits 0 with the run 'ok', every article ingested once, the same reports as one process."""
+    server = redis.Redis.from_url(REDIS_URL)
+    prefix = redis_env["GONGKAI_REDIS_PREFIX"]
+    replica.reset_faults()
+    crawl = run("crawl", *listing_urls(replica), "--delay", "0.1", "--workers", "2", database_url=database_url,
+                env={**redis_env, "GONGKAI_WORKER_TTL": "2"}, wait=False)
+    victim = None
+    deadline = time.monotonic() + 90
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while victim is None and time.monotonic() < deadline and crawl.poll() is None:
+                staged = conn.execute("SELECT count(*) FROM staged_pages").fetchone()[0]
+                jobs = [j.decode() for j in server.smembers(f"{prefix}:jobs")]
+                if jobs and staged >= 20:
+                    key = f"{prefix}:job:{jobs[0]}"
+                    workers = {k.decode(): json.loads(v) for k, v in server.hgetall(f"{key}:workers").items()}
+                    busy = server.hkeys(f"{key}:busy")
+                    running = [w for w, info in workers.items() if info["state"] == "running" and w.encode() in busy]
+                    if running:
+                        victim = running[0]
+                        os.kill(workers[victim]["pid"], signal.SIGSTOP)
+                        stopped_at = time.monotonic()
+                        break
+                time.sleep(0.05)
+            assert victim, "no busy worker to stop: the crawl ended too soon"
+            # Stopped until its alive mark has expired and what it held is given back (and 4 s at least).
+            while time.monotonic() < deadline:
+                seconds, micros = server.time()
+                mark = server.hget(f"{key}:alive", victim)
+                held = [f for f in server.hkeys(f"{key}:inflight") if f.decode().startswith(f"{victim}|")]
+                if (mark is None or float(mark) <= seconds * 1000 + micros // 1000) and not held \
+                        and time.monotonic() - stopped_at > 4:
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # the coordinator looks every 0.2 s
+        os.kill(workers[victim]["pid"], signal.SIGCONT)
+        _, err = crawl.communicate(timeout=180)
+    finally:
+        if victim:  # never left stopped
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(workers[victim]["pid"], signal.SIGCONT)
+        if crawl.poll() is None:
+            crawl.kill()
+            crawl.communicate()
+    assert f"crawl worker {victim}" in err and "stopped answering" in err, err
+    assert f"crawl worker {victim} answered again after" in err, err
+    assert "stopped before the crawl was done" not in err, err
+    assert crawl.returncode == 0, err
+    assert "Traceback" not in err, err
+    same(reports(database_url), single_process)  # each report once (reports() asserts it), none missing
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT status, error FROM crawl_runs").fetchall() == [("ok", None)]
+        states = dict(conn.execute("SELECT state, count(*) FROM crawl_urls GROUP BY 1").fetchall())
+    assert "pending" not in states, states
 
 
 def test_per_host_politeness_holds_across_workers(database_url, redis_env):

@@ -39,6 +39,11 @@
 - **A killed worker loses little, and says so.** What it had fetched but not yet staged (at most a staging
   batch) is lost for this crawl: those articles stay 'pending' in crawl_urls, the run ends 'failed' with a
   line naming the lost worker, and the next routine crawl walks every page of its listings and fetches them.
+- **A stalled worker is not a dead one.** One declared lost that heartbeats again (starved of CPU, not
+  killed) rejoins: its heartbeat marks it alive again, the leases that expired meanwhile stay expired (the
+  heartbeat refreshes only live ones), and when it ends normally the coordinator logs that it answered again
+  and does not count it lost; what was given back meanwhile is fetched twice at most (staging and ingest
+  deduplicate).
 - **The coordinator** watches: a lost worker is one warning line and the crawl goes on; with no worker alive
   for GONGKAI_JOIN_TIMEOUT seconds it gives up with a line; SIGTERM/SIGINT stop the workers and the run ends
   'interrupted'. The run's staged-page counts come from the database, so a dead worker's pages count.

@@ -203,7 +203,10 @@ class WorkerCoordination:
             limiter = self._limiter()
             held = limiter.held() if limiter is not None else {}
             if limiter is not None:
-                spider.job.refresh_leases(held, limiter.lease_ttl)
+                gone = spider.job.refresh_leases(held, limiter.lease_ttl)
+                if gone:  # expired while this worker was stalled: not ours any more, never released by us
+                    limiter.drop(gone)
+                    held = limiter.held()
             stats = self._stats()
             stats["shared_limiter/leases_held"] = len(held)
             spider.job.heartbeat(spider.worker, engine_busy(engine), stats, holding=sorted(set(held.values())))
@@ -344,6 +347,11 @@ class SharedHostLimiter:
             job.release(popped.host, popped.lease)
         except redis.RedisError:  # the lease expires by itself (GONGKAI_LEASE_TTL)
             logger.warning("could not give a host lease back to Redis", exc_info=True)
+
+    def drop(self, tokens: set[str]) -> None:
+        """Leases that expired under this process (it was stalled): no longer held, nothing to release."""
+        for token in tokens:
+            self._held.pop(token, None)
 
     def release_all(self) -> None:
         """The worker stops: every lease it still holds is free now, not when it expires."""

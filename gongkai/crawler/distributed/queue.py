@@ -216,18 +216,23 @@ end
 return 1
 """
 
-# Keep this worker's leases while it lives: each heartbeat pushes their expiry `ARGV[1]` ms ahead (a lease
-# whose request ended, or that expired meanwhile, is not brought back). KEYS: lease sets; ARGV[2..]: tokens.
+# Keep this worker's leases while it lives: each heartbeat pushes their expiry `ARGV[1]` ms ahead. A lease
+# whose request ended, or that expired meanwhile (its worker was stalled past the lease TTL and the host may
+# be another worker's now), is not brought back: returned, so the worker stops counting it. KEYS: lease
+# sets; ARGV[2..]: tokens.
 REFRESH = _NOW + """
-local n = 0
+local gone = {}
 for i = 1, #KEYS do
-  if redis.call('ZSCORE', KEYS[i], ARGV[i + 1]) then
+  local score = redis.call('ZSCORE', KEYS[i], ARGV[i + 1])
+  if score and tonumber(score) > now then
     redis.call('ZADD', KEYS[i], 'XX', now + tonumber(ARGV[1]), ARGV[i + 1])
     redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[1]) * 2)
-    n = n + 1
+  else
+    if score then redis.call('ZREM', KEYS[i], ARGV[i + 1]) end
+    table.insert(gone, ARGV[i + 1])
   end
 end
-return n
+return gone
 """
 
 @dataclass
@@ -326,11 +331,15 @@ class Job:
     def finished(self, worker: str) -> bool:
         return bool(self._finished(keys=[self.key("pending"), self.key("busy"), self.key("inflight")], args=[worker]))
 
-    def refresh_leases(self, leases: dict[str, str], ttl: float) -> None:
-        """Push the expiry of this worker's leases (token -> host) `ttl` seconds ahead."""
-        if leases:
-            tokens = list(leases)
-            self._refresh(keys=[self.host_key(leases[t], "leases") for t in tokens], args=[int(ttl * 1000), *tokens])
+    def refresh_leases(self, leases: dict[str, str], ttl: float) -> set[str]:
+        """Push the expiry of this worker's leases (token -> host) `ttl` seconds ahead; the tokens of those
+        that are gone (released, or expired while the worker was stalled), which it no longer holds."""
+        if not leases:
+            return set()
+        tokens = list(leases)
+        gone = self._refresh(keys=[self.host_key(leases[t], "leases") for t in tokens],
+                             args=[int(ttl * 1000), *tokens])
+        return {t.decode() if isinstance(t, bytes) else t for t in gone}
 
     # -- workers -----------------------------------------------------------------------------------------
 

@@ -188,12 +188,18 @@ class DistributedOutcome:
 
 
 class _Watch:
-    """The coordinator's view of the workers while it waits: who died, who left, who is alive."""
+    """The coordinator's view of the workers while it waits: who died, who left, who is alive.
+
+    A worker silent past GONGKAI_WORKER_TTL is declared lost (its requests are given back), but it may only
+    have been starved of CPU: one that heartbeats again, or ends its crawl normally (state 'done'), answered
+    again and is not lost any more. What it held was fetched twice at most (staging and ingest deduplicate),
+    and it stages what it fetched itself."""
 
     def __init__(self, job: Job, children: dict[str, subprocess.Popen]) -> None:
         self.job = job
         self.children = children
         self.lost: list[str] = []
+        self.lost_at: dict[str, float] = {}
         self.given_back: dict[str, int] = {}
         self.last_alive = time.monotonic()
         self.ever_alive = False
@@ -208,19 +214,38 @@ class _Watch:
                 n = job.forget(w, leases=True).get(w, 0)
                 self._lost(w, f"(pid {child.pid}) died (exit {code})", n)
         alive = job.alive()
+        self._answered_again(alive, infos)
         for w, n in job.requeue().items():  # joiners (and local workers) gone silent
             self._lost(w, f"stopped answering (no heartbeat for {worker_ttl():.0f}s)", n)
         for w, info in infos.items():  # gone silent (another worker may have given its requests back)
             if info.get("state") in ("running", "crashed") and w not in alive and w not in self.lost:
-                n = int(job.server.hget(job.key("given_back"), w) or 0) + job.forget(w, leases=True).get(w, 0)
+                # read and cleared at once: counted once, not again if it comes back and is lost a second time
+                back, _ = job.server.pipeline().hget(job.key("given_back"), w).hdel(job.key("given_back"), w).execute()
+                n = int(back or 0) + job.forget(w, leases=True).get(w, 0)
                 self._lost(w, f"stopped answering (no heartbeat for {worker_ttl():.0f}s)", n)
         if alive or any(child.poll() is None for child in self.children.values()):
             self.last_alive = time.monotonic()
             self.ever_alive = self.ever_alive or bool(alive)
 
+    def _answered_again(self, alive: set[str], infos: dict[str, dict[str, Any]]) -> None:
+        """Lost workers that heartbeat again, or ended normally (their last beat may have come after our last
+        look): back in the crawl, not lost. One that died (its process gone, not 'done') stays lost."""
+        for w in list(self.lost):
+            child = self.children.get(w)
+            died = child is not None and child.poll() not in (None, 0)
+            state = infos.get(w, {}).get("state")
+            if died or not (w in alive and state == "running" or state == "done"):
+                continue
+            self.lost.remove(w)
+            silent = time.monotonic() - self.lost_at.pop(w) + worker_ttl()
+            logger.warning("crawl worker %s answered again after %.0f s without a heartbeat (it was stalled, not "
+                           "dead): it is back in the crawl; the requests given back meanwhile are fetched twice at "
+                           "most", w, silent)
+
     def _lost(self, worker: str, how: str, given_back: int) -> None:
         if worker not in self.lost:
             self.lost.append(worker)
+            self.lost_at[worker] = time.monotonic()
         self.given_back[worker] = self.given_back.get(worker, 0) + given_back
         where = self.job.workers().get(worker, {})
         logger.warning("crawl worker %s%s %s: %d requests it held are back in the queue; the crawl goes on with "
@@ -234,7 +259,8 @@ def crawl_distributed(redis_url: str, database_url: str, settings: dict[str, Any
 
     A worker that dies is noticed (its own child at once, a joiner when its heartbeat stops): its requests go
     back to the queue and the others finish the crawl; the run is then 'failed' all the same, since up to one
-    staging batch of the dead worker's may be missing, so the next crawl walks these listings to the end.
+    staging batch of the dead worker's may be missing, so the next crawl walks these listings to the end. One
+    that was only stalled and answers again (see _Watch) is not lost.
     With no worker alive for GONGKAI_JOIN_TIMEOUT seconds the coordinator gives up. SIGTERM/SIGINT: the
     workers stop (each hands back what it had not finished) and the run ends 'interrupted'.
     """
@@ -334,7 +360,7 @@ def _outcome(job: Job, database_url: str, run_id: int | None, watch: _Watch, *, 
         problems.append(unattended)
     lost = watch.lost
     if lost:
-        back = sum(watch.given_back.values())
+        back = sum(watch.given_back.get(w, 0) for w in lost)
         problems.append(f"{len(lost)} crawl worker(s) stopped before the crawl was done ({', '.join(lost)}): the "
                         f"{back} requests they held went back to the queue"
                         + (" and the others finished the crawl" if not (stopped or unattended) else "")
