@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                 for u in urls[name]:
                     print(f"    {u}")
             print("serving; Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        _wait(stop)
     return 0
 
 
@@ -66,12 +62,17 @@ def _serve_counties(sites: list, home_url: Callable[[Any], str]) -> int:
         for site in srv.sites.values():
             print(f"{site.platform:6s} {home_url(site)}  {site.site_name}", flush=True)
         print("serving; Ctrl-C to stop", flush=True)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
+        _wait(stop)
     return 0
+
+
+def _wait(stop: threading.Event) -> None:
+    """Until SIGTERM (sets `stop`) or Ctrl-C."""
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":

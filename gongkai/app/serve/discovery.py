@@ -273,7 +273,7 @@ class Discoveries:
             started = time.monotonic()
             outcome = RunOutcome("failed")
             try:
-                self._job_event(job, started=True)
+                state.record_job_event(self.database_url, job, started=True)
                 outcome = self._run(name)
             except Exception as exc:  # the scheduler must survive anything one job does
                 outcome = RunOutcome("failed", error=f"{exc.__class__.__name__}: {first_line(exc)}")
@@ -287,7 +287,7 @@ class Discoveries:
                     self.metrics.last_success.labels(job).set(time.time())
                     self.metrics.discovery_last_run.labels(name).set(time.time())
                 try:
-                    self._job_event(job, status=outcome.status, error=outcome.error)
+                    state.record_job_event(self.database_url, job, status=outcome.status, error=outcome.error)
                 except (psycopg.Error, DatabaseError) as exc:
                     logger.warning("could not record the end of %s: %s", job, first_line(exc))
             duration = time.monotonic() - started
@@ -414,14 +414,6 @@ class Discoveries:
         path = Path(self._overlay_dir.name) / f"{site.name}.yaml"
         overlay_config(path, site)
         self.jobs.overlays[site.name] = path
-
-    def _job_event(self, job: str, *, started: bool = False, status: str | None = None,
-                   error: str | None = None) -> None:
-        with connect(self.database_url, autocommit=True) as conn:
-            if started:
-                state.job_started(conn, job)
-            else:
-                state.job_finished(conn, job, status, error)
 
 
 def _state(url: str, site: str, which: str, column: ReportColumn, *, in_file: bool = True) -> ColumnState:

@@ -166,7 +166,7 @@ class Jobs:
         started = time.monotonic()
         status, error = "failed", None
         try:
-            self._job_event(job, started=True)
+            state.record_job_event(self.database_url, job, started=True)
             refresh = self._refresh_due(name)
             logger.info("crawl of %s starting%s", name,
                         " (refresh: every listing page walked, every stored article re-checked)" if refresh else "",
@@ -191,7 +191,7 @@ class Jobs:
         finally:
             self.metrics.running.labels("crawl").dec()
             try:
-                self._job_event(job, status=status, error=error)
+                state.record_job_event(self.database_url, job, status=status, error=error)
             except (psycopg.Error, DatabaseError) as exc:
                 logger.warning("could not record the end of %s: %s", job, first_line(exc))
             self._leave()
@@ -297,7 +297,7 @@ class Jobs:
 
         try:
             if reason == "scheduled":
-                self._job_event("ingest", started=True)
+                state.record_job_event(self.database_url, "ingest", started=True)
             with connect(self.database_url) as conn:
                 ingest_pending(conn, on_batch=on_batch)
         except _StopIngest:
@@ -319,15 +319,7 @@ class Jobs:
                             extra={"job": "ingest", "counts": dict(totals), "duration_s": round(duration, 3)})
             try:
                 if reason == "scheduled":
-                    self._job_event("ingest", status=status, error=error)
+                    state.record_job_event(self.database_url, "ingest", status=status, error=error)
             except (psycopg.Error, DatabaseError):
                 pass
             self._leave()
-
-    def _job_event(self, job: str, *, started: bool = False, status: str | None = None,
-                   error: str | None = None) -> None:
-        with connect(self.database_url, autocommit=True) as conn:
-            if started:
-                state.job_started(conn, job)
-            else:
-                state.job_finished(conn, job, status, error)

@@ -11,8 +11,9 @@ from datetime import datetime
 
 import psycopg
 
-# -- service_jobs ---------------------------------------------------------------------------------------
+from gongkai.db import connect
 
+# -- service_jobs ---------------------------------------------------------------------------------------
 
 def unschedule_removed_sites(conn: psycopg.Connection, sites: list[str]) -> None:
     """Sites no longer configured: no next run. Their history (last start, last status) stays, so a site put
@@ -55,6 +56,17 @@ def job_started(conn: psycopg.Connection, job: str) -> None:
 def job_finished(conn: psycopg.Connection, job: str, status: str | None, error: str | None) -> None:
     conn.execute("""UPDATE service_jobs SET last_finished_at = now(), running = false, last_status = %s,
                         last_error = %s, updated_at = now() WHERE job = %s""", (status, error, job))
+
+
+def record_job_event(database_url: str, job: str, *, started: bool = False, status: str | None = None,
+                     error: str | None = None) -> None:
+    """A job's start (`started`) or its end (status, error), on a connection of its own: jobs (crawls,
+    ingest, discoveries) run in their own threads."""
+    with connect(database_url, autocommit=True) as conn:
+        if started:
+            job_started(conn, job)
+        else:
+            job_finished(conn, job, status, error)
 
 
 def set_next_run(conn: psycopg.Connection, job: str, next_run: datetime | None) -> None:
