@@ -686,3 +686,21 @@ def test_role_with_a_missing_config_is_an_error(database_url, redis_env):
         assert result.returncode == 2, result.stderr
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "/nonexistent.yaml" in lines[0], result.stderr
+
+
+@pytest.mark.parametrize("role", ["crawler", "ingest"])
+def test_a_role_stopped_while_it_starts_exits_cleanly(database_url, redis_env, role):
+    """An orchestrator may stop a role before it has taken any work: SIGTERM as soon as it says its first word
+    (its /healthz address) ends it with exit 0 and no traceback, not killed by the signal (-15)."""
+    env = {**redis_env, "GONGKAI_LOG_FORMAT": "text", "GONGKAI_HTTP_ADDR": "127.0.0.1:0"}
+    proc = run("serve", "--role", role, database_url=database_url, env=env, wait=False)
+    try:
+        first = proc.stderr.readline()
+        assert "serving /healthz" in first, first
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, first + err
+    assert "Traceback" not in err, err

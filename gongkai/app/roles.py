@@ -164,6 +164,10 @@ def serve_role(args: argparse.Namespace) -> int:
     from gongkai.errors import UserError
     from gongkai.logs import configure_service_logging
 
+    # SIGTERM from the first moment on ends the role cleanly (exit 0), also while it is still starting: an
+    # orchestrator (or a test) may stop a role that has not yet taken any work.
+    stopping: list[bool] = []
+    previous = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM,)}
     configure_service_logging(args.verbose)
     config = role_config(getattr(args, "config", None))
     started = time.monotonic()
@@ -192,15 +196,16 @@ def serve_role(args: argparse.Namespace) -> int:
         http = start_role_http(config, CrawlerRoleMetrics(state), crawler_health)
         logger.info("crawl worker: waiting for distributed crawls in Redis")
         try:
-            return join_forever(redis_url, url, state=state, info={"http_url": http.url})
+            return join_forever(redis_url, url, state=state, info={"http_url": http.url}, stopping=stopping)
         finally:
             http.stop()
     url, conn = open_database()
     conn.close()
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    if stopping:
+        stop.set()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        previous.setdefault(sig, signal.signal(sig, lambda *_: stop.set()))
     metrics = Metrics()
     last_batch = [time.monotonic()]
 

@@ -101,20 +101,23 @@ def run_worker(job_id: str, worker: str, redis_url: str, database_url: str, role
 
 
 def join_forever(redis_url: str, database_url: str, *, once: bool = False, poll: float = 1.0,
-                 state: dict[str, Any] | None = None, info: dict[str, Any] | None = None) -> int:
+                 state: dict[str, Any] | None = None, info: dict[str, Any] | None = None,
+                 stopping: list[bool] | None = None) -> int:
     """`gongkai crawl --join` / `serve --role crawler`: work on every announced job, one worker subprocess per
     job, until SIGTERM (then the workers stop, handing back to the queue what they had not finished).
 
     With `once`, return when no job is announced (after working on those that were). `state` (if given) is
     kept up to date for /healthz and /metrics: jobs -> worker id, jobs_taken, jobs_done. The process is listed
     in Redis (`<prefix>:roles`, refreshed every poll) for `gongkai status`, with `info` (its /metrics URL).
+    `stopping`: the caller's SIGTERM flag, when it installed its handler already (serve's role does, first).
     """
     server = connect(redis_url)
     prefix = prefix_from_env()
     jobs_key = f"{prefix}:jobs"
     me = f"{socket.gethostname()}:{os.getpid()}"
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    if stopping is None:
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     done: set[str] = set()
     children: dict[str, tuple[str, subprocess.Popen]] = {}
     state = state if state is not None else {}
