@@ -7,7 +7,9 @@ file an article links is fetched, the crawl that found it died or not.
 
 from __future__ import annotations
 
+import os
 import signal
+import uuid
 
 import psycopg
 import pytest
@@ -83,8 +85,29 @@ def test_kill_ingest_worker_mid_batch_then_restart(server, database_url):
     check_invariants(database_url)
 
 
+@pytest.fixture(params=["single", "distributed"])
+def next_crawl_env(request):
+    """The routine crawl after the kill: in this process, or distributed (its seeds through Redis)."""
+    if request.param == "single":
+        yield {}
+        return
+    import redis
+
+    url = os.environ.get("GONGKAI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        server = redis.Redis.from_url(url, socket_connect_timeout=2)
+        server.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {url}")
+    prefix = f"gongkai_test_{uuid.uuid4().hex[:10]}"
+    yield {"REDIS_URL": url, "GONGKAI_REDIS_PREFIX": prefix}
+    keys = list(server.scan_iter(match=f"{prefix}:*", count=1000))
+    if keys:
+        server.delete(*keys)
+
+
 def test_kill_crawl_after_an_article_is_staged_before_its_file_then_a_routine_crawl_fetches_the_file(
-        attachment_server, database_url):
+        attachment_server, database_url, next_crawl_env):
     """Every file download hangs (the gateway stalls); the crawl is killed once an attachment-only article is
     staged. That article is known from then on, so no crawl fetches it again to find its file: the file must
     be in the frontier already, and the next routine crawl fetch it, once, as a file."""
@@ -105,8 +128,10 @@ def test_kill_crawl_after_an_article_is_staged_before_its_file_then_a_routine_cr
 
     server.heal()
     server.log.clear()
-    result = crawl(server.listing_url, database_url=database_url)
+    result = run("-v", "crawl", server.listing_url, "--delay", "0", "--concurrency", "4", database_url=database_url,
+                 **next_crawl_env)
     assert result.returncode == 0, result.stderr
+    assert ("distributed crawl job" in result.stderr) == bool(next_crawl_env)
     for each in with_files:
         (linked,) = each.attachments
         gets = [what for method, path, what, _ in server.log if method == "GET" and path.endswith("/" + linked.filename)]
