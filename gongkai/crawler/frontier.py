@@ -1,4 +1,5 @@
-"""The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched.
+"""The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched, and
+per report file a fetched article links (column-less, 'pending' until its own fetch: record_linked_files).
 
 A URL's state: pending (listed, not fetched yet), fetched, failed (retried by the next crawl), gone
 (404/410), blocked (robots.txt), or alias (another URL of an article stored or fetched under one of its
