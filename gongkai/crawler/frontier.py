@@ -1,4 +1,5 @@
-"""The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched.
+"""The frontier: the crawl_urls table, one row per article or file URL a crawl has listed or fetched, and
+per report file a fetched article links (column-less, 'pending' until its own fetch: record_linked_files).
 
 A URL's state: pending (listed, not fetched yet), fetched, failed (retried by the next crawl), gone
 (404/410), blocked (robots.txt), or alias (another URL of an article stored or fetched under one of its
@@ -19,7 +20,14 @@ from typing import Any
 
 import psycopg
 
-from gongkai.crawler.items import FetchedPage, FetchFailed, ListedArticle, ListedArticles, db_text
+from gongkai.crawler.items import (
+    FetchedPage,
+    FetchFailed,
+    LinkedFiles,
+    ListedArticle,
+    ListedArticles,
+    db_text,
+)
 from gongkai.crawler.platforms import article_key
 from gongkai.urls import wire_url
 
@@ -42,6 +50,16 @@ def record_listed(cur: psycopg.Cursor, item: ListedArticle) -> None:
                             ELSE crawl_urls.state END""",
         (item.url, item.site, item.column_url, db_text(item.title), item.date, "alias" if item.alias else "pending",
          article_key(item.url)),
+    )
+
+
+def record_linked_files(cur: psycopg.Cursor, item: LinkedFiles) -> None:
+    """An article fetched in this crawl links these report files: 'pending' (column-less, as every file's
+    row is) until their own fetch is recorded. A URL the frontier has already keeps its row as it is."""
+    cur.executemany(
+        """INSERT INTO crawl_urls (url, site, state, article_key) VALUES (%s, %s, 'pending', %s)
+           ON CONFLICT (url) DO NOTHING""",
+        [(url, item.site, article_key(url)) for url in item.urls],
     )
 
 
@@ -143,6 +161,8 @@ def in_lock_order(items: Sequence[Any]) -> list[Any]:
     for n, item in enumerate(items):
         if isinstance(item, ListedArticles):
             keyed.extend((article.url, n, ListedArticles([article])) for article in item.articles)
+        elif isinstance(item, LinkedFiles):
+            keyed.extend((url, n, LinkedFiles(item.site, [url])) for url in item.urls)
         else:
             keyed.append((getattr(item, "url", ""), n, item))
     return [item for _, _, item in sorted(keyed, key=lambda k: (k[0], k[1]))]
@@ -161,7 +181,8 @@ def set_states(cur: psycopg.Cursor, rows: Sequence[tuple[str, str | None, str, i
 # -- reading ----------------------------------------------------------------------------------------------
 
 def retry_rows(conn: psycopg.Connection, sites: list[str]) -> list[dict[str, Any]]:
-    """The sites' articles whose fetch failed or never happened: fetched again by this crawl."""
+    """The sites' articles and report files whose fetch failed or never happened: fetched again by this
+    crawl. A file's row has no column_url (the spider requests it as a file: ListingSpider.seed_request)."""
     return [
         {"url": url, "site": site, "column_url": column_url, "title": title,
          "date": date.isoformat() if date else None}

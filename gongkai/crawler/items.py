@@ -28,6 +28,17 @@ class ListedArticles:
 
 
 @dataclass
+class LinkedFiles:
+    """The report files a fetched article links (spiders.listing.document_links): recorded 'pending' in the
+    frontier with the article's fetch, or before it, never after. A crawl that dies once the article is
+    staged and before its files are would otherwise leave them nowhere: the article is known, so no later
+    crawl fetches it again to find them; as 'pending' rows the next crawl fetches them (as files)."""
+
+    site: str
+    urls: list[str]
+
+
+@dataclass
 class FetchedPage:
     """A raw article response, exactly as received (any status the spider accepts: 200, 404, 410...)."""
 

@@ -23,6 +23,7 @@ from gongkai.crawler import frontier, staging
 from gongkai.crawler.items import (
     FetchedPage,
     FetchFailed,
+    LinkedFiles,
     ListedArticles,
     ListingProblem,
     Revalidated,
@@ -69,6 +70,7 @@ class StagePipeline:
         self.buffer_max = settings.getint("GONGKAI_STAGE_BUFFER_MAX", 256 * 1024 * 1024)
         self.paused_since: float | None = None
         self._paused_loop: Any = None
+        self._tick: Any = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StagePipeline:
@@ -78,9 +80,22 @@ class StagePipeline:
         return psycopg.connect(self.database_url, application_name="gongkai-crawl", connect_timeout=5)
 
     def open_spider(self, spider: Spider | None = None) -> None:
+        from twisted.internet import task
+
         self.conn = self._connect()
+        # A batch is due by age too, not only when the next item comes: a crawl left waiting on slow or hung
+        # downloads (a report file that never answers) wrote nothing of what it had fetched, and lost it all
+        # when it was killed.
+        self._tick = task.LoopingCall(self._flush_if_due)
+        self._tick.start(self.batch_seconds, now=False)
+
+    def _flush_if_due(self) -> None:
+        if self.buffer and self._batch_due():
+            self.flush()
 
     def close_spider(self, spider: Spider | None = None) -> None:
+        if self._tick is not None and self._tick.running:
+            self._tick.stop()
         if self._paused_loop is not None and self._paused_loop.running:
             self._paused_loop.stop()
         deadline = time.monotonic() + self.db_wait
@@ -265,6 +280,8 @@ class StagePipeline:
                     if isinstance(item, ListedArticles):
                         for article in item.articles:
                             frontier.record_listed(cur, article)
+                    elif isinstance(item, LinkedFiles):
+                        frontier.record_linked_files(cur, item)
                     elif isinstance(item, FetchedPage):
                         if not staged or (item.url, staging.fetched_at(item)) not in staged:
                             staging.stage_page(cur, item, self.run_id)
@@ -282,6 +299,8 @@ class StagePipeline:
                 stats.inc_value("stage/listed", len(item.articles))
             elif isinstance(item, Revalidated):
                 stats.inc_value("stage/not_modified")
+            elif isinstance(item, LinkedFiles):
+                stats.inc_value("frontier/files_linked", len(item.urls))
             elif isinstance(item, FetchedPage):
                 stats.inc_value("stage/gone" if item.status in (404, 410) else "stage/fetched")
             else:

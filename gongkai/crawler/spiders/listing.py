@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from gongkai.crawler.items import (
     FetchedPage,
     FetchFailed,
+    LinkedFiles,
     ListedArticle,
     ListedArticles,
     ListingProblem,
@@ -61,6 +62,9 @@ ARTICLE_PRIORITY = 1
 # Not with one global queue (scrapy-redis): there a deep column would wait for every shallow one.
 LOOKAHEAD_SETTING = "GONGKAI_LISTING_LOOKAHEAD"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# A file request's meta "document_of" is the URL of the article that links the file; a file retried from the
+# frontier (its article fetched by an earlier crawl, not recorded with the file) says this instead.
+FROM_FRONTIER = "(an article of an earlier crawl)"
 
 
 def _site_of(parts: SplitResult) -> tuple[str, int | None]:
@@ -214,13 +218,11 @@ class ListingSpider(scrapy.Spider):
         for row in self.retry:
             url = wire_url(row["url"])
             if host_key(url) in self.allowed_hosts and self.claim_seed(url):
-                yield self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
-                                           row.get("date"))
+                yield self.seed_request(url, row)
         for row in self.revalidate:
             url = wire_url(row["url"])
             if host_key(url) in self.allowed_hosts and self.claim_seed(url):
-                request = self.article_request(url, row["site"], row.get("column_url"), row.get("title"),
-                                               row.get("date"))
+                request = self.seed_request(url, row)
                 if row.get("etag"):
                     request.headers["If-None-Match"] = row["etag"]
                 if row.get("last_modified"):
@@ -237,6 +239,15 @@ class ListingSpider(scrapy.Spider):
                        priority=ARTICLE_PRIORITY,
                        meta={"site": site, "column_url": column_url, "listing_title": title, "listing_date": date,
                              "handle_httpstatus_list": GONE_STATUSES})
+
+    def seed_request(self, url: str, row: dict[str, Any]) -> Request:
+        """The request for a retried or revalidated frontier row, claimed by the caller. A column-less row
+        of a file link is a report file an article linked (frontier.record_linked_files): requested as the
+        article's own file request is, checked as a file and not read for links."""
+        request = self.article_request(url, row["site"], row.get("column_url"), row.get("title"), row.get("date"))
+        if row.get("column_url") is None and is_document_link(url):
+            request.meta["document_of"] = FROM_FRONTIER
+        return request
 
     def parse_listing(self, response: Response) -> Iterable[Any]:
         meta = response.meta
@@ -385,20 +396,24 @@ class ListingSpider(scrapy.Spider):
                 yield FetchFailed(url=first_url, site=meta["site"], reason=f"not the file: {check.problem}",
                                   status=response.status)
                 return
+        documents = document_links(response) if response.status == 200 and not meta.get("document_of") else []
+        linked = [url for url in documents if url not in self.known]
+        if linked:  # with the article's fetch or before it, never after (see LinkedFiles)
+            yield LinkedFiles(site=meta["site"], urls=linked)
         headers = {key.decode("latin-1"): [v.decode("latin-1") for v in values]
                    for key, values in response.headers.items()}
         yield FetchedPage(url=first_url, final_url=response.url,
                           site=meta["site"], column_url=meta.get("column_url"), listing_title=meta.get("listing_title"),
                           listing_date=meta.get("listing_date"), status=response.status, headers=headers,
                           body=response.body, fetched_at=time.time())
-        if response.status == 200 and not meta.get("document_of"):
-            yield from self.follow_documents(response)
+        if documents:
+            yield from self.follow_documents(response, documents)
 
-    def follow_documents(self, response: Response) -> Iterable[Request]:
-        """Fetch the report files an article links (.pdf, .docx, .doc...) on the crawl's hosts: an
-        attachment-only report's text is only there. Each file is fetched once, like an article: the
-        frontier knows it afterwards. Column-less, so no listing walk ever takes it for delisted."""
-        urls = document_links(response)
+    def follow_documents(self, response: Response, urls: list[str]) -> Iterable[Request]:
+        """Fetch the report files an article links (.pdf, .docx, .doc...: `urls`, its document_links) on the
+        crawl's hosts: an attachment-only report's text is only there. Each file is fetched once, like an
+        article: the frontier knows it afterwards ('pending' from the article's staging on: LinkedFiles).
+        Column-less, so no listing walk ever takes it for delisted."""
         claimed = self.memory.claim([], urls)[1] if urls else []
         for url, new in zip(urls, claimed, strict=True):
             if new and url not in self.known:
