@@ -167,7 +167,7 @@ def serve_role(args: argparse.Namespace) -> int:
     # SIGTERM from the first moment on ends the role cleanly (exit 0), also while it is still starting: an
     # orchestrator (or a test) may stop a role that has not yet taken any work.
     stopping: list[bool] = []
-    previous = {sig: signal.signal(sig, lambda *_: stopping.append(True)) for sig in (signal.SIGTERM,)}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))}
     configure_service_logging(args.verbose)
     config = role_config(getattr(args, "config", None))
     started = time.monotonic()
